@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { strtou, UNLIMITED } from './uint32';
+
+/** The global directory, `/etc/vmailmgr` unless VDELIVER_CONFIG_DIR points elsewhere (tests, staging). */
+export const DEFAULT_GLOBAL_DIR = '/etc/vmailmgr';
+export const GLOBAL_DIR_VARIABLE = 'VDELIVER_CONFIG_DIR';
+export const LOCAL_DIR_NAME = '.vmailmgr';
+
+type ItemType = 'string' | 'dir' | 'number' | 'list';
+
+/**
+ * Every item vdeliver reads, with vmailmgr's type and default (as printed by the real
+ * `showvconfig` with no configuration present). One table, so the defaults live in one place.
+ */
+export const CONFIG_ITEMS = {
+  'password-file': { type: 'string', default: 'passwd', use: 'the table is $HOME/<value>.cdb' },
+  'default-username': { type: 'string', default: '+', use: 'catch-all entry for unknown names' },
+  'qmail-root': { type: 'dir', default: '/var/qmail/', use: 'bin/qmail-queue and control/me live here' },
+  'default-hardquota': { type: 'number', default: '-', use: 'limits for old-format records' },
+  'default-softquota': { type: 'number', default: '-', use: 'limits for old-format records' },
+  'default-msgsize': { type: 'number', default: '-', use: 'limits for old-format records' },
+  'default-msgcount': { type: 'number', default: '-', use: 'limits for old-format records' },
+  'default-expiry': { type: 'number', default: '-', use: 'old-format records expire now + value' },
+  'user-dir': { type: 'dir', default: 'users/', use: 'where `vdeliver-admin add` creates Maildirs' },
+  'postmaster-email': { type: 'string', default: 'postmaster@', use: 'forward of the postmaster aliases' },
+  'postmaster-aliases': { type: 'list', default: 'mailer-daemon\npostmaster\nroot', use: 'names that reach the postmaster' },
+  'vdeliver-hook-timeout': { type: 'number', default: '300', use: 'seconds before a hook is killed (vdeliver only)' },
+} as const satisfies Record<string, { type: ItemType; default: string; use: string }>;
+
+export type ConfigItem = keyof typeof CONFIG_ITEMS;
+type NumberItem = { [K in ConfigItem]: (typeof CONFIG_ITEMS)[K]['type'] extends 'number' ? K : never }[ConfigItem];
+type ListItem = { [K in ConfigItem]: (typeof CONFIG_ITEMS)[K]['type'] extends 'list' ? K : never }[ConfigItem];
+type TextItem = Exclude<ConfigItem, NumberItem | ListItem>;
+
+/**
+ * vmailmgr's layered configuration: one value per file, `$HOME/.vmailmgr/<item>` first,
+ * then the global directory, then the default. The first *valid* value wins; an empty
+ * local file does not hide a global one. Each file is read at most once per process.
+ */
+export class Config {
+  readonly localDir: string;
+  readonly globalDir: string;
+  private readonly cache = new Map<string, string | undefined>();
+
+  constructor(home: string, globalDir: string = DEFAULT_GLOBAL_DIR) {
+    this.localDir = join(home, LOCAL_DIR_NAME);
+    this.globalDir = globalDir;
+  }
+
+  /** Directories in value-lookup order. Hooks run in the opposite order (global, then local). */
+  get directories(): string[] {
+    return this.localDir === this.globalDir ? [this.localDir] : [this.localDir, this.globalDir];
+  }
+
+  string(item: TextItem): string {
+    const value = this.first(item, (text) => firstLine(text) || undefined) ?? CONFIG_ITEMS[item].default;
+    return CONFIG_ITEMS[item].type === 'dir' && !value.endsWith('/') ? `${value}/` : value;
+  }
+
+  number(item: NumberItem): number {
+    const parse = (text: string): number | undefined => {
+      const bytes = Buffer.from(firstLine(text));
+      const parsed = strtou(bytes);
+      return parsed.digits ? parsed.value : undefined;
+    };
+    return this.first(item, parse) ?? parse(CONFIG_ITEMS[item].default) ?? UNLIMITED;
+  }
+
+  list(item: ListItem): string[] {
+    return listLines(this.first(item, (text) => text) ?? CONFIG_ITEMS[item].default);
+  }
+
+  /** Which file gave an item its value, or undefined for the default (for dry runs and doctor). */
+  source(item: ConfigItem): string | undefined {
+    return this.directories.map((dir) => join(dir, item)).find((path) => this.read(path) !== undefined);
+  }
+
+  private first<T>(item: ConfigItem, parse: (text: string) => T | undefined): T | undefined {
+    for (const dir of this.directories) {
+      const text = this.read(join(dir, item));
+      const value = text === undefined ? undefined : parse(text);
+      if (value !== undefined) return value;
+    }
+    return undefined;
+  }
+
+  private read(path: string): string | undefined {
+    if (!this.cache.has(path)) {
+      let text: string | undefined;
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch {
+        text = undefined; // vmailmgr treats an absent or unreadable file as "not set here"
+      }
+      this.cache.set(path, text);
+    }
+    return this.cache.get(path);
+  }
+}
+
+/** Only the first line counts, stripped of C `isspace` characters (including `\r`). */
+const firstLine = (text: string): string => {
+  const nl = text.indexOf('\n');
+  return (nl < 0 ? text : text.slice(0, nl)).replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '');
+};
+
+/** List items: every line stripped; empty lines and `#` comments dropped. */
+const listLines = (text: string): string[] =>
+  text.split('\n').map((line) => line.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '')).filter((line) => line !== '' && !line.startsWith('#'));

@@ -1,0 +1,41 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const ROOT = join(__dirname, '..', '..');
+export const FIXTURES = join(ROOT, 'fixtures');
+export const VMAILMGR = join(FIXTURES, 'vmailmgr');
+
+export interface BasicRecord {
+  key: string;
+  key_hex: string;
+  value_hex: string;
+  version: number;
+  password: string;
+  directory: string;
+  forwards: string[];
+  personal: string;
+  hardquota: number | null;
+  softquota: number | null;
+  msgsize: number | null;
+  msgcount: number | null;
+  ctime: number | null;
+  expiry: number | null;
+  has_mailbox: boolean;
+  mailbox_enabled: boolean;
+  found_with_signed_char_hash: boolean;
+  found_with_standard_djb_hash: boolean;
+}
+
+export const basicRecords = (): BasicRecord[] =>
+  JSON.parse(readFileSync(join(VMAILMGR, 'basic', 'records.json'), 'utf8')).records;
+
+export interface LegacyRecord { key: string; value_hex: string; real_dumpvuser_exit: number; real_dumpvuser_output: string }
+export const legacyRecords = (): LegacyRecord[] =>
+  JSON.parse(readFileSync(join(VMAILMGR, 'legacy', 'records.json'), 'utf8')).records;
+
+/** A scratch directory removed after the test file finishes. */
+export function scratchDir(prefix = 'vdeliver-test-'): { path: string; cleanup: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
