@@ -1,0 +1,34 @@
+import { CdbError } from '../cdb-reader';
+import { type AdminContext, AdminError, openTable } from './context';
+import { recordView } from './user-view';
+
+/**
+ * `list`: every record in table order, like vmailmgr's listvdomain, except that an invalid
+ * record is reported and the listing goes on.
+ */
+export function list(ctx: AdminContext, json: boolean): { out: string; errors: string[] } {
+  const table = openTable(ctx);
+  const lines: string[] = json ? [] : ['User Mailbox Aliases'];
+  const errors: string[] = [];
+  try {
+    for (const { key, record, value } of table.entries()) {
+      if (!record) {
+        errors.push(`the record for '${key}' cannot be decoded (starts ${value.subarray(0, 8).toString('hex')})`);
+        lines.push(json ? JSON.stringify({ name: key, valid: false }) : `${key} INVALID`);
+        continue;
+      }
+      if (json) {
+        lines.push(JSON.stringify({ name: key, valid: true, ...recordView(record) }));
+        continue;
+      }
+      const mailbox = record.hasMailbox ? (record.mailboxEnabled ? 'Yes' : 'Yes(disabled)') : 'No';
+      lines.push([key, mailbox, ...record.forwards].join(' '));
+    }
+  } catch (error) {
+    if (error instanceof CdbError) throw new AdminError(`the password table ${ctx.tablePath} is not a valid cdb (${error.message})`);
+    throw error;
+  } finally {
+    table.close();
+  }
+  return { out: lines.map((l) => `${l}\n`).join(''), errors };
+}

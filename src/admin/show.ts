@@ -1,0 +1,31 @@
+import { CdbError } from '../cdb-reader';
+import { lookupUser } from '../lookup';
+import { DeliveryFailure } from '../outcome';
+import { type AdminContext, AdminError, openTable } from './context';
+import { formatUser, userView } from './user-view';
+
+/** `show NAME...`: each name as the delivery lookup sees it, catch-all included. */
+export function show(ctx: AdminContext, names: string[], json: boolean): { out: string; errors: string[] } {
+  if (names.length === 0) throw new AdminError('show: name at least one virtual user');
+  const table = openTable(ctx);
+  const catchAll = ctx.config.string('default-username');
+  const out: string[] = [];
+  const errors: string[] = [];
+  try {
+    for (const name of names) {
+      let view;
+      try {
+        view = userView(name, lookupUser(table, name, catchAll));
+      } catch (error) {
+        if (error instanceof DeliveryFailure) throw new AdminError(error.outcome.line.replace(/^vdeliver: /, ''));
+        if (error instanceof CdbError) throw new AdminError(`the password table ${ctx.tablePath} is not a valid cdb (${error.message})`);
+        throw error;
+      }
+      if (!view.found) errors.push(`no virtual user '${name}' and no catch-all '${catchAll}'`);
+      out.push(json ? `${JSON.stringify(view)}\n` : formatUser(view, catchAll));
+    }
+  } finally {
+    table.close();
+  }
+  return { out: out.join(json ? '' : '\n'), errors };
+}

@@ -1,0 +1,75 @@
+import type { VirtualUser } from '../lookup';
+import type { PasswordRecord } from '../password-record';
+import { UNLIMITED } from '../uint32';
+
+/** The `show --json` object: exactly these keys, numbers null for unlimited / never. */
+export interface UserView {
+  name: string;
+  found: boolean;
+  via: 'direct' | 'catch-all' | null;
+  password: string | null;
+  directory: string | null;
+  forwards: string[];
+  personal: string | null;
+  hardquota: number | null;
+  softquota: number | null;
+  msgsize: number | null;
+  msgcount: number | null;
+  ctime: number | null;
+  expiry: number | null;
+  hasMailbox: boolean | null;
+  mailboxEnabled: boolean | null;
+}
+
+const limit = (n: number): number | null => (n === UNLIMITED ? null : n);
+
+export function userView(name: string, user: VirtualUser | undefined): UserView {
+  if (!user) {
+    return {
+      name, found: false, via: null, password: null, directory: null, forwards: [], personal: null,
+      hardquota: null, softquota: null, msgsize: null, msgcount: null, ctime: null, expiry: null,
+      hasMailbox: null, mailboxEnabled: null,
+    };
+  }
+  return { name, found: true, via: user.via, ...recordView(user.record) };
+}
+
+export function recordView(r: PasswordRecord): Omit<UserView, 'name' | 'found' | 'via'> {
+  return {
+    password: r.password,
+    directory: r.directory,
+    forwards: r.forwards,
+    personal: r.personal,
+    hardquota: limit(r.hardquota),
+    softquota: limit(r.softquota),
+    msgsize: limit(r.msgsize),
+    msgcount: limit(r.msgcount),
+    ctime: r.ctime,
+    expiry: limit(r.expiry),
+    hasMailbox: r.hasMailbox,
+    mailboxEnabled: r.mailboxEnabled,
+  };
+}
+
+/** A dumpvuser-like block, plus the personal field and which entry answered. */
+export function formatUser(view: UserView, catchAll: string): string {
+  if (!view.found) return `Name: ${view.name}\nFound: no (neither the name nor the catch-all '${catchAll}' exists)\n`;
+  const n = (v: number | null): string => (v === null ? 'unlimited' : String(v));
+  const lines = [
+    `Name: ${view.name}`,
+    `Found: ${view.via === 'direct' ? 'yes' : `via the catch-all '${catchAll}'`}`,
+    `Encrypted-Password: ${view.password}`,
+    `Directory: ${view.directory}`,
+    ...view.forwards.map((f) => `Forward: ${f}`),
+    `Personal: ${view.personal}`,
+    `Hard-Quota: ${n(view.hardquota)}`,
+    `Soft-Quota: ${n(view.softquota)}`,
+    `Message-Size-Limit: ${n(view.msgsize)}`,
+    `Message-Count-Limit: ${n(view.msgcount)}`,
+    `Creation-Time: ${view.ctime}`,
+    `Expiry-Time: ${view.expiry === null ? 'never' : view.expiry}`,
+    `Has-Mailbox: ${view.hasMailbox}`,
+    `Mailbox-Enabled: ${view.mailboxEnabled}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,69 @@
+import type { PasswordRecord } from '../password-record';
+import { UNLIMITED } from '../uint32';
+import { tableKey } from '../password-table';
+import { AdminError } from './context';
+
+/**
+ * The plain-text source of a table: tab-separated, one user per line, with the columns of
+ * vmailmgr's test data (`large/records.tsv`):
+ *   key password directory forwards has_mailbox mailbox_enabled hardquota softquota msgsize msgcount ctime expiry personal
+ * forwards are comma-separated; numbers are decimal or `-` (unlimited / never); flags are 1 or 0.
+ * A first line starting with `key<TAB>` is a header; lines starting with `#` and empty lines are skipped.
+ */
+export const USERS_FILE_COLUMNS = ['key', 'password', 'directory', 'forwards', 'has_mailbox', 'mailbox_enabled',
+  'hardquota', 'softquota', 'msgsize', 'msgcount', 'ctime', 'expiry', 'personal'] as const;
+
+export interface UserLine { key: string; record: Omit<PasswordRecord, 'version'> }
+
+/** vmailmgr's validate_username(): these characters can never appear in a name. */
+const FORBIDDEN_IN_NAME = /[/:\n\r\t ]/;
+
+export function parseUsersFile(text: string, source: string): UserLine[] {
+  const users: UserLine[] = [];
+  const seen = new Set<string>();
+  text.split('\n').forEach((raw, index) => {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const where = `${source}:${index + 1}`;
+    if (line === '' || line.startsWith('#') || (index === 0 && line.startsWith('key\t'))) return;
+    const cols = line.split('\t');
+    if (cols.length !== USERS_FILE_COLUMNS.length) {
+      throw new AdminError(`${where}: expected ${USERS_FILE_COLUMNS.length} tab-separated columns, found ${cols.length}`);
+    }
+    const [name, password, directory, forwards, hm, en, hq, sq, ms, mc, ct, ex, personal] = cols;
+    if (name === '' || FORBIDDEN_IN_NAME.test(name)) throw new AdminError(`${where}: invalid name '${name}'`);
+    const key = tableKey(name);
+    if (seen.has(key)) throw new AdminError(`${where}: '${key}' appears twice`);
+    seen.add(key);
+    if ([password, directory, forwards, personal].some((f) => f.includes('\0'))) throw new AdminError(`${where}: NUL byte in a field`);
+    users.push({
+      key,
+      record: {
+        password,
+        directory,
+        forwards: forwards === '' ? [] : forwards.split(','),
+        personal,
+        hardquota: number(hq, where, 'hardquota'),
+        softquota: number(sq, where, 'softquota'),
+        msgsize: number(ms, where, 'msgsize'),
+        msgcount: number(mc, where, 'msgcount'),
+        ctime: number(ct, where, 'ctime'),
+        expiry: number(ex, where, 'expiry'),
+        hasMailbox: flag(hm, where, 'has_mailbox'),
+        mailboxEnabled: flag(en, where, 'mailbox_enabled'),
+      },
+    });
+    if (users[users.length - 1].record.forwards.includes('')) throw new AdminError(`${where}: empty forward address`);
+  });
+  return users;
+}
+
+function number(text: string, where: string, column: string): number {
+  if (text === '-') return UNLIMITED;
+  if (!/^\d{1,10}$/.test(text) || Number(text) >= UNLIMITED) throw new AdminError(`${where}: ${column} must be a number below 4294967295 or '-', not '${text}'`);
+  return Number(text);
+}
+
+function flag(text: string, where: string, column: string): boolean {
+  if (text !== '0' && text !== '1') throw new AdminError(`${where}: ${column} must be 1 or 0, not '${text}'`);
+  return text === '1';
+}
