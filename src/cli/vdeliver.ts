@@ -1,1 +1,56 @@
-process.exitCode = 111;
+import { hostname } from 'node:os';
+import { DEFAULT_GLOBAL_DIR, GLOBAL_DIR_VARIABLE } from '../config';
+import { deliver, type Report } from '../deliver';
+import { MessageSource } from '../message-source';
+import { defer, exitCode, type Outcome } from '../outcome';
+import { errnoText, oneLine } from '../status-line';
+import { parseArgs, USAGE } from './options';
+
+/**
+ * The program qmail-local runs for each message. The only module that touches the process:
+ * it reads argv, the environment and fd 0, prints the report and sets the exit code.
+ */
+async function main(): Promise<Report> {
+  const env = process.env;
+  const parsed = parseArgs(process.argv.slice(2));
+  if ('error' in parsed) return { outcome: defer(`vdeliver: ${parsed.error} (see vdeliver --help) (#4.3.5)`), notes: [] };
+  if (parsed.help) {
+    process.stderr.write(USAGE);
+    // Under qmail-local, "help" from .qmail-default must not count as a delivery (decision 12).
+    if (env.RECIPIENT !== undefined) return { outcome: defer('vdeliver: --help given in a .qmail file; nothing was delivered (#4.3.5)'), notes: [] };
+    return { outcome: { kind: 'delivered' }, notes: [] };
+  }
+  if (env.HOME) {
+    try {
+      process.chdir(env.HOME);
+    } catch (error) {
+      return { outcome: defer(`vdeliver: Can't change to home directory ${errnoText(error)} (#4.3.5)`), notes: [] };
+    }
+  }
+  const report = await deliver({
+    options: parsed.options,
+    env,
+    globalDir: env[GLOBAL_DIR_VARIABLE] || DEFAULT_GLOBAL_DIR,
+    openMessage: async () => MessageSource.fromSeekableFd(0) ?? MessageSource.spool(process.stdin),
+    now: () => performance.timeOrigin + performance.now(),
+    naming: { now: () => performance.timeOrigin + performance.now(), pid: process.pid, hostname: hostname() },
+  });
+  if (parsed.options.quiet) return { outcome: report.outcome, notes: [] };
+  return report;
+}
+
+function finish(report: Report): void {
+  const lines = [...report.notes, report.outcome.line].filter((l): l is string => Boolean(l)).map(oneLine);
+  if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
+  // exitCode, never process.exit(): stdout may be a pipe still being written.
+  process.exitCode = exitCode(report.outcome);
+}
+
+function crash(error: unknown): void {
+  const outcome: Outcome = defer(`vdeliver: internal error: ${errnoText(error)} (#4.3.0)`);
+  process.stdout.write(`${oneLine(outcome.line ?? '')}\n`);
+  process.exitCode = exitCode(outcome);
+}
+
+process.on('uncaughtException', crash);
+main().then(finish, crash);

@@ -1,0 +1,150 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CdbError } from './cdb-reader';
+import { Config } from './config';
+import type { DeliveryOptions } from './delivery-options';
+import { forward } from './forward';
+import { findHooks, type HookRun, runHooks } from './hooks';
+import { lookupUser, requireDeliverable, type VirtualUser } from './lookup';
+import { commit, discard, type Naming, stage } from './maildir-writer';
+import type { MessageSource } from './message-source';
+import { defer, delivered, DeliveryFailure, failBounce, failDefer, type Outcome, skip } from './outcome';
+import { oldFormatDefaults, PasswordTable, tablePath } from './password-table';
+import { makePlan, type Plan, postdeliverEnv } from './plan';
+import { readRequest, type Request } from './request';
+import { errnoText, quoteName } from './status-line';
+
+export interface DeliveryInput {
+  options: DeliveryOptions;
+  env: Readonly<Record<string, string | undefined>>;
+  globalDir: string;
+  /** Opened only once the message is needed (a pipe is spooled then). */
+  openMessage: () => Promise<MessageSource>;
+  now: () => number;
+  naming: Naming;
+}
+
+export interface Report {
+  outcome: Outcome;
+  /** Lines printed besides the outcome's own (warnings after a successful delivery). */
+  notes: string[];
+}
+
+/**
+ * One delivery, top to bottom: request, config, user, plan, predeliver hooks, stage the
+ * Maildir copy, forward, commit, postdeliver hooks, outcome. Every failure is a DeliveryFailure
+ * raised where it happens and turned into an outcome here, and nowhere else.
+ */
+export async function deliver(input: DeliveryInput): Promise<Report> {
+  const notes: string[] = [];
+  let message: MessageSource | undefined;
+  try {
+    const read = readRequest(input.env);
+    if ('outcome' in read) return { outcome: read.outcome, notes };
+    const { request } = read;
+    const config = new Config(request.home, input.globalDir);
+    const user = requireDeliverable(findUser(request, config, input.now()), request.ext, nowSeconds(input));
+    const plan = makePlan({
+      request, options: input.options, user, config,
+      hooks: {
+        predeliver: findHooks('vdeliver-predeliver', config.localDir, config.globalDir),
+        postdeliver: findHooks('vdeliver-postdeliver', config.localDir, config.globalDir),
+      },
+      controlMe: () => readControlMe(resolve(request.home, config.string('qmail-root'))),
+    });
+    message = await openMessage(input);
+
+    const pre = await runHooks(plan.predeliver, plan.env, request.home, message, plan.hookTimeoutMs);
+    const refusal = predeliverOutcome(pre);
+    if (refusal) return { outcome: refusal, notes };
+
+    const staged = plan.maildir ? stage(plan.maildir.path, plan.maildir.prefix, message, input.naming) : undefined;
+    try {
+      if (plan.forward) await forward(plan.forward, message);
+    } catch (error) {
+      if (staged) discard(staged);
+      throw error;
+    }
+    if (staged) {
+      const { warning } = commit(staged);
+      if (warning) notes.push(warning);
+    }
+    if (plan.discard) notes.push(plan.discard);
+
+    const post = await runHooks(plan.postdeliver, postdeliverEnv(plan), request.home, message, plan.hookTimeoutMs);
+    return postdeliverOutcome(post, notes);
+  } catch (error) {
+    if (error instanceof DeliveryFailure) return { outcome: error.outcome, notes };
+    // Without a positive answer the message must not be lost: defer.
+    return { outcome: defer(`vdeliver: internal error: ${errnoText(error)} (#4.3.0)`), notes };
+  } finally {
+    message?.close();
+  }
+}
+
+function findUser(request: Request, config: Config, nowMs: number): VirtualUser | undefined {
+  const path = tablePath(request.home, config);
+  let table: PasswordTable;
+  try {
+    table = PasswordTable.open(path, oldFormatDefaults(config), Math.floor(nowMs / 1000));
+  } catch (error) {
+    // A broken table is the admin's fault: bouncing here would bounce mail for every user (decision 1).
+    if (error instanceof CdbError) throw failDefer(`vdeliver: cannot read the password table ${path}: ${error.message} (#4.3.0)`, error);
+    throw error;
+  }
+  try {
+    return lookupUser(table, request.ext, config.string('default-username'));
+  } catch (error) {
+    if (error instanceof CdbError) throw failDefer(`vdeliver: cannot read the password table ${path}: ${error.message} (#4.3.0)`, error);
+    throw error;
+  } finally {
+    table.close();
+  }
+}
+
+const nowSeconds = (input: DeliveryInput): number => Math.floor(input.now() / 1000);
+
+async function openMessage(input: DeliveryInput): Promise<MessageSource> {
+  try {
+    return await input.openMessage();
+  } catch (error) {
+    throw failDefer(`vdeliver: cannot read the message: ${errnoText(error)} (#4.3.0)`, error);
+  }
+}
+
+function readControlMe(qmailRoot: string): string | undefined {
+  try {
+    // The first line, untrimmed, as vmailmgr's read_me() takes it.
+    return readFileSync(join(qmailRoot, 'control', 'me'), 'utf8').split('\n')[0] || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The chain's verdict before delivery: 99 accepts silently, a refusal keeps vmailmgr's words. */
+function predeliverOutcome(runs: HookRun[]): Outcome | undefined {
+  const last = runs[runs.length - 1];
+  if (!last || last.verdict === 'continue') return undefined;
+  if (last.verdict === 'stop') return skip();
+  const line = `vdeliver: Execution of vdeliver-predeliver failed: ${describeHook(last)}`;
+  if (last.verdict === 'bounce') throw failBounce(`${line} (#5.3.0)`);
+  throw failDefer(`${line} (#4.3.0)`);
+}
+
+/** After delivery nothing may undo it: a failing postdeliver is a warning (decision 3); 99 stays 99. */
+function postdeliverOutcome(runs: HookRun[], notes: string[]): Report {
+  const last = runs[runs.length - 1];
+  if (last && last.verdict === 'stop') return { outcome: skip(), notes };
+  if (last && last.verdict !== 'continue') notes.push(`vdeliver: warning: vdeliver-postdeliver ${describeHook(last)}`);
+  return { outcome: delivered(), notes };
+}
+
+function describeHook(run: HookRun): string {
+  const name = quoteName(run.path);
+  if (run.timedOut) return `${name} timed out and was killed`;
+  if (run.startError) return `${name} could not be run (${run.startError})`;
+  if (run.signal) return `${name} was killed by ${run.signal}`;
+  return `${name} exited ${run.exitCode}`;
+}
+
+export type { Plan };

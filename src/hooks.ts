@@ -1,0 +1,47 @@
+import { closeSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { MessageSource } from './message-source';
+import { hookVerdict, type HookVerdict } from './hook-codes';
+
+export type HookName = 'vdeliver-predeliver' | 'vdeliver-postdeliver';
+
+/**
+ * The hooks that would run, in order: the global directory's file, then the local one.
+ * Like vmailmgr, a hook is any file (symlinks followed) with at least one execute bit;
+ * a file without one is skipped silently.
+ */
+export function findHooks(name: HookName, localDir: string, globalDir: string): string[] {
+  const dirs = localDir === globalDir ? [globalDir] : [globalDir, localDir];
+  return dirs.map((dir) => join(dir, name)).filter((path) => {
+    try {
+      return (statSync(path).mode & 0o111) !== 0;
+    } catch {
+      return false;
+    }
+  });
+}
+
+export interface HookRun { path: string; verdict: HookVerdict; exitCode?: number; signal?: string; timedOut: boolean; startError?: string }
+
+/**
+ * Run a chain of hooks: no arguments, cwd $HOME, the given environment, the whole message on
+ * stdin from byte 0 for each one, output straight to ours (qmail logs it). The chain stops at
+ * the first hook that does not say "continue".
+ */
+export async function runHooks(paths: string[], env: Record<string, string>, cwd: string, message: MessageSource, timeoutMs: number): Promise<HookRun[]> {
+  const { run } = await import('./exec');
+  const runs: HookRun[] = [];
+  for (const path of paths) {
+    const stdin = message.openFresh();
+    let result;
+    try {
+      result = await run(path, { stdin, env, cwd, timeoutMs });
+    } finally {
+      closeSync(stdin);
+    }
+    const verdict = result.timedOut ? 'defer' : hookVerdict(result.exitCode);
+    runs.push({ path, verdict, exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, startError: result.startError });
+    if (verdict !== 'continue') break;
+  }
+  return runs;
+}

@@ -1,0 +1,118 @@
+import { closeSync, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync, writeSync, constants } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileFailure } from './errno';
+import type { MessageSource } from './message-source';
+import { BLOCK_SIZE } from './message-source';
+import { failDefer } from './outcome';
+import { syncDirectory } from './atomic-file';
+
+export interface Staged { maildir: string; name: string; tmpPath: string; newPath: string }
+
+export interface Naming { now: () => number; pid: number; hostname: string }
+
+const NOT_A_MAILDIR = 'vdeliver: Destination directory does not appear to be a maildir. (#4.2.1)';
+const NAME_ATTEMPTS = 3;
+/** link() refusals that mean "this file system does not do hard links", not "something is wrong". */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS', 'EMLINK']);
+
+/**
+ * A Maildir name unique across hosts, processes and deliveries within one process:
+ * `<sec>.M<usec>P<pid>Q<n>R<random>.<host>`, with `/` and `:` in the host escaped (maildir(5)).
+ */
+export function uniqueName(naming: Naming, attempt: number): string {
+  const ms = naming.now();
+  const sec = Math.floor(ms / 1000);
+  const usec = Math.floor((ms - sec * 1000) * 1000);
+  const host = naming.hostname.replace(/\//g, '\\057').replace(/:/g, '\\072');
+  return `${sec}.M${usec}P${naming.pid}Q${attempt}R${randomBytes(8).toString('hex')}.${host}`;
+}
+
+/**
+ * Write `prefix` + the message into a new file in `<maildir>/tmp/`: exclusive create, mode 0600,
+ * fsync, close. Nothing is visible to mail readers until `commit`. On any failure the tmp file
+ * is removed before the failure is raised.
+ */
+export function stage(maildir: string, prefix: Buffer, message: MessageSource, naming: Naming): Staged {
+  for (const sub of ['tmp', 'new']) {
+    let isDir = false;
+    try { isDir = statSync(join(maildir, sub)).isDirectory(); } catch (error) { throw failDefer(NOT_A_MAILDIR, error); }
+    if (!isDir) throw failDefer(NOT_A_MAILDIR);
+  }
+  const { fd, name } = createExclusive(maildir, naming);
+  const staged: Staged = { maildir, name, tmpPath: join(maildir, 'tmp', name), newPath: join(maildir, 'new', name) };
+  try {
+    try {
+      writeAll(fd, prefix);
+      const buffer = Buffer.allocUnsafe(Math.min(BLOCK_SIZE, Math.max(message.size, 4096)));
+      for (let position = 0, n; (n = message.read(buffer, position)) > 0; position += n) writeAll(fd, buffer.subarray(0, n));
+      // Maildir's guarantee: the bytes are on disk before the name appears in new/.
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    discard(staged);
+    throw fileFailure('Error writing the output file.', error);
+  }
+  return staged;
+}
+
+/** Make the staged file visible: link into new/ (rename where hard links are refused), fsync new/, drop tmp/. */
+export function commit(staged: Staged): { warning?: string } {
+  let linked = true;
+  try {
+    linkSync(staged.tmpPath, staged.newPath);
+  } catch (error) {
+    if (!NO_HARD_LINKS.has((error as NodeJS.ErrnoException).code ?? '')) {
+      discard(staged);
+      throw fileFailure('Error linking the temp file to the new file.', error);
+    }
+    try {
+      renameSync(staged.tmpPath, staged.newPath);
+      linked = false;
+    } catch (renameError) {
+      discard(staged);
+      throw fileFailure('Error linking the temp file to the new file.', renameError);
+    }
+  }
+  try {
+    syncDirectory(join(staged.maildir, 'new'));
+  } catch (error) {
+    // Not known to be durable: take it back and let qmail retry, rather than risk a silent loss.
+    try { unlinkSync(staged.newPath); } catch { /* it stays; the retry then makes a second copy, not a loss */ }
+    discard(staged);
+    throw fileFailure('Error syncing the new directory.', error);
+  }
+  if (!linked) return {};
+  try {
+    unlinkSync(staged.tmpPath);
+  } catch (error) {
+    // The message is delivered; deferring now would deliver it twice.
+    return { warning: `vdeliver: warning: could not remove ${staged.tmpPath}: ${(error as NodeJS.ErrnoException).code}` };
+  }
+  return {};
+}
+
+/** Remove the staged file (a later step failed). Never throws: the original failure matters more. */
+export function discard(staged: Staged): void {
+  try { unlinkSync(staged.tmpPath); } catch { /* already gone */ }
+}
+
+function createExclusive(maildir: string, naming: Naming): { fd: number; name: string } {
+  for (let attempt = 1; ; attempt++) {
+    const name = uniqueName(naming, attempt);
+    try {
+      // eslint-disable-next-line no-bitwise
+      const fd = openSync(join(maildir, 'tmp', name), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+      return { fd, name };
+    } catch (error) {
+      // Only a name collision is worth another try; anything else goes through the errno table.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= NAME_ATTEMPTS) throw fileFailure('Error creating the output file.', error);
+    }
+  }
+}
+
+function writeAll(fd: number, bytes: Buffer): void {
+  for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done);
+}

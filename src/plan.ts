@@ -1,0 +1,97 @@
+import { isAbsolute, join, resolve } from 'node:path';
+import type { Config } from './config';
+import type { DeliveryOptions } from './delivery-options';
+import { completeForwards, type ForwardPlan } from './forward';
+import { type VirtualUser, wantsMailbox } from './lookup';
+import type { Request } from './request';
+import { formatUint } from './uint32';
+import { quoteName } from './status-line';
+
+/** Everything one delivery will do, worked out before anything is done (and printable by a dry run). */
+export interface Plan {
+  user: VirtualUser;
+  /** qmail-local's environment plus VUSER, MAILDIR and VUSER_*: what hooks and qmail-queue see. */
+  env: Record<string, string>;
+  predeliver: string[];
+  postdeliver: string[];
+  maildir?: { path: string; prefix: Buffer };
+  forward?: ForwardPlan;
+  /** Set when the message is accepted but stored nowhere (disabled mailbox, alias without forwards). */
+  discard?: string;
+  hookTimeoutMs: number;
+}
+
+export interface PlanInputs {
+  request: Request;
+  options: DeliveryOptions;
+  user: VirtualUser;
+  config: Config;
+  hooks: { predeliver: string[]; postdeliver: string[] };
+  /** First line of <qmail-root>control/me, read only if a forward ends in `@`. */
+  controlMe: () => string | undefined;
+}
+
+export function makePlan({ request, options, user, config, hooks, controlMe }: PlanInputs): Plan {
+  const { record } = user;
+  const env = { ...request.env, ...userEnvironment(user) };
+  const plan: Plan = {
+    user,
+    env,
+    predeliver: options.predeliver ? hooks.predeliver : [],
+    postdeliver: options.postdeliver ? hooks.postdeliver : [],
+    hookTimeoutMs: config.number('vdeliver-hook-timeout') * 1000,
+  };
+  if (wantsMailbox(record)) {
+    const prefix = (options.fromLine ? request.ufline : '') + (options.returnPath ? request.rpline : '') + (options.deliveredTo ? request.dtline : '');
+    plan.maildir = { path: resolve(request.home, record.directory), prefix: Buffer.from(prefix, 'utf8') };
+  }
+  if (record.forwards.length > 0) {
+    const queueEnv = { ...env, ...senderParts(request.sender) };
+    plan.forward = {
+      qmailQueue: qmailQueuePath(request.env.QMAILQUEUE, resolve(request.home, config.string('qmail-root'))),
+      sender: request.sender,
+      recipients: completeForwards(record.forwards, request.host, controlMe),
+      dtline: options.deliveredTo ? request.dtline : '',
+      env: queueEnv,
+      cwd: request.home,
+    };
+  }
+  if (!plan.maildir && !plan.forward) {
+    const why = record.hasMailbox && !record.mailboxEnabled ? 'its mailbox is disabled' : 'it has no mailbox and no forwards';
+    plan.discard = `vdeliver: accepted and discarded: virtual user '${quoteName(user.name)}' exists but ${why}`;
+  }
+  return plan;
+}
+
+/** The environment after forwarding: vmailmgr leaves QMAILUSER/QMAILHOST set, and postdeliver sees them. */
+export const postdeliverEnv = (plan: Plan): Record<string, string> => plan.forward?.env ?? plan.env;
+
+/** vmailmgr's export_env(): names and formats exactly (`-` for unlimited, `1`/`0` for flags). */
+export function userEnvironment(user: VirtualUser): Record<string, string> {
+  const r = user.record;
+  return {
+    VUSER: user.name,
+    MAILDIR: r.directory,
+    VUSER_CTIME: formatUint(r.ctime),
+    VUSER_EXPIRY: formatUint(r.expiry),
+    VUSER_HARDQUOTA: formatUint(r.hardquota),
+    VUSER_SOFTQUOTA: formatUint(r.softquota),
+    VUSER_MSGSIZE: formatUint(r.msgsize),
+    VUSER_MSGCOUNT: formatUint(r.msgcount),
+    VUSER_PERSONAL: r.personal,
+    VUSER_HAS_MAILBOX: r.hasMailbox ? '1' : '0',
+    VUSER_MAILBOX_ENABLED: r.mailboxEnabled ? '1' : '0',
+  };
+}
+
+/** QMAILUSER/QMAILHOST, set by vmailmgr when SENDER has an `@` after its first character. */
+function senderParts(sender: string): Record<string, string> {
+  const at = sender.indexOf('@');
+  return at > 0 ? { QMAILUSER: sender.slice(0, at), QMAILHOST: sender.slice(at + 1) } : {};
+}
+
+/** QMAILQUEUE wins (the qmail-qfilter / notqmail convention); a relative value is relative to qmail's root. */
+function qmailQueuePath(override: string | undefined, qmailRoot: string): string {
+  if (override) return isAbsolute(override) ? override : join(qmailRoot, override);
+  return join(qmailRoot, 'bin', 'qmail-queue');
+}
