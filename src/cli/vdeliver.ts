@@ -35,8 +35,8 @@ async function main(): Promise<Report> {
     now: () => performance.timeOrigin + performance.now(),
     naming: { now: () => performance.timeOrigin + performance.now(), pid: process.pid, hostname: hostname() },
   });
-  if (parsed.options.quiet) return { outcome: report.outcome, notes: [] };
-  return report;
+  // --quiet silences vdeliver's own status lines; the exit code still tells qmail everything.
+  return parsed.options.quiet ? { outcome: { ...report.outcome, line: undefined } as Outcome, notes: [] } : report;
 }
 
 function finish(report: Report): void {

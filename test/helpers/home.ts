@@ -1,0 +1,137 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { CdbReader } from '../../src/cdb-reader';
+import { decodePasswordRecord } from '../../src/password-record';
+import { UNLIMITED } from '../../src/uint32';
+import { ROOT, VMAILMGR } from './fixtures';
+
+export const RECORDER = join(ROOT, 'test', 'doubles', 'qmail-queue-recorder');
+export const VDELIVER = join(ROOT, 'bin', 'vdeliver');
+
+/** A throwaway base-user home: passwd.cdb, a Maildir per record, a qmail root, a global config dir. */
+export interface TestHome {
+  root: string;
+  home: string;
+  globalDir: string;
+  qmailRoot: string;
+  qqDir: string;
+  hookDir: string;
+}
+
+export function makeHome(root: string, table: 'basic' | 'legacy' = 'basic'): TestHome {
+  const home = join(root, 'home');
+  const t: TestHome = { root, home, globalDir: join(root, 'etc'), qmailRoot: join(root, 'qmail'), qqDir: join(root, 'qq'), hookDir: join(root, 'hooks') };
+  for (const dir of [home, join(home, '.vmailmgr'), t.globalDir, join(t.qmailRoot, 'control'), join(t.qmailRoot, 'bin'), t.qqDir, t.hookDir]) mkdirSync(dir, { recursive: true });
+  const source = join(VMAILMGR, table, 'passwd.cdb');
+  copyFileSync(source, join(home, 'passwd.cdb'));
+  const reader = CdbReader.open(source);
+  for (const { data } of reader.records()) {
+    const record = decodePasswordRecord(data, { hardquota: UNLIMITED, softquota: UNLIMITED, msgsize: UNLIMITED, msgcount: UNLIMITED, expiry: UNLIMITED }, 0);
+    if (record?.directory) for (const sub of ['tmp', 'new', 'cur']) mkdirSync(join(home, record.directory, sub), { recursive: true });
+  }
+  reader.close();
+  writeFileSync(join(t.qmailRoot, 'control', 'me'), 'mail.example.net\n');
+  copyFileSync(RECORDER, join(t.qmailRoot, 'bin', 'qmail-queue'));
+  chmodSync(join(t.qmailRoot, 'bin', 'qmail-queue'), 0o755);
+  writeFileSync(join(home, '.vmailmgr', 'qmail-root'), `${t.qmailRoot}\n`);
+  return t;
+}
+
+/** A hook that records what it saw under `label` and exits with `code`. */
+export function installHook(t: TestHome, where: 'global' | 'local', name: 'vdeliver-predeliver' | 'vdeliver-postdeliver', label: string, code: number, mode = 0o755): void {
+  const path = join(where === 'global' ? t.globalDir : join(t.home, '.vmailmgr'), name);
+  const out = join(t.hookDir, label);
+  writeFileSync(path, `#!/bin/sh
+{ echo "argv0=$0"; echo "argc=$#"; echo "pwd=$(pwd)"; } > '${out}.info'
+env -0 > '${out}.env0'
+cat > '${out}.stdin'
+echo '${label}' >> '${t.hookDir}/order'
+exit ${code}
+`);
+  chmodSync(path, mode);
+}
+
+export interface HookRecord { label: string; info: string[]; env: Map<string, string>; stdin: Buffer }
+
+export function hookRecords(t: TestHome): HookRecord[] {
+  const orderFile = join(t.hookDir, 'order');
+  if (!existsSync(orderFile)) return [];
+  return readFileSync(orderFile, 'utf8').trim().split('\n').map((label) => {
+    const env = new Map<string, string>();
+    for (const entry of readFileSync(join(t.hookDir, `${label}.env0`), 'utf8').split('\0').filter(Boolean)) {
+      const eq = entry.indexOf('=');
+      env.set(entry.slice(0, eq), entry.slice(eq + 1));
+    }
+    return { label, info: readFileSync(join(t.hookDir, `${label}.info`), 'utf8').trim().split('\n'), env, stdin: readFileSync(join(t.hookDir, `${label}.stdin`)) };
+  });
+}
+
+export interface QueueCall { message: Buffer; envelope: Buffer; env: string[]; envelopeCheck: number }
+
+export function queueCalls(t: TestHome): QueueCall[] {
+  return readdirSync(t.qqDir).filter((f) => f.endsWith('.json')).sort().map((f) => {
+    const base = join(t.qqDir, f.replace(/\.json$/, ''));
+    const meta = JSON.parse(readFileSync(`${base}.json`, 'utf8'));
+    return { message: readFileSync(`${base}.message`), envelope: readFileSync(`${base}.envelope`), env: meta.env, envelopeCheck: meta.envelopeCheck };
+  });
+}
+
+/** Every file in every Maildir (tmp, new, cur) under the home, relative to it, with mode and bytes. */
+export function maildirFiles(t: TestHome): Array<{ path: string; mode: number; content: Buffer }> {
+  const found: Array<{ path: string; mode: number; content: Buffer }> = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (/\/(tmp|new|cur)$/.test(dir)) found.push({ path: relative(t.home, path), mode: statSync(path).mode & 0o777, content: readFileSync(path) });
+    }
+  };
+  walk(t.home);
+  return found.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/** qmail-local's environment for `<ext>@<host>` delivered to base user `vdomain` (qmail-contract §1). */
+export function qmailLocalEnv(t: TestHome, ext: string, sender: string, host = 'example.com', ufline?: string): Record<string, string> {
+  const local = `vdomain-${ext}`;
+  const parts = ext.split('-');
+  const hostParts = (n: number): string => { let h = host; for (let i = 0; i < n; i++) { const dot = h.lastIndexOf('.'); if (dot >= 0) h = h.slice(0, dot); } return h; };
+  return {
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    HOST: host, HOME: t.home, USER: 'vdomain', LOCAL: local, RECIPIENT: `${local}@${host}`,
+    DTLINE: `Delivered-To: ${local}@${host}\n`, SENDER: sender, RPLINE: `Return-Path: <${sender}>\n`,
+    UFLINE: ufline ?? `From ${sender || 'MAILER-DAEMON'} Sun Nov 22 03:25:00 2026\n`,
+    EXT: ext, EXT2: parts.slice(1).join('-'), EXT3: parts.slice(2).join('-'), EXT4: parts.slice(3).join('-'),
+    HOST2: hostParts(1), HOST3: hostParts(2), HOST4: hostParts(3), DEFAULT: ext, NEWSENDER: sender,
+    VDELIVER_CONFIG_DIR: t.globalDir, QQ_RECORD_DIR: t.qqDir,
+  };
+}
+
+export interface RunResult { status: number | null; output: string }
+
+/**
+ * Run vdeliver the way qmail-local does: `/bin/sh -c '<line>'` in $HOME, umask 077, stdin the
+ * message as a regular file, stdout and stderr one pipe, and only the given environment.
+ */
+export function runVdeliver(t: TestHome, env: Record<string, string>, args: string[], message: string | Buffer, stdin: 'file' | 'pipe' = 'file'): RunResult {
+  const messagePath = join(t.root, 'message');
+  writeFileSync(messagePath, message);
+  const line = [VDELIVER, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const fd = stdin === 'file' ? openSync(messagePath, 'r') : undefined;
+  try {
+    const result = spawnSync('/bin/sh', ['-c', `umask 077; exec /bin/sh -c "$0" 2>&1`, line], {
+      cwd: env.HOME ?? t.home,
+      env,
+      stdio: [fd ?? 'pipe', 'pipe', 'pipe'],
+      input: fd === undefined ? readFileSync(messagePath) : undefined,
+      encoding: 'utf8',
+      timeout: 60000,
+    });
+    return { status: result.status, output: result.stdout };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** How qmail-local reads a program's exit status (qmail-command(8)). */
+export const qmailLocalExit = (code: number | null): number => (code === 0 || code === 99 ? 0 : [100, 64, 65, 70, 76, 77, 78, 112].includes(code ?? -1) ? 100 : 111);
