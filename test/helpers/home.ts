@@ -4,6 +4,7 @@ import { join, relative } from 'node:path';
 import { CdbReader } from '../../src/cdb-reader';
 import { decodePasswordRecord } from '../../src/password-record';
 import { UNLIMITED } from '../../src/uint32';
+import { qmailLocalEnv as baseEnv } from '../../src/qmail-local-env';
 import { ROOT, VMAILMGR } from './fixtures';
 
 export const RECORDER = join(ROOT, 'test', 'doubles', 'qmail-queue-recorder');
@@ -91,20 +92,10 @@ export function maildirFiles(t: TestHome): Array<{ path: string; mode: number; c
   return found.sort((a, b) => a.path.localeCompare(b.path));
 }
 
-/** qmail-local's environment for `<ext>@<host>` delivered to base user `vdomain` (qmail-contract §1). */
+/** qmail-local's environment for `<ext>@<host>` delivered to base user `vdomain`, plus the test's own settings. */
 export function qmailLocalEnv(t: TestHome, ext: string, sender: string, host = 'example.com', ufline?: string): Record<string, string> {
-  const local = `vdomain-${ext}`;
-  const parts = ext.split('-');
-  const hostParts = (n: number): string => { let h = host; for (let i = 0; i < n; i++) { const dot = h.lastIndexOf('.'); if (dot >= 0) h = h.slice(0, dot); } return h; };
-  return {
-    PATH: '/usr/local/bin:/usr/bin:/bin',
-    HOST: host, HOME: t.home, USER: 'vdomain', LOCAL: local, RECIPIENT: `${local}@${host}`,
-    DTLINE: `Delivered-To: ${local}@${host}\n`, SENDER: sender, RPLINE: `Return-Path: <${sender}>\n`,
-    UFLINE: ufline ?? `From ${sender || 'MAILER-DAEMON'} Sun Nov 22 03:25:00 2026\n`,
-    EXT: ext, EXT2: parts.slice(1).join('-'), EXT3: parts.slice(2).join('-'), EXT4: parts.slice(3).join('-'),
-    HOST2: hostParts(1), HOST3: hostParts(2), HOST4: hostParts(3), DEFAULT: ext, NEWSENDER: sender,
-    VDELIVER_CONFIG_DIR: t.globalDir, QQ_RECORD_DIR: t.qqDir,
-  };
+  const env = baseEnv({ user: 'vdomain', home: t.home, ext, host, sender, date: new Date('2026-11-22T03:25:00Z') });
+  return { PATH: '/usr/local/bin:/usr/bin:/bin', ...env, ...(ufline ? { UFLINE: ufline } : {}), VDELIVER_CONFIG_DIR: t.globalDir, QQ_RECORD_DIR: t.qqDir };
 }
 
 export interface RunResult { status: number | null; output: string }
