@@ -7,4 +7,5 @@ await Promise.all([
   build({ ...common, entryPoints: ['src/cli/vdeliver.ts'], outfile: 'dist/vdeliver.cjs' }),
   // mailparser is loaded only by the admin commands that parse messages, and never bundled.
   build({ ...common, entryPoints: ['src/cli/admin.ts'], outfile: 'dist/vdeliver-admin.cjs', external: ['mailparser'] }),
+  build({ ...common, entryPoints: ['examples/demo.ts'], outfile: 'dist/demo.cjs' }),
 ]);
