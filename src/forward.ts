@@ -1,7 +1,7 @@
 import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomTag } from './random-tag';
 import type { MessageSource } from './message-source';
 import { failBounce, failDefer } from './outcome';
 import { qmailQueueVerdict } from './qmail-queue-codes';
@@ -69,7 +69,7 @@ function* withPrefix(prefix: Buffer, message: MessageSource): Generator<Buffer> 
 
 /** Write the envelope to a private file and return a read-only descriptor on it (the file is already unlinked). */
 function envelopeFile(bytes: Buffer): number {
-  const path = join(tmpdir(), `vdeliver-envelope-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const path = join(tmpdir(), `vdeliver-envelope-${process.pid}-${randomTag()}`);
   let fd: number;
   try {
     fd = openSync(path, 'wx', 0o600);

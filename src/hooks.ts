@@ -29,6 +29,8 @@ export interface HookRun { path: string; verdict: HookVerdict; exitCode?: number
  * the first hook that does not say "continue".
  */
 export async function runHooks(paths: string[], env: Record<string, string>, cwd: string, message: MessageSource, timeoutMs: number): Promise<HookRun[]> {
+  // No hook, no child-process machinery: loading it costs more than a whole plain delivery.
+  if (paths.length === 0) return [];
   const { run } = await import('./exec');
   const runs: HookRun[] = [];
   for (const path of paths) {

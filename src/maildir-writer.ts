@@ -1,6 +1,6 @@
 import { closeSync, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomTag } from './random-tag';
 import { fileFailure } from './errno';
 import type { MessageSource } from './message-source';
 import { BLOCK_SIZE } from './message-source';
@@ -25,7 +25,7 @@ export function uniqueName(naming: Naming, attempt: number): string {
   const sec = Math.floor(ms / 1000);
   const usec = Math.floor((ms - sec * 1000) * 1000);
   const host = naming.hostname.replace(/\//g, '\\057').replace(/:/g, '\\072');
-  return `${sec}.M${usec}P${naming.pid}Q${attempt}R${randomBytes(8).toString('hex')}.${host}`;
+  return `${sec}.M${usec}P${naming.pid}Q${attempt}R${randomTag()}.${host}`;
 }
 
 /**

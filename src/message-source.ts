@@ -2,7 +2,7 @@ import { closeSync, fstatSync, openSync, readSync, unlinkSync, writeSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { randomBytes } from 'node:crypto';
+import { randomTag } from './random-tag';
 
 /** Large blocks keep big messages fast; small messages get a buffer their own size. */
 export const BLOCK_SIZE = 1 << 20;
@@ -23,7 +23,7 @@ export class MessageSource {
 
   /** Copy a stream (a pipe, a terminal) into a private temporary file and read from that. */
   static async spool(input: Readable, dir: string = tmpdir()): Promise<MessageSource> {
-    const path = join(dir, `vdeliver-spool-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const path = join(dir, `vdeliver-spool-${process.pid}-${randomTag()}`);
     const fd = openSync(path, 'wx+', 0o600);
     try {
       let size = 0;
