@@ -1,3 +1,5 @@
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import { execa } from 'execa';
 
 /**
@@ -11,6 +13,7 @@ export interface RunOptions {
   stdin: number | Iterable<Uint8Array>;
   /** A descriptor to hand over as fd 1 (qmail-queue reads its envelope there), or our own stdout. */
   stdout?: number;
+  /** Kill the child and everything it started after this long. */
   timeoutMs?: number;
   /** Also open fd 6 as a pipe and collect what the child writes there (qmail-queue's error channel). */
   errorChannel?: boolean;
@@ -23,32 +26,57 @@ export interface RunResult {
   timedOut: boolean;
   /** Why the child could not be started (ENOENT, EACCES...), if it could not. */
   startError?: string;
-  /** We could not write all of stdin (the child exited early: EPIPE). */
+  /** We could not hand over all of stdin (the child stopped reading: EPIPE, early exit). */
   inputFailed: boolean;
   errorChannel: string;
 }
 
 export async function run(path: string, options: RunOptions): Promise<RunResult> {
-  const stdio = [options.stdin, options.stdout ?? 'inherit', 'inherit', ...(options.errorChannel ? ['ignore', 'ignore', 'ignore', 'pipe'] : [])];
-  const result = await execa(path, [], {
+  const streamed = typeof options.stdin !== 'number';
+  const stdio = [streamed ? 'pipe' : options.stdin, options.stdout ?? 'inherit', 'inherit', ...(options.errorChannel ? ['ignore', 'ignore', 'ignore', 'pipe'] : [])];
+  const child = execa(path, [], {
     stdio: stdio as never,
     env: options.env,
     extendEnv: false,
     cwd: options.cwd,
-    timeout: options.timeoutMs,
-    killSignal: 'SIGKILL',
+    // Its own process group, so a timeout kills whatever the child started too: a grandchild
+    // left holding our output pipe would keep qmail's delivery slot busy.
+    detached: options.timeoutMs !== undefined,
+    cleanup: true,
     reject: false,
     stripFinalNewline: false,
     encoding: 'utf8',
   });
+  let timedOut = false;
+  const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
+    timedOut = true;
+    killGroup(child.pid);
+  }, options.timeoutMs);
+  // Our own copy loop, not the library's: it must tell us when the child stopped reading early
+  // (execa deliberately ignores EPIPE), because qmail-queue exiting 0 then has not queued the message.
+  const stdin = child.stdin as NodeJS.WritableStream | null;
+  const input = streamed && stdin
+    ? pipeline(Readable.from(options.stdin as Iterable<Uint8Array>), stdin).then(() => false, () => true)
+    : Promise.resolve(false);
+  const [result, inputFailed] = await Promise.all([child, input]);
+  if (timer) clearTimeout(timer);
   const code = (result.cause as NodeJS.ErrnoException | undefined)?.code;
-  const started = result.exitCode !== undefined || result.signal !== undefined;
+  const started = child.pid !== undefined;
   return {
     exitCode: result.exitCode,
     signal: result.signal,
-    timedOut: result.timedOut,
+    timedOut,
     startError: started ? undefined : (code ?? result.shortMessage),
-    inputFailed: code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET',
+    inputFailed,
     errorChannel: options.errorChannel ? String((result.stdio as unknown[])[6] ?? '') : '',
   };
+}
+
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
 }

@@ -1,6 +1,7 @@
 import { failBounce, failDefer } from './outcome';
 import type { PasswordRecord } from './password-record';
 import type { TableAnswer } from './password-table';
+import { quoteName } from './status-line';
 
 export interface VirtualUser {
   /** The name that was asked for and answered: EXT as typed, or the catch-all name (VUSER). */
@@ -21,18 +22,18 @@ export function lookupUser(table: Table, ext: string, catchAll: string): Virtual
   // An empty EXT goes straight to the catch-all, as in vmailmgr.
   const direct = ext === '' ? undefined : table.find(ext);
   if (direct?.status === 'found') return { name: ext, key: direct.key, via: 'direct', record: direct.record };
-  if (direct?.status === 'invalid') throw failDefer(`vdeliver: the password table entry for '${ext}' is corrupt (#4.3.0)`);
+  if (direct?.status === 'invalid') throw failDefer(`vdeliver: the password table entry for '${quoteName(ext)}' is corrupt (#4.3.0)`);
   const fallback = table.find(catchAll);
   if (fallback.status === 'found') return { name: catchAll, key: fallback.key, via: 'catch-all', record: fallback.record };
-  if (fallback.status === 'invalid') throw failDefer(`vdeliver: the password table entry for the catch-all '${catchAll}' is corrupt (#4.3.0)`);
+  if (fallback.status === 'invalid') throw failDefer(`vdeliver: the password table entry for the catch-all '${quoteName(catchAll)}' is corrupt (#4.3.0)`);
   return undefined;
 }
 
 /** Bounces for an unknown name or an expired account; returns the user otherwise. */
 export function requireDeliverable(user: VirtualUser | undefined, ext: string, now: number): VirtualUser {
-  if (!user) throw failBounce(`vdeliver: Invalid or unknown virtual user '${ext}' (#5.1.1)`);
+  if (!user) throw failBounce(`vdeliver: Invalid or unknown virtual user '${quoteName(ext)}' (#5.1.1)`);
   // Expiry applies to the catch-all too, and the message still names what was asked for.
-  if (user.record.expiry < now) throw failBounce(`vdeliver: Virtual user '${ext}' has expired (#5.2.1)`);
+  if (user.record.expiry < now) throw failBounce(`vdeliver: Virtual user '${quoteName(ext)}' has expired (#5.2.1)`);
   return user;
 }
 

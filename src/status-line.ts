@@ -14,8 +14,11 @@ export function quoteName(name: string): string {
 
 export function oneLine(text: string): string {
   const flat = text.replace(/[\r\n]+/g, ' ').trimEnd();
-  const bytes = Buffer.from(flat, 'utf8');
-  return bytes.length <= MAX_LINE ? flat : `${bytes.subarray(0, MAX_LINE - 3).toString('utf8').replace(/\uFFFD$/, '')}...`;
+  if (Buffer.byteLength(flat) <= MAX_LINE) return flat;
+  // Cut the middle, never the enhanced status code at the end: qmail and admins read it there.
+  const code = / \(#\d\.\d+\.\d+\)$/.exec(flat)?.[0] ?? '';
+  const head = Buffer.from(flat.slice(0, flat.length - code.length), 'utf8').subarray(0, MAX_LINE - 3 - code.length);
+  return `${head.toString('utf8').replace(/\uFFFD$/, '')}...${code}`;
 }
 
 /** The short description Node puts after the errno code, e.g. "no space left on device". */
