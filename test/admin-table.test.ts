@@ -2,7 +2,7 @@ import { copyFileSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { CdbReader } from '../src/cdb-reader';
-import { basicRecords, scratchDir, VMAILMGR } from './helpers/fixtures';
+import { basicRecords, parseCdbmake, scratchDir, VMAILMGR } from './helpers/fixtures';
 import { cleanEnv, runAdmin } from './helpers/run';
 
 const dir = scratchDir();
@@ -102,17 +102,9 @@ describe('vdeliver-admin build', () => {
       const path = join(VMAILMGR, table, 'passwd.cdb');
       const dump = execFileSync('cdb', ['-d', path], { maxBuffer: 64 << 20 });
       const reader = CdbReader.open(path);
-      let pos = 0;
-      let count = 0;
-      while (dump[pos] === 0x2b) {
-        const colon = dump.indexOf(':', pos);
-        const [klen, dlen] = dump.toString('latin1', pos + 1, colon).split(',').map(Number);
-        const key = dump.subarray(colon + 1, colon + 1 + klen);
-        const data = dump.subarray(colon + 3 + klen, colon + 3 + klen + dlen);
-        expect(reader.get(key)?.equals(data)).toBe(true);
-        pos = colon + 3 + klen + dlen + 1;
-        count++;
-      }
+      const dumped = parseCdbmake(dump);
+      for (const [key, data] of dumped) expect(reader.get(key)?.equals(data)).toBe(true);
+      const count = dumped.length;
       expect(count).toBe(records);
       reader.close();
     }

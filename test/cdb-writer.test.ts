@@ -2,22 +2,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildCdb, writeCdb } from '../src/cdb-writer';
 import { CdbReader } from '../src/cdb-reader';
-import { FIXTURES, scratchDir, VMAILMGR } from './helpers/fixtures';
-
-/** Parse cdbmake input (`+klen,dlen:key->data\n`, ended by an empty line) into records. */
-function parseCdbmake(input: Buffer): Array<[Buffer, Buffer]> {
-  const records: Array<[Buffer, Buffer]> = [];
-  let pos = 0;
-  while (input[pos] === 0x2b) {
-    const colon = input.indexOf(':', pos);
-    const [klen, dlen] = input.toString('latin1', pos + 1, colon).split(',').map(Number);
-    const key = input.subarray(colon + 1, colon + 1 + klen);
-    const data = input.subarray(colon + 3 + klen, colon + 3 + klen + dlen);
-    records.push([key, data]);
-    pos = colon + 3 + klen + dlen + 1;
-  }
-  return records;
-}
+import { FIXTURES, parseCdbmake, scratchDir, VMAILMGR } from './helpers/fixtures';
 
 describe('cdb writer', () => {
   test.each(['basic-ascii', 'users-3000', 'edge', 'empty'])('%s is byte-identical to tinycdb', (name) => {

@@ -39,3 +39,18 @@ export function scratchDir(prefix = 'vdeliver-test-'): { path: string; cleanup: 
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
 }
+
+/** Parse cdbmake input (`+klen,dlen:key->data\n`, as tinycdb reads and `cdb -d` prints) into records. */
+export function parseCdbmake(input: Buffer): Array<[Buffer, Buffer]> {
+  const records: Array<[Buffer, Buffer]> = [];
+  let pos = 0;
+  while (input[pos] === 0x2b) {
+    const colon = input.indexOf(':', pos);
+    const [klen, dlen] = input.toString('latin1', pos + 1, colon).split(',').map(Number);
+    const key = input.subarray(colon + 1, colon + 1 + klen);
+    const data = input.subarray(colon + 3 + klen, colon + 3 + klen + dlen);
+    records.push([key, data]);
+    pos = colon + 3 + klen + dlen + 1;
+  }
+  return records;
+}
