@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { strtou, UNLIMITED } from './uint32';
 
@@ -42,6 +42,7 @@ export class Config {
   readonly localDir: string;
   readonly globalDir: string;
   private readonly cache = new Map<string, string | undefined>();
+  private readonly listings = new Map<string, Set<string> | null>();
 
   constructor(home: string, globalDir: string = DEFAULT_GLOBAL_DIR) {
     this.localDir = join(home, LOCAL_DIR_NAME);
@@ -73,25 +74,44 @@ export class Config {
 
   /** Which file gave an item its value, or undefined for the default (for dry runs and doctor). */
   source(item: ConfigItem): string | undefined {
-    return this.directories.map((dir) => join(dir, item)).find((path) => this.read(path) !== undefined);
+    const dir = this.directories.find((d) => this.read(d, item) !== undefined);
+    return dir === undefined ? undefined : join(dir, item);
   }
 
   private first<T>(item: ConfigItem, parse: (text: string) => T | undefined): T | undefined {
     for (const dir of this.directories) {
-      const text = this.read(join(dir, item));
+      const text = this.read(dir, item);
       const value = text === undefined ? undefined : parse(text);
       if (value !== undefined) return value;
     }
     return undefined;
   }
 
-  private read(path: string): string | undefined {
+  /** Reads a directory's listing once, so absent items cost no system call (and no exception). */
+  mayContain(dir: string, item: string): boolean {
+    let names = this.listings.get(dir);
+    if (names === undefined) {
+      try {
+        names = new Set(readdirSync(dir));
+      } catch (error) {
+        // Missing: nothing is set there. Unlistable (e.g. mode 0711): try the files themselves.
+        names = (error as NodeJS.ErrnoException).code === 'ENOENT' ? new Set() : null;
+      }
+      this.listings.set(dir, names);
+    }
+    return names === null || names.has(item);
+  }
+
+  private read(dir: string, item: string): string | undefined {
+    const path = join(dir, item);
     if (!this.cache.has(path)) {
       let text: string | undefined;
-      try {
-        text = readFileSync(path, 'utf8');
-      } catch {
-        text = undefined; // vmailmgr treats an absent or unreadable file as "not set here"
+      if (this.mayContain(dir, item)) {
+        try {
+          text = readFileSync(path, 'utf8');
+        } catch {
+          text = undefined; // vmailmgr treats an absent or unreadable file as "not set here"
+        }
       }
       this.cache.set(path, text);
     }

@@ -10,7 +10,7 @@ import { commit, discard, type Naming, stage } from './maildir-writer';
 import type { MessageSource } from './message-source';
 import { defer, delivered, DeliveryFailure, failBounce, failDefer, type Outcome, skip } from './outcome';
 import { oldFormatDefaults, PasswordTable, tablePath } from './password-table';
-import { makePlan, type Plan, postdeliverEnv } from './plan';
+import { makePlan, postdeliverEnv } from './plan';
 import { readRequest, type Request } from './request';
 import { errnoText, quoteName } from './status-line';
 
@@ -47,8 +47,8 @@ export async function deliver(input: DeliveryInput): Promise<Report> {
     const plan = makePlan({
       request, options: input.options, user, config,
       hooks: {
-        predeliver: findHooks('vdeliver-predeliver', config.localDir, config.globalDir),
-        postdeliver: findHooks('vdeliver-postdeliver', config.localDir, config.globalDir),
+        predeliver: findHooks('vdeliver-predeliver', config),
+        postdeliver: findHooks('vdeliver-postdeliver', config),
       },
       controlMe: () => readControlMe(resolve(request.home, config.string('qmail-root'))),
     });
@@ -86,7 +86,7 @@ function findUser(request: Request, config: Config, nowMs: number): VirtualUser 
   const path = tablePath(request.home, config);
   let table: PasswordTable;
   try {
-    table = PasswordTable.open(path, oldFormatDefaults(config), Math.floor(nowMs / 1000));
+    table = PasswordTable.open(path, () => oldFormatDefaults(config), Math.floor(nowMs / 1000));
   } catch (error) {
     // A broken table is the admin's fault: bouncing here would bounce mail for every user (decision 1).
     if (error instanceof CdbError) throw failDefer(`vdeliver: cannot read the password table ${path}: ${error.message} (#4.3.0)`, error);
@@ -147,4 +147,3 @@ function describeHook(run: HookRun): string {
   return `${name} exited ${run.exitCode}`;
 }
 
-export type { Plan };

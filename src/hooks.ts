@@ -2,6 +2,7 @@ import { closeSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MessageSource } from './message-source';
 import { hookVerdict, type HookVerdict } from './hook-codes';
+import type { Config } from './config';
 
 export type HookName = 'vdeliver-predeliver' | 'vdeliver-postdeliver';
 
@@ -10,14 +11,10 @@ export type HookName = 'vdeliver-predeliver' | 'vdeliver-postdeliver';
  * Like vmailmgr, a hook is any file (symlinks followed) with at least one execute bit;
  * a file without one is skipped silently.
  */
-export function findHooks(name: HookName, localDir: string, globalDir: string): string[] {
-  const dirs = localDir === globalDir ? [globalDir] : [globalDir, localDir];
-  return dirs.map((dir) => join(dir, name)).filter((path) => {
-    try {
-      return (statSync(path).mode & 0o111) !== 0;
-    } catch {
-      return false;
-    }
+export function findHooks(name: HookName, config: Pick<Config, 'directories' | 'mayContain'>): string[] {
+  return [...config.directories].reverse().filter((dir) => config.mayContain(dir, name)).map((dir) => join(dir, name)).filter((path) => {
+    const stat = statSync(path, { throwIfNoEntry: false });
+    return stat !== undefined && (stat.mode & 0o111) !== 0;
   });
 }
 

@@ -39,12 +39,13 @@ const NUMBER_FIELDS = ['hardquota', 'softquota', 'msgsize', 'msgcount', 'ctime',
  * unknown version byte, unknown flag, a field running past the end, trailing bytes,
  * a number not followed immediately by its NUL.
  */
-export function decodePasswordRecord(value: Uint8Array, defaults: OldFormatDefaults, now: number): PasswordRecord | undefined {
+export function decodePasswordRecord(value: Uint8Array, defaults: OldFormatDefaults | (() => OldFormatDefaults), now: number): PasswordRecord | undefined {
   if (value.length === 0) return undefined;
   switch (value[0]) {
     case 2: return decodeVersioned(value, 2);
     case 1: return decodeVersioned(value, 1);
-    case 0x3a: return decodeOld(value, defaults, now);
+    // Only the old format needs the config's defaults, so a caller may pass them lazily.
+    case 0x3a: return decodeOld(value, typeof defaults === 'function' ? defaults() : defaults, now);
     default: return undefined;
   }
 }

@@ -26,11 +26,13 @@ export function oldFormatDefaults(config: Config): OldFormatDefaults {
 
 /** The virtual users of one base user, read from passwd.cdb with a handful of positional reads. */
 export class PasswordTable {
-  private constructor(readonly path: string, private readonly cdb: CdbReader, private readonly defaults: OldFormatDefaults, private readonly now: number) {}
+  private constructor(readonly path: string, private readonly cdb: CdbReader, private readonly defaults: () => OldFormatDefaults, private readonly now: number) {}
 
   /** Throws CdbError when the file is missing, unreadable or not a cdb. */
-  static open(path: string, defaults: OldFormatDefaults, now: number): PasswordTable {
-    return new PasswordTable(path, CdbReader.open(path), defaults, now);
+  static open(path: string, defaults: OldFormatDefaults | (() => OldFormatDefaults), now: number): PasswordTable {
+    let cached: OldFormatDefaults | undefined;
+    const lazy = typeof defaults === 'function' ? () => (cached ??= defaults()) : () => defaults;
+    return new PasswordTable(path, CdbReader.open(path), lazy, now);
   }
 
   get bytesRead(): number {

@@ -32,12 +32,19 @@ async function main(): Promise<Report> {
     env,
     globalDir: env[GLOBAL_DIR_VARIABLE] || DEFAULT_GLOBAL_DIR,
     openMessage: async () => MessageSource.fromSeekableFd(0) ?? MessageSource.spool(process.stdin),
-    now: () => performance.timeOrigin + performance.now(),
-    naming: { now: () => performance.timeOrigin + performance.now(), pid: process.pid, hostname: hostname() },
+    now: Date.now,
+    naming: { now: preciseNow, pid: process.pid, hostname: hostname() },
   });
   // --quiet silences vdeliver's own status lines; the exit code still tells qmail everything.
   return parsed.options.quiet ? { outcome: { ...report.outcome, line: undefined } as Outcome, notes: [] } : report;
 }
+
+/**
+ * Milliseconds with a sub-millisecond part for the Maildir name's M<usec>. The fraction comes from
+ * the monotonic clock (the `performance` API costs start-up time); names stay unique through the
+ * pid and counter anyway.
+ */
+const preciseNow = (): number => Date.now() + Number(process.hrtime.bigint() % 1000000n) / 1e6;
 
 function finish(report: Report): void {
   const lines = [...report.notes, report.outcome.line].filter((l): l is string => Boolean(l)).map(oneLine);
