@@ -3,14 +3,14 @@ import { join, resolve } from 'node:path';
 import { CdbError } from './cdb-reader';
 import { Config } from './config';
 import type { DeliveryOptions } from './delivery-options';
-import { forward } from './forward';
+import { checkQmailQueue, forward } from './forward';
 import { findHooks, type HookRun, runHooks } from './hooks';
 import { lookupUser, requireDeliverable, type VirtualUser } from './lookup';
-import { commit, discard, type Naming, stage } from './maildir-writer';
+import { checkMaildir, commit, discard, type Naming, stage } from './maildir-writer';
 import type { MessageSource } from './message-source';
 import { defer, delivered, DeliveryFailure, failBounce, failDefer, type Outcome, skip } from './outcome';
 import { oldFormatDefaults, PasswordTable, tablePath } from './password-table';
-import { makePlan, postdeliverEnv } from './plan';
+import { makePlan, type Plan, postdeliverEnv } from './plan';
 import { readRequest, type Request } from './request';
 import { errnoText, quoteName } from './status-line';
 
@@ -22,28 +22,45 @@ export interface DeliveryInput {
   openMessage: () => Promise<MessageSource>;
   now: () => number;
   naming: Naming;
+  /** Walk the pipeline up to the plan and its checks; write, forward and run nothing. */
+  dryRun?: boolean;
 }
 
 export interface Report {
   outcome: Outcome;
   /** Lines printed besides the outcome's own (warnings after a successful delivery). */
   notes: string[];
+  /** What happened, step by step, as far as the delivery got (for admin test runs). */
+  trace: DeliveryTrace;
+}
+
+export interface DeliveryTrace {
+  user?: VirtualUser;
+  plan?: Plan;
+  predeliver: HookRun[];
+  /** The file now in new/, once committed. */
+  stored?: string;
+  forwarded: boolean;
+  postdeliver: HookRun[];
 }
 
 /**
  * One delivery, top to bottom: request, config, user, plan, predeliver hooks, stage the
  * Maildir copy, forward, commit, postdeliver hooks, outcome. Every failure is a DeliveryFailure
- * raised where it happens and turned into an outcome here, and nowhere else.
+ * raised where it happens and turned into an outcome here, and nowhere else. A dry run stops
+ * after the plan and its checks: nothing is written, forwarded or run.
  */
 export async function deliver(input: DeliveryInput): Promise<Report> {
   const notes: string[] = [];
+  const trace: DeliveryTrace = { predeliver: [], forwarded: false, postdeliver: [] };
   let message: MessageSource | undefined;
   try {
     const read = readRequest(input.env);
-    if ('outcome' in read) return { outcome: read.outcome, notes };
+    if ('outcome' in read) return { outcome: read.outcome, notes, trace };
     const { request } = read;
     const config = new Config(request.home, input.globalDir);
     const user = requireDeliverable(findUser(request, config, input.now()), request.ext, nowSeconds(input));
+    trace.user = user;
     const plan = makePlan({
       request, options: input.options, user, config,
       hooks: {
@@ -52,34 +69,45 @@ export async function deliver(input: DeliveryInput): Promise<Report> {
       },
       controlMe: () => readControlMe(resolve(request.home, config.string('qmail-root'))),
     });
+    trace.plan = plan;
+    if (input.dryRun) return { outcome: checkPlan(plan), notes, trace };
     message = await openMessage(input);
 
-    const pre = await runHooks(plan.predeliver, plan.env, request.home, message, plan.hookTimeoutMs);
-    const refusal = predeliverOutcome(pre);
-    if (refusal) return { outcome: refusal, notes };
+    trace.predeliver = await runHooks(plan.predeliver, plan.env, request.home, message, plan.hookTimeoutMs);
+    const refusal = predeliverOutcome(trace.predeliver);
+    if (refusal) return { outcome: refusal, notes, trace };
 
     const staged = plan.maildir ? stage(plan.maildir.path, plan.maildir.prefix, message, input.naming) : undefined;
     try {
       if (plan.forward) await forward(plan.forward, message);
+      trace.forwarded = plan.forward !== undefined;
     } catch (error) {
       if (staged) discard(staged);
       throw error;
     }
     if (staged) {
       const { warning } = commit(staged);
+      trace.stored = staged.newPath;
       if (warning) notes.push(warning);
     }
     if (plan.discard) notes.push(plan.discard);
 
-    const post = await runHooks(plan.postdeliver, postdeliverEnv(plan), request.home, message, plan.hookTimeoutMs);
-    return postdeliverOutcome(post, notes);
+    trace.postdeliver = await runHooks(plan.postdeliver, postdeliverEnv(plan), request.home, message, plan.hookTimeoutMs);
+    return { ...postdeliverOutcome(trace.postdeliver, notes), trace };
   } catch (error) {
-    if (error instanceof DeliveryFailure) return { outcome: error.outcome, notes };
+    if (error instanceof DeliveryFailure) return { outcome: error.outcome, notes, trace };
     // Without a positive answer the message must not be lost: defer.
-    return { outcome: defer(`vdeliver: internal error: ${errnoText(error)} (#4.3.0)`), notes };
+    return { outcome: defer(`vdeliver: internal error: ${errnoText(error)} (#4.3.0)`), notes, trace };
   } finally {
     message?.close();
   }
+}
+
+/** A dry run's verdict: the checks the real run would meet before writing anything. */
+function checkPlan(plan: Plan): Outcome {
+  if (plan.maildir) checkMaildir(plan.maildir.path);
+  if (plan.forward) checkQmailQueue(plan.forward.qmailQueue);
+  return delivered(plan.discard);
 }
 
 function findUser(request: Request, config: Config, nowMs: number): VirtualUser | undefined {
@@ -132,7 +160,7 @@ function predeliverOutcome(runs: HookRun[]): Outcome | undefined {
 }
 
 /** After delivery nothing may undo it: a failing postdeliver is a warning (decision 3); 99 stays 99. */
-function postdeliverOutcome(runs: HookRun[], notes: string[]): Report {
+function postdeliverOutcome(runs: HookRun[], notes: string[]): Omit<Report, 'trace'> {
   const last = runs[runs.length - 1];
   if (last && last.verdict === 'stop') return { outcome: skip(), notes };
   if (last && last.verdict !== 'continue') notes.push(`vdeliver: warning: vdeliver-postdeliver ${describeHook(last)}`);

@@ -1,4 +1,4 @@
-import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomTag } from './random-tag';
@@ -60,6 +60,15 @@ export async function forward(plan: ForwardPlan, message: MessageSource): Promis
   if (!verdict) return;
   const line = `vdeliver: qmail-queue exited with an error! ${verdict.text}`;
   throw verdict.permanent ? failBounce(line) : failDefer(line);
+}
+
+/** For a dry run: would qmail-queue start at all? */
+export function checkQmailQueue(path: string): void {
+  try {
+    accessSync(path, constants.X_OK);
+  } catch (error) {
+    throw failDefer(`vdeliver: cannot run ${path}: ${(error as NodeJS.ErrnoException).code} (#4.3.0)`, error);
+  }
 }
 
 function* withPrefix(prefix: Buffer, message: MessageSource): Generator<Buffer> {

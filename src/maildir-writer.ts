@@ -34,11 +34,7 @@ export function uniqueName(naming: Naming, attempt: number): string {
  * is removed before the failure is raised.
  */
 export function stage(maildir: string, prefix: Buffer, message: MessageSource, naming: Naming): Staged {
-  for (const sub of ['tmp', 'new']) {
-    let isDir = false;
-    try { isDir = statSync(join(maildir, sub)).isDirectory(); } catch (error) { throw failDefer(NOT_A_MAILDIR, error); }
-    if (!isDir) throw failDefer(NOT_A_MAILDIR);
-  }
+  checkMaildir(maildir);
   const { fd, name } = createExclusive(maildir, naming);
   const staged: Staged = { maildir, name, tmpPath: join(maildir, 'tmp', name), newPath: join(maildir, 'new', name) };
   try {
@@ -56,6 +52,15 @@ export function stage(maildir: string, prefix: Buffer, message: MessageSource, n
     throw fileFailure('Error writing the output file.', error);
   }
   return staged;
+}
+
+/** `tmp/` and `new/` must be directories (vmailmgr checks the same two; `cur/` is the reader's). */
+export function checkMaildir(maildir: string): void {
+  for (const sub of ['tmp', 'new']) {
+    let isDir = false;
+    try { isDir = statSync(join(maildir, sub)).isDirectory(); } catch (error) { throw failDefer(NOT_A_MAILDIR, error); }
+    if (!isDir) throw failDefer(NOT_A_MAILDIR);
+  }
 }
 
 /** Make the staged file visible: link into new/ (rename where hard links are refused), fsync new/, drop tmp/. */

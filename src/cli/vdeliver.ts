@@ -1,16 +1,19 @@
 import { hostname } from 'node:os';
 import { DEFAULT_GLOBAL_DIR, GLOBAL_DIR_VARIABLE } from '../config';
-import { deliver, type Report } from '../deliver';
+import { deliver } from '../deliver';
 import { MessageSource } from '../message-source';
 import { defer, exitCode, type Outcome } from '../outcome';
 import { errnoText, oneLine } from '../status-line';
 import { parseArgs, USAGE } from './options';
 
+/** What this run prints: notes (warnings), then the outcome's one line. */
+interface Printed { outcome: Outcome; notes: string[] }
+
 /**
  * The program qmail-local runs for each message. The only module that touches the process:
  * it reads argv, the environment and fd 0, prints the report and sets the exit code.
  */
-async function main(): Promise<Report> {
+async function main(): Promise<Printed> {
   const env = process.env;
   const parsed = parseArgs(process.argv.slice(2));
   if ('error' in parsed) return { outcome: defer(`vdeliver: ${parsed.error} (see vdeliver --help) (#4.3.5)`), notes: [] };
@@ -46,7 +49,7 @@ async function main(): Promise<Report> {
  */
 const preciseNow = (): number => Date.now() + Number(process.hrtime.bigint() % 1000000n) / 1e6;
 
-function finish(report: Report): void {
+function finish(report: Printed): void {
   const lines = [...report.notes, report.outcome.line].filter((l): l is string => Boolean(l)).map(oneLine);
   if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
   // exitCode, never process.exit(): stdout may be a pipe still being written.
