@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { writeCdb } from '../cdb-writer';
 import { encodePasswordRecord } from '../password-record';
 import { type AdminContext, AdminError } from './context';
+import { withTableLock, writeRecords } from './edit';
 import { parseUsersFile } from './users-file';
 
 /** `build FILE`: write passwd.cdb from a users file, atomically, with vmailmgr's signed-char hash. */
@@ -14,10 +14,7 @@ export function build(ctx: AdminContext, file: string | undefined, stdin: () => 
     throw new AdminError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
   const users = parseUsersFile(text, file);
-  try {
-    writeCdb(ctx.tablePath, users.map((u) => [Buffer.from(u.key, 'utf8'), encodePasswordRecord(u.record)]), { hash: 'signed' });
-  } catch (error) {
-    throw new AdminError(`cannot write ${ctx.tablePath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-  }
+  // The old table is replaced, not read: it may be the broken one being rebuilt.
+  withTableLock(ctx, () => writeRecords(ctx, users.map((u) => ({ key: Buffer.from(u.key, 'utf8'), value: encodePasswordRecord(u.record) }))));
   return { out: `wrote ${users.length} record${users.length === 1 ? '' : 's'} to ${ctx.tablePath}\n`, errors: [] };
 }

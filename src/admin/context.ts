@@ -27,10 +27,13 @@ export function openTable(ctx: AdminContext): PasswordTable {
   try {
     return PasswordTable.open(ctx.tablePath, oldFormatDefaults(ctx.config), ctx.now);
   } catch (error) {
-    if (error instanceof CdbError) {
-      const why = error.kind === 'missing' ? 'does not exist' : error.kind === 'unreadable' ? `cannot be read (${error.message})` : `is not a valid cdb (${error.message})`;
-      throw new AdminError(`the password table ${ctx.tablePath} ${why}`);
-    }
-    throw error;
+    throw tableError(ctx, error);
   }
+}
+
+/** One sentence for a table that cannot be used; other errors pass through unchanged. */
+export function tableError(ctx: AdminContext, error: unknown): unknown {
+  if (!(error instanceof CdbError)) return error;
+  const why = error.kind === 'missing' ? 'does not exist' : error.kind === 'unreadable' ? `cannot be read (${error.message})` : `is not a valid cdb (${error.message})`;
+  return new AdminError(`the password table ${ctx.tablePath} ${why}`);
 }

@@ -1,5 +1,5 @@
 import { CdbError } from '../cdb-reader';
-import { type AdminContext, AdminError, openTable } from './context';
+import { type AdminContext, openTable, tableError } from './context';
 import { recordView } from './user-view';
 
 /**
@@ -25,7 +25,7 @@ export function list(ctx: AdminContext, json: boolean): { out: string; errors: s
       lines.push([key, mailbox, ...record.forwards].join(' '));
     }
   } catch (error) {
-    if (error instanceof CdbError) throw new AdminError(`the password table ${ctx.tablePath} is not a valid cdb (${error.message})`);
+    if (error instanceof CdbError) throw tableError(ctx, error);
     throw error;
   } finally {
     table.close();

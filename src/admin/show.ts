@@ -1,7 +1,7 @@
 import { CdbError } from '../cdb-reader';
 import { lookupUser } from '../lookup';
 import { DeliveryFailure } from '../outcome';
-import { type AdminContext, AdminError, openTable } from './context';
+import { type AdminContext, AdminError, openTable, tableError } from './context';
 import { formatUser, userView } from './user-view';
 
 /** `show NAME...`: each name as the delivery lookup sees it, catch-all included. */
@@ -18,7 +18,7 @@ export function show(ctx: AdminContext, names: string[], json: boolean): { out: 
         view = userView(name, lookupUser(table, name, catchAll));
       } catch (error) {
         if (error instanceof DeliveryFailure) throw new AdminError(error.outcome.line.replace(/^vdeliver: /, ''));
-        if (error instanceof CdbError) throw new AdminError(`the password table ${ctx.tablePath} is not a valid cdb (${error.message})`);
+        if (error instanceof CdbError) throw tableError(ctx, error);
         throw error;
       }
       if (!view.found) errors.push(`no virtual user '${name}' and no catch-all '${catchAll}'`);

@@ -2,6 +2,7 @@ import type { PasswordRecord } from '../password-record';
 import { UNLIMITED } from '../uint32';
 import { tableKey } from '../password-table';
 import { AdminError } from './context';
+import { checkName } from './edit';
 
 /**
  * The plain-text source of a table: tab-separated, one user per line, with the columns of
@@ -15,8 +16,6 @@ export const USERS_FILE_COLUMNS = ['key', 'password', 'directory', 'forwards', '
 
 export interface UserLine { key: string; record: Omit<PasswordRecord, 'version'> }
 
-/** vmailmgr's validate_username(): these characters can never appear in a name. */
-const FORBIDDEN_IN_NAME = /[/:\n\r\t ]/;
 
 export function parseUsersFile(text: string, source: string): UserLine[] {
   const users: UserLine[] = [];
@@ -30,7 +29,11 @@ export function parseUsersFile(text: string, source: string): UserLine[] {
       throw new AdminError(`${where}: expected ${USERS_FILE_COLUMNS.length} tab-separated columns, found ${cols.length}`);
     }
     const [name, password, directory, forwards, hm, en, hq, sq, ms, mc, ct, ex, personal] = cols;
-    if (name === '' || FORBIDDEN_IN_NAME.test(name)) throw new AdminError(`${where}: invalid name '${name}'`);
+    try {
+      checkName(name);
+    } catch (error) {
+      throw new AdminError(`${where}: ${(error as Error).message}`);
+    }
     const key = tableKey(name);
     if (seen.has(key)) throw new AdminError(`${where}: '${key}' appears twice`);
     seen.add(key);

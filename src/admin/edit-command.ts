@@ -1,0 +1,273 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { md5Crypt, newSalt } from '../md5-crypt';
+import type { PasswordRecord } from '../password-record';
+import { tableKey } from '../password-table';
+import { UNLIMITED } from '../uint32';
+import { type AdminContext, AdminError } from './context';
+import { addRecord, checkForwards, checkName, decodeAt, editTable, findRecord, type NewRecord, removeRecords, replaceRecord } from './edit';
+
+export type EditCommand = 'add' | 'remove' | 'set';
+type Result = { out: string; errors: string[] };
+
+const LIMITS = ['hardquota', 'softquota', 'msgsize', 'msgcount'] as const;
+
+/** What the options ask for; absent means "default" (add) or "unchanged" (set). */
+interface Options {
+  passwordHash?: string;
+  passwordStdin?: boolean;
+  directory?: string;
+  hasMailbox?: boolean;
+  mailboxEnabled?: boolean;
+  forwards: string[];
+  clearForwards?: boolean;
+  personal?: string;
+  limits: Partial<Record<(typeof LIMITS)[number], number>>;
+  /** Seconds from now, or UNLIMITED for never. */
+  expiry?: number;
+}
+
+type Kind = 'text' | 'number' | 'yes-no' | 'flag';
+interface OptionSpec { kind: Kind; set: (o: Options, value: string) => void; commands: EditCommand[]; slot?: string }
+const BOTH: EditCommand[] = ['add', 'set'];
+const limit = (name: (typeof LIMITS)[number]): OptionSpec => ({ kind: 'number', commands: BOTH, set: (o, v) => { o.limits[name] = parseNumber(`--${name}`, v); } });
+
+const OPTIONS: Record<string, OptionSpec> = {
+  '--password-hash': { kind: 'text', commands: BOTH, slot: 'password', set: (o, v) => { o.passwordHash = v; } },
+  '--password-stdin': { kind: 'flag', commands: BOTH, slot: 'password', set: (o) => { o.passwordStdin = true; } },
+  '--directory': { kind: 'text', commands: BOTH, set: (o, v) => { o.directory = v; } },
+  '--no-mailbox': { kind: 'flag', commands: BOTH, slot: 'has-mailbox', set: (o) => { o.hasMailbox = false; } },
+  '--has-mailbox': { kind: 'yes-no', commands: ['set'], slot: 'has-mailbox', set: (o, v) => { o.hasMailbox = v === 'yes'; } },
+  '--mailbox-enabled': { kind: 'yes-no', commands: ['set'], set: (o, v) => { o.mailboxEnabled = v === 'yes'; } },
+  '--forward': { kind: 'text', commands: BOTH, set: (o, v) => { o.forwards.push(v); } },
+  '--clear-forwards': { kind: 'flag', commands: ['set'], set: (o) => { o.clearForwards = true; } },
+  '--personal': { kind: 'text', commands: BOTH, set: (o, v) => { o.personal = v; } },
+  '--hardquota': limit('hardquota'),
+  '--softquota': limit('softquota'),
+  '--msgsize': limit('msgsize'),
+  '--msgcount': limit('msgcount'),
+  '--expiry': { kind: 'number', commands: BOTH, set: (o, v) => { o.expiry = parseNumber('--expiry', v); } },
+};
+
+const FIELDS = `  --password-hash HASH   store HASH as the encrypted password (e.g. $1$... from openssl passwd -1)
+  --password-stdin       read the password from the first line of standard input and store its MD5-crypt
+  --directory DIR        the mailbox directory, stored as given (relative to the home directory)
+  --forward ADDR         forward mail to ADDR (repeatable); a name without @ must be a virtual user
+  --personal TEXT        the personal information field
+  --hardquota N, --softquota N, --msgsize N, --msgcount N
+                         limits; - means unlimited
+  --expiry N             the account expires N seconds from now; - means never
+`;
+const TAIL = `The table is rewritten whole and atomically, records in their order, in vmailmgr's
+version-2 format and signed-char hash; run as the base user so vdeliver can still read it.
+`;
+
+export const EDIT_HELP: Record<EditCommand, string> = {
+  add: `usage: vdeliver-admin add [--home DIR] NAME [options]
+
+Adds the virtual user NAME (stored lower-cased) at the end of the password table,
+creating the table if there is none, then creates its Maildir (tmp, new, cur, mode 0700)
+unless it exists. Defaults are vadduser's: directory ./<user-dir><NAME with . as :>,
+limits and expiry from the default-* configuration items, password * (no login).
+
+${FIELDS}  --no-mailbox           an alias: keep the directory but deliver nothing there, no Maildir
+
+${TAIL}`,
+  remove: `usage: vdeliver-admin remove [--home DIR] NAME
+
+Removes the virtual user NAME from the password table. Its Maildir is left in place.
+
+${TAIL}`,
+  set: `usage: vdeliver-admin set [--home DIR] NAME [options]
+
+Changes only the given fields of the virtual user NAME; the record keeps its place in the
+table. --forward adds to the existing forwards.
+
+${FIELDS}  --has-mailbox yes|no   whether mail is stored in the directory (--no-mailbox is --has-mailbox no)
+  --mailbox-enabled yes|no
+                         a disabled mailbox gets no copies; forwards still go out
+  --clear-forwards       drop the existing forwards first
+
+A Maildir is created when the result has a mailbox in a new directory. A record in an older
+format is rewritten in version 2, with the configuration's defaults at the time.
+
+${TAIL}`,
+};
+
+export function editCommand(command: EditCommand, args: string[], ctx: AdminContext, readStdin: () => string): Result {
+  const { name, options } = parseArgs(command, args);
+  checkName(name);
+  if (command === 'remove') return remove(ctx, name);
+  const password = options.passwordStdin ? md5Crypt(passwordFromStdin(readStdin), newSalt()) : options.passwordHash;
+  return command === 'add' ? add(ctx, name, options, password) : set(ctx, name, options, password);
+}
+
+function parseArgs(command: EditCommand, args: string[]): { name: string; options: Options } {
+  const options: Options = { forwards: [], limits: {} };
+  const names: string[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '--') { names.push(...args.slice(i + 1)); break; }
+    if (!arg.startsWith('-') || arg === '-') { names.push(arg); continue; }
+    const eq = arg.indexOf('=');
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const spec = OPTIONS[flag];
+    if (!spec || !spec.commands.includes(command)) throw new AdminError(`${command}: unknown option ${flag} (see vdeliver-admin ${command} --help)`);
+    const slot = spec.slot ?? flag;
+    if (seen.has(slot) && flag !== '--forward') throw new AdminError(`${command}: ${flag} is given twice or conflicts with another option`);
+    seen.add(slot);
+    if (spec.kind === 'flag') {
+      if (eq > 0) throw new AdminError(`${command}: ${flag} takes no value`);
+      spec.set(options, '');
+      continue;
+    }
+    if (eq < 0 && i + 1 >= args.length) throw new AdminError(`${command}: ${flag} needs a value`);
+    const value = eq > 0 ? arg.slice(eq + 1) : args[++i];
+    if (spec.kind === 'yes-no' && value !== 'yes' && value !== 'no') throw new AdminError(`${command}: ${flag} must be yes or no, not '${value}'`);
+    if (spec.kind === 'text') checkText(flag, value);
+    spec.set(options, value);
+  }
+  if (names.length !== 1) throw new AdminError(`${command}: name exactly one virtual user (see vdeliver-admin ${command} --help)`);
+  return { name: names[0], options };
+}
+
+function parseNumber(flag: string, text: string): number {
+  if (text === '-') return UNLIMITED;
+  if (!/^\d{1,10}$/.test(text) || Number(text) >= UNLIMITED) throw new AdminError(`${flag} must be a number below 4294967295 or '-', not '${text}'`);
+  return Number(text);
+}
+
+/** Fields are NUL-terminated in the record, and one line each in every tool that shows them. */
+function checkText(flag: string, value: string): void {
+  if (/[\0\n\r]/.test(value)) throw new AdminError(`${flag} cannot contain a NUL byte or a line break`);
+  if (value === '' && flag !== '--personal') throw new AdminError(`${flag} cannot be empty`);
+}
+
+function passwordFromStdin(readStdin: () => string): string {
+  const line = readStdin().split('\n')[0].replace(/\r$/, '');
+  if (line === '') throw new AdminError('--password-stdin: the first line of standard input is empty');
+  return line;
+}
+
+/** now + seconds, or never; refuses what would wrap past 2106, where the 32-bit field ends. */
+function expiryFrom(ctx: AdminContext, seconds: number): number {
+  if (seconds === UNLIMITED) return UNLIMITED;
+  if (ctx.now + seconds >= UNLIMITED) throw new AdminError(`an expiry ${seconds} seconds from now does not fit vmailmgr's 32-bit field`);
+  return ctx.now + seconds;
+}
+
+function add(ctx: AdminContext, name: string, o: Options, password: string | undefined): Result {
+  const { config } = ctx;
+  const record: NewRecord = {
+    password: password ?? '*',
+    directory: o.directory ?? `./${config.string('user-dir')}${name.replace(/\./g, ':')}`,
+    forwards: o.forwards,
+    personal: o.personal ?? '',
+    hardquota: o.limits.hardquota ?? config.number('default-hardquota'),
+    softquota: o.limits.softquota ?? config.number('default-softquota'),
+    msgsize: o.limits.msgsize ?? config.number('default-msgsize'),
+    msgcount: o.limits.msgcount ?? config.number('default-msgcount'),
+    ctime: ctx.now,
+    expiry: expiryFrom(ctx, o.expiry ?? config.number('default-expiry')),
+    hasMailbox: o.hasMailbox ?? true,
+    mailboxEnabled: true,
+  };
+  editTable(ctx, true, (records) => {
+    checkForwards(records, record.forwards);
+    return { records: addRecord(records, name, record), result: undefined };
+  });
+  const errors: string[] = [];
+  const what = record.hasMailbox ? `mailbox ${record.directory}${maildirNote(ctx, record.directory, errors)}` : `no mailbox, ${forwardsNote(record.forwards)}`;
+  return { out: `added ${tableKey(name)} (${what}) to ${ctx.tablePath}\n`, errors };
+}
+
+function set(ctx: AdminContext, name: string, o: Options, password: string | undefined): Result {
+  const changed = [password !== undefined && 'password', o.directory !== undefined && 'directory', o.hasMailbox !== undefined && 'has-mailbox',
+    o.mailboxEnabled !== undefined && 'mailbox-enabled', (o.clearForwards || o.forwards.length > 0) && 'forwards', o.personal !== undefined && 'personal',
+    ...LIMITS.map((l) => o.limits[l] !== undefined && l), o.expiry !== undefined && 'expiry'].filter((c): c is string => c !== false);
+  if (changed.length === 0) throw new AdminError('set: give at least one field to change (see vdeliver-admin set --help)');
+  const { before, after } = editTable(ctx, false, (records) => {
+    const index = findRecord(records, name);
+    if (index < 0) throw new AdminError(`no virtual user '${tableKey(name)}'`);
+    const current = decodeAt(ctx, records, index);
+    if (!current) throw new AdminError(`the record for '${tableKey(name)}' cannot be decoded; remove it and add it again`);
+    const next = changeRecord(ctx, current, o, password);
+    checkForwards(records, o.forwards);
+    return { records: replaceRecord(records, name, next), result: { before: current, after: next } };
+  });
+  const errors: string[] = [];
+  const notes = [changed.join(', ')];
+  if (before.version !== 2) notes.push(`rewritten from the version-${before.version} format`);
+  const newMailbox = after.hasMailbox && after.directory !== '' && (!before.hasMailbox || after.directory !== before.directory);
+  if (newMailbox) notes.push(`mailbox ${after.directory}${maildirNote(ctx, after.directory, errors)}`);
+  return { out: `changed ${tableKey(name)} (${notes.join('; ')}) in ${ctx.tablePath}\n`, errors };
+}
+
+function changeRecord(ctx: AdminContext, current: PasswordRecord, o: Options, password: string | undefined): NewRecord {
+  const { version: _version, ...next } = current;
+  const forwards = [...(o.clearForwards ? [] : current.forwards)];
+  for (const forward of o.forwards) {
+    if (forwards.includes(forward)) throw new AdminError(`the forward '${forward}' is already there`);
+    forwards.push(forward);
+  }
+  const result: NewRecord = {
+    ...next,
+    password: password ?? current.password,
+    directory: o.directory ?? current.directory,
+    forwards,
+    personal: o.personal ?? current.personal,
+    hardquota: o.limits.hardquota ?? current.hardquota,
+    softquota: o.limits.softquota ?? current.softquota,
+    msgsize: o.limits.msgsize ?? current.msgsize,
+    msgcount: o.limits.msgcount ?? current.msgcount,
+    expiry: o.expiry === undefined ? current.expiry : expiryFrom(ctx, o.expiry),
+    hasMailbox: o.hasMailbox ?? current.hasMailbox,
+    mailboxEnabled: o.mailboxEnabled ?? current.mailboxEnabled,
+  };
+  if (result.hasMailbox && result.directory === '') throw new AdminError('a mailbox needs a directory: give --directory too');
+  return result;
+}
+
+function remove(ctx: AdminContext, name: string): Result {
+  const removed = editTable(ctx, false, (records) => {
+    const index = findRecord(records, name);
+    const record = index >= 0 ? decodeAt(ctx, records, index) : undefined;
+    const next = removeRecords(records, name);
+    return { records: next, result: { record, count: records.length - next.length } };
+  });
+  const notes: string[] = [];
+  if (!removed.record) notes.push('an invalid record');
+  if (removed.count > 1) notes.push(`${removed.count} records with this key`);
+  if (removed.record?.directory) notes.push(`its ${removed.record.hasMailbox ? 'Maildir' : 'directory'} ${removed.record.directory} is left in place`);
+  return { out: `removed ${tableKey(name)} from ${ctx.tablePath}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}\n`, errors: [] };
+}
+
+const forwardsNote = (forwards: readonly string[]): string => (forwards.length === 0 ? 'no forwards' : `forwards to ${forwards.join(', ')}`);
+
+/**
+ * Creates the Maildir under the home directory unless it is there; what exists is never changed,
+ * only a missing tmp, new or cur is added. A failure is reported, not thrown: the record is in.
+ */
+function maildirNote(ctx: AdminContext, directory: string, errors: string[]): string {
+  const path = resolve(ctx.home, directory);
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    const created = mkdirIfMissing(path);
+    for (const sub of ['tmp', 'new', 'cur']) mkdirIfMissing(join(path, sub));
+    return created ? '' : ', Maildir already there';
+  } catch (error) {
+    errors.push(`the table is changed, but the Maildir ${path} could not be created: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    return ', Maildir not created';
+  }
+}
+
+function mkdirIfMissing(path: string): boolean {
+  try {
+    mkdirSync(path, { mode: 0o700 });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+}

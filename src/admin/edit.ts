@@ -1,0 +1,134 @@
+import { closeSync, openSync, unlinkSync } from 'node:fs';
+import { CdbError, CdbReader } from '../cdb-reader';
+import { writeCdb } from '../cdb-writer';
+import { decodePasswordRecord, encodePasswordRecord, type PasswordRecord } from '../password-record';
+import { oldFormatDefaults, tableKey } from '../password-table';
+import { type AdminContext, AdminError, tableError } from './context';
+
+/**
+ * One record exactly as stored. Edits carry every record they do not change as raw bytes, so
+ * invalid records, old formats and keys that are not UTF-8 survive a rewrite untouched, as they
+ * do with vmailmgr's own tools (lib/vpwtable/cdb_put.cc copies them with `out.put(d->key, d->data)`).
+ */
+export interface StoredRecord { key: Buffer; value: Buffer }
+
+export type NewRecord = Omit<PasswordRecord, 'version'>;
+
+/** vmailmgr's validate_username(): not empty, none of `/ : \n \r \t` or space. */
+export function checkName(name: string): void {
+  if (name === '') throw new AdminError('the name of a virtual user cannot be empty');
+  const bad = /[/:\n\r\t ]/.exec(name);
+  if (bad) throw new AdminError(`the name '${name.replace(/[\n\r\t]/g, ' ')}' contains ${describe(bad[0])}, which vmailmgr forbids in names`);
+  if (name.includes('\0')) throw new AdminError('the name of a virtual user cannot contain a NUL byte');
+}
+
+const describe = (c: string): string => ({ '\n': 'a newline', '\r': 'a carriage return', '\t': 'a tab', ' ': 'a space' })[c] ?? `'${c}'`;
+
+/** vmailmgr's validate_forward(): at most one @, and a bare name must be a virtual user here. */
+export function checkForwards(records: readonly StoredRecord[], forwards: readonly string[]): void {
+  for (const forward of forwards) {
+    const at = forward.indexOf('@');
+    if (at >= 0 && forward.indexOf('@', at + 1) >= 0) throw new AdminError(`the forward '${forward}' contains more than one @`);
+    if (at < 0 && findRecord(records, forward) < 0) throw new AdminError(`the forward '${forward}' names no virtual user of this domain (add @domain for another one)`);
+  }
+}
+
+/** Every record of the table, in file order. A missing table is an empty one only when asked for (add). */
+export function readRecords(ctx: AdminContext, missingIsEmpty: boolean): StoredRecord[] {
+  let reader: CdbReader;
+  try {
+    reader = CdbReader.open(ctx.tablePath);
+  } catch (error) {
+    if (error instanceof CdbError && error.kind === 'missing' && missingIsEmpty) return [];
+    throw tableError(ctx, error);
+  }
+  try {
+    return Array.from(reader.records(), ({ key, data }) => ({ key, value: data }));
+  } catch (error) {
+    throw tableError(ctx, error);
+  } finally {
+    reader.close();
+  }
+}
+
+/** Index of the record the delivery lookup answers for `name` (the first with its key), or -1. */
+export function findRecord(records: readonly StoredRecord[], name: string): number {
+  const key = Buffer.from(tableKey(name), 'utf8');
+  return records.findIndex((r) => r.key.equals(key));
+}
+
+/** The decoded record at `index`, or undefined when it is invalid; old formats get the config's defaults. */
+export function decodeAt(ctx: AdminContext, records: readonly StoredRecord[], index: number): PasswordRecord | undefined {
+  return decodePasswordRecord(records[index].value, oldFormatDefaults(ctx.config), ctx.now);
+}
+
+const stored = (name: string, record: NewRecord): StoredRecord => ({ key: Buffer.from(tableKey(name), 'utf8'), value: encodePasswordRecord(record) });
+
+/** A new record goes at the end; the name must not be in the table yet. */
+export function addRecord(records: readonly StoredRecord[], name: string, record: NewRecord): StoredRecord[] {
+  if (findRecord(records, name) >= 0) throw new AdminError(`the virtual user '${tableKey(name)}' already exists`);
+  return [...records, stored(name, record)];
+}
+
+/** The changed record keeps its position; a later duplicate of the key is left as it is (vmailmgr does the same). */
+export function replaceRecord(records: readonly StoredRecord[], name: string, record: NewRecord): StoredRecord[] {
+  const index = findRecord(records, name);
+  if (index < 0) throw new AdminError(`no virtual user '${tableKey(name)}'`);
+  return records.map((r, i) => (i === index ? stored(name, record) : r));
+}
+
+/** Drops every record with the name's key, as vmailmgr's cdb_del.cc does, so no duplicate surfaces afterwards. */
+export function removeRecords(records: readonly StoredRecord[], name: string): StoredRecord[] {
+  if (findRecord(records, name) < 0) throw new AdminError(`no virtual user '${tableKey(name)}'`);
+  const key = Buffer.from(tableKey(name), 'utf8');
+  return records.filter((r) => !r.key.equals(key));
+}
+
+/** The whole table, atomically, with vmailmgr's signed-char hash so its own tools still read it. */
+export function writeRecords(ctx: AdminContext, records: readonly StoredRecord[]): void {
+  try {
+    writeCdb(ctx.tablePath, records.map((r): [Buffer, Buffer] => [r.key, r.value]), { hash: 'signed' });
+  } catch (error) {
+    throw new AdminError(`cannot write ${ctx.tablePath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
+/**
+ * Read, change and rewrite the table while holding `<table>.tmp`, the file vmailmgr's writers
+ * create with O_EXCL: two edits (ours or vmailmgr's) cannot interleave and lose one another's change.
+ */
+export function editTable<T>(ctx: AdminContext, missingIsEmpty: boolean, change: (records: StoredRecord[]) => { records: StoredRecord[]; result: T }): T {
+  return withTableLock(ctx, () => {
+    const { records, result } = change(readRecords(ctx, missingIsEmpty));
+    writeRecords(ctx, records);
+    return result;
+  });
+}
+
+/** Run `work` while holding `<table>.tmp`, created with O_EXCL as vmailmgr's own writers do. */
+export function withTableLock<T>(ctx: AdminContext, work: () => T): T {
+  const lock = `${ctx.tablePath}.tmp`;
+  let fd: number;
+  try {
+    fd = openSync(lock, 'wx', 0o600);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new AdminError(`${lock} exists: another program is changing the table (remove the file if none is)`);
+    throw new AdminError(`cannot create ${lock}: ${code ?? String(error)}`);
+  }
+  try {
+    return work();
+  } finally {
+    closeSync(fd);
+    releaseLock(lock);
+  }
+}
+
+function releaseLock(lock: string): void {
+  try {
+    unlinkSync(lock);
+  } catch (error) {
+    // Removed by hand while we worked: there is nothing left to release.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
