@@ -24,6 +24,8 @@ export interface DeliveryInput {
   naming: Naming;
   /** Walk the pipeline up to the plan and its checks; write, forward and run nothing. */
   dryRun?: boolean;
+  /** Keep hook output in the trace instead of passing it to our stdout (admin test runs). */
+  captureHookOutput?: boolean;
 }
 
 export interface Report {
@@ -73,7 +75,7 @@ export async function deliver(input: DeliveryInput): Promise<Report> {
     if (input.dryRun) return { outcome: checkPlan(plan), notes, trace };
     message = await openMessage(input);
 
-    trace.predeliver = await runHooks(plan.predeliver, plan.env, request.home, message, plan.hookTimeoutMs);
+    trace.predeliver = await runHooks(plan.predeliver, plan.env, request.home, message, plan.hookTimeoutMs, input.captureHookOutput);
     const refusal = predeliverOutcome(trace.predeliver);
     if (refusal) return { outcome: refusal, notes, trace };
 
@@ -92,7 +94,7 @@ export async function deliver(input: DeliveryInput): Promise<Report> {
     }
     if (plan.discard) notes.push(plan.discard);
 
-    trace.postdeliver = await runHooks(plan.postdeliver, postdeliverEnv(plan), request.home, message, plan.hookTimeoutMs);
+    trace.postdeliver = await runHooks(plan.postdeliver, postdeliverEnv(plan), request.home, message, plan.hookTimeoutMs, input.captureHookOutput);
     return { ...postdeliverOutcome(trace.postdeliver, notes), trace };
   } catch (error) {
     if (error instanceof DeliveryFailure) return { outcome: error.outcome, notes, trace };

@@ -15,6 +15,8 @@ export interface RunOptions {
   stdout?: number;
   /** Kill the child and everything it started after this long. */
   timeoutMs?: number;
+  /** Collect stdout and stderr (interleaved) instead of passing them straight to ours. */
+  captureOutput?: boolean;
   /** Also open fd 6 as a pipe and collect what the child writes there (qmail-queue's error channel). */
   errorChannel?: boolean;
 }
@@ -29,11 +31,14 @@ export interface RunResult {
   /** We could not hand over all of stdin (the child stopped reading: EPIPE, early exit). */
   inputFailed: boolean;
   errorChannel: string;
+  /** What the child printed, when captured. */
+  output?: string;
 }
 
 export async function run(path: string, options: RunOptions): Promise<RunResult> {
   const streamed = typeof options.stdin !== 'number';
-  const stdio = [streamed ? 'pipe' : options.stdin, options.stdout ?? 'inherit', 'inherit', ...(options.errorChannel ? ['ignore', 'ignore', 'ignore', 'pipe'] : [])];
+  const output = options.captureOutput ? 'pipe' : 'inherit';
+  const stdio = [streamed ? 'pipe' : options.stdin, options.stdout ?? output, output, ...(options.errorChannel ? ['ignore', 'ignore', 'ignore', 'pipe'] : [])];
   const child = execa(path, [], {
     stdio: stdio as never,
     env: options.env,
@@ -45,6 +50,7 @@ export async function run(path: string, options: RunOptions): Promise<RunResult>
     cleanup: true,
     reject: false,
     stripFinalNewline: false,
+    all: options.captureOutput === true,
     encoding: 'utf8',
   });
   let timedOut = false;
@@ -69,6 +75,7 @@ export async function run(path: string, options: RunOptions): Promise<RunResult>
     startError: started ? undefined : (code ?? result.shortMessage),
     inputFailed,
     errorChannel: options.errorChannel ? String((result.stdio as unknown[])[6] ?? '') : '',
+    output: options.captureOutput ? String(result.all ?? '') : undefined,
   };
 }
 

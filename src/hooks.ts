@@ -18,14 +18,14 @@ export function findHooks(name: HookName, config: Pick<Config, 'directories' | '
   });
 }
 
-export interface HookRun { path: string; verdict: HookVerdict; exitCode?: number; signal?: string; timedOut: boolean; startError?: string }
+export interface HookRun { path: string; verdict: HookVerdict; exitCode?: number; signal?: string; timedOut: boolean; startError?: string; output?: string }
 
 /**
  * Run a chain of hooks: no arguments, cwd $HOME, the given environment, the whole message on
  * stdin from byte 0 for each one, output straight to ours (qmail logs it). The chain stops at
  * the first hook that does not say "continue".
  */
-export async function runHooks(paths: string[], env: Record<string, string>, cwd: string, message: MessageSource, timeoutMs: number): Promise<HookRun[]> {
+export async function runHooks(paths: string[], env: Record<string, string>, cwd: string, message: MessageSource, timeoutMs: number, captureOutput = false): Promise<HookRun[]> {
   // No hook, no child-process machinery: loading it costs more than a whole plain delivery.
   if (paths.length === 0) return [];
   const { run } = await import('./exec');
@@ -34,12 +34,12 @@ export async function runHooks(paths: string[], env: Record<string, string>, cwd
     const stdin = message.openFresh();
     let result;
     try {
-      result = await run(path, { stdin, env, cwd, timeoutMs });
+      result = await run(path, { stdin, env, cwd, timeoutMs, captureOutput });
     } finally {
       closeSync(stdin);
     }
     const verdict = result.timedOut ? 'defer' : hookVerdict(result.exitCode);
-    runs.push({ path, verdict, exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, startError: result.startError });
+    runs.push({ path, verdict, exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, startError: result.startError, output: result.output });
     if (verdict !== 'continue') break;
   }
   return runs;

@@ -1,18 +1,27 @@
-import { readFileSync } from 'node:fs';
-import { adminContext, AdminError } from '../admin/context';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { adminContext, type AdminContext, AdminError } from '../admin/context';
 import { build } from '../admin/build';
+import { EDIT_HELP, editCommand } from '../admin/edit-command';
 import { list } from '../admin/list';
 import { show } from '../admin/show';
+import { formatResult, parseTestArgs, TEST_HELP, testDelivery } from '../admin/test-command';
 
-const USAGE = `usage: vdeliver-admin COMMAND [options]
+const USAGE = `usage: vdeliver-admin COMMAND [--home DIR] [options]
 
 commands:
-  show [--home DIR] [--json] NAME...   print virtual users as delivery looks them up
-  list [--home DIR] [--json]           list every record of the password table
-  build [--home DIR] FILE              write passwd.cdb from a users file (- for stdin)
+  show NAME...        print virtual users as delivery looks them up
+  list                list every record of the password table
+  build FILE          write passwd.cdb from a users file (- for stdin)
+  add NAME            add a virtual user (and create its Maildir)
+  set NAME            change a virtual user
+  remove NAME         remove a virtual user (its Maildir stays)
+  test --to ADDRESS FILE...
+                      deliver test messages as qmail-local would, explaining each step
 
 The table is $HOME/<password-file>.cdb; configuration comes from $HOME/.vmailmgr
-over $VDELIVER_CONFIG_DIR (default /etc/vmailmgr). Run a command with --help for more.
+over $VDELIVER_CONFIG_DIR (default /etc/vmailmgr). --home DIR replaces $HOME.
+Run a command with --help for its options.
 `;
 
 const HELP: Record<string, string> = {
@@ -38,32 +47,41 @@ file with the columns
 Records keep the file's order and use vmailmgr's signed-char hash, so
 vmailmgr's own tools can read the table.
 `,
+  test: TEST_HELP,
+  ...EDIT_HELP,
 };
+
+/** Commands that write in the base user's home: run as root, they run as its owner instead. */
+const AS_OWNER = new Set(['build', 'add', 'set', 'remove', 'test']);
 
 interface Parsed { command: string; home?: string; json: boolean; help: boolean; args: string[] }
 
+/** The options every command shares; the rest is left to the command. */
 function parse(argv: string[], env: NodeJS.ProcessEnv): Parsed {
   const [command = '', ...rest] = argv;
   const parsed: Parsed = { command, home: env.HOME, json: false, help: false, args: [] };
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i];
-    if (arg === '--json') parsed.json = true;
-    else if (arg === '--help' || arg === '-h') parsed.help = true;
+    if (arg === '--help' || arg === '-h') parsed.help = true;
+    else if (arg === '--json' && command !== 'test') parsed.json = true;
     else if (arg === '--home') {
       if (i + 1 >= rest.length) throw new AdminError('--home needs a directory');
       parsed.home = rest[++i];
     } else if (arg.startsWith('--home=')) parsed.home = arg.slice(7);
-    else if (arg === '--') parsed.args.push(...rest.slice(i + 1)), (i = rest.length);
-    else if (arg.startsWith('-') && arg !== '-') throw new AdminError(`unknown option ${arg} (see vdeliver-admin ${command} --help)`);
     else parsed.args.push(arg);
   }
   return parsed;
 }
 
-export function main(argv: string[]): number {
+function rejectOptions(parsed: Parsed): void {
+  const option = parsed.args.find((a) => a.startsWith('-') && a !== '-' && a !== '--');
+  if (option) throw new AdminError(`unknown option ${option} (see vdeliver-admin ${parsed.command} --help)`);
+}
+
+export async function main(argv: string[]): Promise<number> {
   try {
     const parsed = parse(argv, process.env);
-    if (parsed.command === '' || parsed.command === '--help' || parsed.command === '-h' || parsed.command === 'help') {
+    if (['', '--help', '-h', 'help'].includes(parsed.command)) {
       process.stdout.write(USAGE);
       return parsed.command === '' ? 1 : 0;
     }
@@ -73,10 +91,16 @@ export function main(argv: string[]): number {
       return 0;
     }
     const ctx = adminContext(parsed.home, process.env, Math.floor(Date.now() / 1000));
+    const owner = AS_OWNER.has(parsed.command) ? homeOwner(ctx) : undefined;
+    if (owner) return runAsOwner(owner);
+    if (parsed.command === 'test') return await test(ctx, parsed.args);
+    const stdin = (): string => readFileSync(0, 'utf8');
+    if (parsed.command === 'show' || parsed.command === 'list' || parsed.command === 'build') rejectOptions(parsed);
     const result =
       parsed.command === 'show' ? show(ctx, parsed.args, parsed.json)
       : parsed.command === 'list' ? list(ctx, parsed.json)
-      : build(ctx, parsed.args[0], () => readFileSync(0, 'utf8'));
+      : parsed.command === 'build' ? build(ctx, parsed.args[0], stdin)
+      : editCommand(parsed.command as 'add' | 'set' | 'remove', parsed.args, ctx, stdin);
     process.stdout.write(result.out);
     for (const error of result.errors) process.stderr.write(`vdeliver-admin: ${error}\n`);
     return result.errors.length > 0 ? 1 : 0;
@@ -90,6 +114,43 @@ export function main(argv: string[]): number {
   }
 }
 
+async function test(ctx: AdminContext, args: string[]): Promise<number> {
+  const req = parseTestArgs(args, process.env);
+  const counts = { delivered: 0, bounced: 0, deferred: 0 };
+  const progress = process.stderr.isTTY && req.files.length > 1;
+  for (const [i, file] of req.files.entries()) {
+    if (progress) process.stderr.write(`\r[${i + 1}/${req.files.length}] ${file}\x1b[K`);
+    const result = await testDelivery(ctx, req, file, process.env);
+    if (progress) process.stderr.write('\r\x1b[K');
+    process.stdout.write(req.json ? `${JSON.stringify(result)}\n` : `${formatResult(result)}\n`);
+    if (result.exitCode === 0 || result.exitCode === 99) counts.delivered++;
+    else if (result.exitCode === 100) counts.bounced++;
+    else counts.deferred++;
+  }
+  if (req.files.length > 1 && !req.json) {
+    const verb = req.dryRun ? 'would be ' : '';
+    process.stdout.write(`${req.files.length} messages: ${counts.delivered} ${verb}delivered, ${counts.bounced} ${verb}bounced, ${counts.deferred} ${verb}deferred\n`);
+  }
+  return counts.delivered === req.files.length ? 0 : 1;
+}
+
+/** The home's owner, when we are root and it is someone else (qmail never delivers as root). */
+function homeOwner(ctx: AdminContext): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const stat = statSync(ctx.home, { throwIfNoEntry: false });
+  return stat && stat.uid !== 0 ? { uid: stat.uid, gid: stat.gid } : undefined;
+}
+
+/** Run this same command again as the home's owner, so every file it writes belongs to the base user. */
+function runAsOwner(owner: { uid: number; gid: number }): number {
+  const result = spawnSync(process.execPath, process.argv.slice(1), { uid: owner.uid, gid: owner.gid, stdio: 'inherit' });
+  if (result.error) throw new AdminError(`cannot run as uid ${owner.uid}: ${result.error.message}`);
+  return result.status ?? 1;
+}
+
 const oneLine = (error: unknown): string => String(error instanceof Error ? error.message : error).split('\n')[0];
 
-process.exitCode = main(process.argv.slice(2));
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (error) => {
+  process.stderr.write(`vdeliver-admin: internal error: ${oneLine(error)}\n`);
+  process.exitCode = 2;
+});

@@ -1,0 +1,177 @@
+import { closeSync, openSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
+import { basename, relative } from 'node:path';
+import { Config, GLOBAL_DIR_VARIABLE } from '../config';
+import { deliver, type Report } from '../deliver';
+import { DEFAULT_OPTIONS } from '../delivery-options';
+import { envelope } from '../forward';
+import { MessageSource } from '../message-source';
+import { exitCode } from '../outcome';
+import { tableKey } from '../password-table';
+import { qmailLocalEnv } from '../qmail-local-env';
+import { formatUint } from '../uint32';
+import { type AdminContext, AdminError } from './context';
+import { summarize, type MessageSummary } from './message-summary';
+
+export const TEST_HELP = `usage: vdeliver-admin test [--home DIR] --to ADDRESS [--from SENDER] [--base-user NAME]
+                          [--dry-run] [--json] FILE...
+
+Delivers each FILE the way qmail-local would run vdeliver for ADDRESS on a virtual
+domain mapped to the base user (same environment, same delivery code), and explains
+every step: the message, the lookup, the hooks, the Maildir file or qmail-queue
+envelope, the exit code and the line qmail would log or bounce with.
+
+  --dry-run   walk the same steps and change nothing: no file, no forward, no hook
+  --json      one JSON object per message
+  --from      envelope sender (default: you@this-host; "" for a bounce)
+  --base-user the base user's name (default: the owner's name, else $USER)
+
+Exits 0 when every message was delivered (or would be), 1 otherwise.
+`;
+
+export interface TestRequest {
+  to: string;
+  from: string;
+  baseUser: string;
+  dryRun: boolean;
+  json: boolean;
+  files: string[];
+}
+
+export interface TestResult {
+  file: string;
+  address: string;
+  dryRun: boolean;
+  message: MessageSummary;
+  lookup: { ext: string; key: string; found: boolean; via?: string; name?: string; catchAll: string; record?: Record<string, unknown> };
+  hooks: { predeliver: HookView[]; postdeliver: HookView[] };
+  maildir?: { directory: string; file?: string };
+  forward?: { qmailQueue: string; sender: string; recipients: string[]; envelope: string; sent: boolean };
+  exitCode: number;
+  line: string;
+  notes: string[];
+}
+
+interface HookView { path: string; ran: boolean; exitCode?: number; result?: string; output?: string }
+
+export function parseTestArgs(args: string[], env: Readonly<Record<string, string | undefined>>): TestRequest {
+  const request: TestRequest = { to: '', from: defaultSender(env), baseUser: '', dryRun: false, json: false, files: [] };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const value = (): string => {
+      if (i + 1 >= args.length) throw new AdminError(`${arg} needs a value`);
+      return args[++i];
+    };
+    if (arg === '--to') request.to = value();
+    else if (arg === '--from') request.from = value();
+    else if (arg === '--base-user') request.baseUser = value();
+    else if (arg === '--dry-run') request.dryRun = true;
+    else if (arg === '--json') request.json = true;
+    else if (arg.startsWith('-') && arg !== '-') throw new AdminError(`unknown option ${arg} (see vdeliver-admin test --help)`);
+    else request.files.push(arg);
+  }
+  if (!/^[^@]*@[^@]+$/.test(request.to)) throw new AdminError('test: --to needs an address like alice@example.com');
+  if (request.files.length === 0) throw new AdminError('test: name at least one message file');
+  return request;
+}
+
+const defaultSender = (env: Readonly<Record<string, string | undefined>>): string => `${env.USER || userInfo().username}@${hostname()}`;
+
+/** Deliver (or dry-run) one message through the real delivery code, and describe what happened. */
+export async function testDelivery(ctx: AdminContext, req: TestRequest, file: string, env: Readonly<Record<string, string | undefined>>): Promise<TestResult> {
+  const at = req.to.lastIndexOf('@');
+  const [ext, host] = [req.to.slice(0, at), req.to.slice(at + 1)];
+  const baseUser = req.baseUser || env.USER || basename(ctx.home);
+  const deliveryEnv: Record<string, string> = {
+    PATH: env.PATH ?? '/usr/bin:/bin',
+    ...qmailLocalEnv({ user: baseUser, home: ctx.home, ext, host, sender: req.from }),
+  };
+  for (const name of ['QMAILQUEUE', GLOBAL_DIR_VARIABLE]) if (env[name]) deliveryEnv[name] = env[name] as string;
+  const message = await summarize(file);
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (error) {
+    throw new AdminError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`);
+  }
+  let report: Report;
+  try {
+    report = await deliver({
+      options: DEFAULT_OPTIONS,
+      env: deliveryEnv,
+      globalDir: ctx.config.globalDir,
+      openMessage: async () => MessageSource.fromSeekableFd(fd) ?? Promise.reject(new Error(`${file} is not a regular file`)),
+      now: Date.now,
+      naming: { now: Date.now, pid: process.pid, hostname: hostname() },
+      dryRun: req.dryRun,
+      captureHookOutput: true,
+    });
+  } finally {
+    closeSync(fd);
+  }
+  return describe(ctx, req, file, ext, message, report);
+}
+
+function describe(ctx: AdminContext, req: TestRequest, file: string, ext: string, message: MessageSummary, report: Report): TestResult {
+  const { trace } = report;
+  const plan = trace.plan;
+  const catchAll = new Config(ctx.home, ctx.config.globalDir).string('default-username');
+  const user = trace.user;
+  const r = user?.record;
+  const hookViews = (paths: string[], runs: typeof trace.predeliver): HookView[] => paths.map((path) => {
+    const run = runs.find((x) => x.path === path);
+    return run ? { path, ran: true, exitCode: run.exitCode, result: run.timedOut ? 'timed out' : run.verdict, output: run.output } : { path, ran: false };
+  });
+  return {
+    file,
+    address: req.to,
+    dryRun: req.dryRun,
+    message,
+    lookup: {
+      ext, key: tableKey(ext), found: user !== undefined, via: user?.via, name: user?.name, catchAll,
+      record: r && {
+        directory: r.directory, hasMailbox: r.hasMailbox, mailboxEnabled: r.mailboxEnabled, forwards: r.forwards,
+        expiry: formatUint(r.expiry), msgsize: formatUint(r.msgsize), msgcount: formatUint(r.msgcount),
+        hardquota: formatUint(r.hardquota), softquota: formatUint(r.softquota),
+      },
+    },
+    hooks: { predeliver: hookViews(plan?.predeliver ?? [], trace.predeliver), postdeliver: hookViews(plan?.postdeliver ?? [], trace.postdeliver) },
+    maildir: plan?.maildir && { directory: relative(ctx.home, plan.maildir.path), file: trace.stored && relative(ctx.home, trace.stored) },
+    forward: plan?.forward && {
+      qmailQueue: plan.forward.qmailQueue, sender: plan.forward.sender, recipients: plan.forward.recipients,
+      envelope: envelope(plan.forward.sender, plan.forward.recipients).toString('utf8').replace(/\0/g, '\\0'), sent: trace.forwarded,
+    },
+    exitCode: exitCode(report.outcome),
+    line: report.outcome.line ?? '',
+    notes: report.notes,
+  };
+}
+
+const MEANING: Record<number, string> = { 0: 'delivered', 99: 'delivered, stop', 100: 'bounce', 111: 'deferred: qmail would retry' };
+
+/** The human-readable account of one test delivery. */
+export function formatResult(t: TestResult): string {
+  const would = (done: string, planned: string): string => (t.dryRun ? planned : done);
+  const out: string[] = [`${t.file} -> ${t.address}${t.dryRun ? '  (dry run: nothing is changed)' : ''}`];
+  const m = t.message;
+  out.push(`  message   ${m.size} bytes${m.problem ? `; ${m.problem}` : ''}`);
+  for (const [label, value] of [['From', m.from], ['To', m.to], ['Subject', m.subject], ['Date', m.date], ['Message-ID', m.messageId]]) if (value) out.push(`            ${label}: ${value}`);
+  if (m.attachments.length) out.push(`            ${m.attachments.length} attachment(s): ${m.attachments.map((a) => `${a.filename} (${a.contentType}, ${a.size} bytes)`).join(', ')}`);
+  const l = t.lookup;
+  if (l.found) {
+    out.push(`  lookup    '${l.ext}' -> key '${l.key}': ${l.via === 'direct' ? 'found' : `not found; the catch-all '${l.catchAll}' answers`}`);
+    const rec = l.record as Record<string, unknown>;
+    out.push(`            directory '${rec.directory}', mailbox ${rec.hasMailbox ? (rec.mailboxEnabled ? 'enabled' : 'disabled') : 'none'}, forwards ${(rec.forwards as string[]).join(', ') || 'none'}, expiry ${rec.expiry}, msgsize ${rec.msgsize}`);
+  } else out.push(`  lookup    '${l.ext}' -> key '${l.key}': not found, and no catch-all '${l.catchAll}'`);
+  for (const [name, views] of [['predeliver', t.hooks.predeliver], ['postdeliver', t.hooks.postdeliver]] as const) {
+    for (const h of views) {
+      out.push(`  hook      ${name} ${h.path}: ${h.ran ? `exited ${h.exitCode ?? '-'} (${h.result})` : would('not run', 'would run')}`);
+      for (const line of (h.output ?? '').split('\n').filter(Boolean)) out.push(`            | ${line}`);
+    }
+  }
+  if (t.maildir) out.push(`  maildir   ${t.maildir.file ? `stored ${t.maildir.file}` : would(`nothing stored in ${t.maildir.directory}`, `would store in ${t.maildir.directory}/new/`)}`);
+  if (t.forward) out.push(`  forward   ${t.forward.sent ? 'queued' : would('not queued', 'would queue')} through ${t.forward.qmailQueue}: ${t.forward.envelope}`);
+  for (const note of t.notes) out.push(`  note      ${note}`);
+  out.push(`  result    ${t.dryRun ? 'would exit' : 'exit'} ${t.exitCode} (${MEANING[t.exitCode] ?? 'unexpected'})${t.line ? `: ${t.line}` : ''}`);
+  return `${out.join('\n')}\n`;
+}
