@@ -24,7 +24,10 @@ envelope, the exit code and the line qmail would log or bounce with.
   --dry-run   walk the same steps and change nothing: no file, no forward, no hook
   --json      one JSON object per message
   --from      envelope sender (default: you@this-host; "" for a bounce)
-  --base-user the base user's name (default: the owner's name, else $USER)
+  --base-user the base user's name (default: $USER, else the home's last component)
+  --env NAME=VALUE
+              one more variable for the delivery's environment (repeatable); QMAILQUEUE
+              and VDELIVER_CONFIG_DIR are passed on from yours, nothing else is
 
 Exits 0 when every message was delivered (or would be), 1 otherwise.
 `;
@@ -36,6 +39,7 @@ export interface TestRequest {
   dryRun: boolean;
   json: boolean;
   files: string[];
+  env: Record<string, string>;
 }
 
 export interface TestResult {
@@ -55,7 +59,7 @@ export interface TestResult {
 interface HookView { path: string; ran: boolean; exitCode?: number; result?: string; output?: string }
 
 export function parseTestArgs(args: string[], env: Readonly<Record<string, string | undefined>>): TestRequest {
-  const request: TestRequest = { to: '', from: defaultSender(env), baseUser: '', dryRun: false, json: false, files: [] };
+  const request: TestRequest = { to: '', from: defaultSender(env), baseUser: '', dryRun: false, json: false, files: [], env: {} };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     const value = (): string => {
@@ -66,6 +70,12 @@ export function parseTestArgs(args: string[], env: Readonly<Record<string, strin
     else if (arg === '--from') request.from = value();
     else if (arg === '--base-user') request.baseUser = value();
     else if (arg === '--dry-run') request.dryRun = true;
+    else if (arg === '--env') {
+      const setting = value();
+      const eq = setting.indexOf('=');
+      if (eq <= 0) throw new AdminError(`--env needs NAME=VALUE, not '${setting}'`);
+      request.env[setting.slice(0, eq)] = setting.slice(eq + 1);
+    }
     else if (arg === '--json') request.json = true;
     else if (arg.startsWith('-') && arg !== '-') throw new AdminError(`unknown option ${arg} (see vdeliver-admin test --help)`);
     else request.files.push(arg);
@@ -87,13 +97,14 @@ export async function testDelivery(ctx: AdminContext, req: TestRequest, file: st
     ...qmailLocalEnv({ user: baseUser, home: ctx.home, ext, host, sender: req.from }),
   };
   for (const name of ['QMAILQUEUE', GLOBAL_DIR_VARIABLE]) if (env[name]) deliveryEnv[name] = env[name] as string;
-  const message = await summarize(file);
+  Object.assign(deliveryEnv, req.env);
   let fd: number;
   try {
     fd = openSync(file, 'r');
   } catch (error) {
     throw new AdminError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`);
   }
+  const message = await summarize(file);
   let report: Report;
   try {
     report = await deliver({
