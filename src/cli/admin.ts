@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { adminContext, type AdminContext, AdminError } from '../admin/context';
 import { build } from '../admin/build';
+import { doctor, formatChecks } from '../admin/doctor';
 import { EDIT_HELP, editCommand } from '../admin/edit-command';
 import { list } from '../admin/list';
 import { show } from '../admin/show';
@@ -16,6 +17,7 @@ commands:
   add NAME            add a virtual user (and create its Maildir)
   set NAME            change a virtual user
   remove NAME         remove a virtual user (its Maildir stays)
+  doctor              check the base user's whole setup, one line per check
   test --to ADDRESS FILE...
                       deliver test messages as qmail-local would, explaining each step
 
@@ -46,6 +48,14 @@ file with the columns
 (forwards comma-separated; numbers decimal or - for unlimited/never; flags 1/0).
 Records keep the file's order and use vmailmgr's signed-char hash, so
 vmailmgr's own tools can read the table.
+`,
+  doctor: `usage: vdeliver-admin doctor [--home DIR]
+
+Checks what makes qmail-local or vdeliver defer or bounce: the home directory's
+mode, .qmail-default, the config directories and items, the password table and
+every record, the Maildirs and their owner, the catch-all, qmail-queue and
+control/me, and the hooks. Prints ok / warn / fail per check, with the fix.
+Exits 1 if any check fails.
 `,
   test: TEST_HELP,
   ...EDIT_HELP,
@@ -94,6 +104,12 @@ export async function main(argv: string[]): Promise<number> {
     const owner = AS_OWNER.has(parsed.command) ? homeOwner(ctx) : undefined;
     if (owner) return runAsOwner(owner);
     if (parsed.command === 'test') return await test(ctx, parsed.args);
+    if (parsed.command === 'doctor') {
+      rejectOptions(parsed);
+      const checks = doctor(ctx, process.env);
+      process.stdout.write(formatChecks(checks));
+      return checks.some((c) => c.status === 'fail') ? 1 : 0;
+    }
     const stdin = (): string => readFileSync(0, 'utf8');
     if (parsed.command === 'show' || parsed.command === 'list' || parsed.command === 'build') rejectOptions(parsed);
     const result =

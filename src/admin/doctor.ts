@@ -1,0 +1,173 @@
+import { accessSync, constants, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { CdbReader } from '../cdb-reader';
+import { CONFIG_ITEMS, type ConfigItem } from '../config';
+import { decodePasswordRecord, type PasswordRecord } from '../password-record';
+import { oldFormatDefaults } from '../password-table';
+import { strtou } from '../uint32';
+import type { AdminContext } from './context';
+
+export interface Check { status: 'ok' | 'warn' | 'fail'; what: string; fix?: string }
+
+const ok = (what: string): Check => ({ status: 'ok', what });
+const warn = (what: string, fix?: string): Check => ({ status: 'warn', what, fix });
+const fail = (what: string, fix?: string): Check => ({ status: 'fail', what, fix });
+const stat = (path: string): Stats | undefined => statSync(path, { throwIfNoEntry: false });
+const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, '0');
+
+/**
+ * Everything that makes qmail-local or vdeliver defer or bounce for a base user, checked in the
+ * order mail meets it: home, .qmail-default, config, password table, Maildirs, qmail-queue, hooks.
+ */
+export function doctor(ctx: AdminContext, env: Readonly<Record<string, string | undefined>>): Check[] {
+  const records = readTable(ctx);
+  return [
+    ...checkHome(ctx),
+    ...checkQmailDefault(ctx),
+    ...checkConfig(ctx),
+    ...records.checks,
+    ...checkMaildirs(ctx, records.users),
+    ...checkCatchAll(ctx, records.users),
+    ...checkQueue(ctx, env, records.users),
+    ...checkHooks(ctx),
+  ];
+}
+
+function checkHome(ctx: AdminContext): Check[] {
+  const st = stat(ctx.home);
+  if (!st?.isDirectory()) return [fail(`home directory ${ctx.home} does not exist`)];
+  const checks = [(st.mode & 0o002) ? fail(`home ${ctx.home} is world-writable (${octal(st.mode)}): qmail-local defers every delivery`, `chmod o-w ${ctx.home}`) : ok(`home ${ctx.home} is not writable by others`)];
+  checks.push((st.mode & 0o1000) ? fail(`home ${ctx.home} is sticky: qmail-local defers ("user is editing his .qmail file")`, `chmod -t ${ctx.home} (vrehash leaves it set if interrupted)`) : ok('home is not sticky'));
+  if (st.uid === 0) checks.push(warn('home is owned by root: qmail never delivers to uid 0', 'chown the home to the base user'));
+  return checks;
+}
+
+function checkQmailDefault(ctx: AdminContext): Check[] {
+  const path = join(ctx.home, '.qmail-default');
+  const st = stat(path);
+  if (!st) return [fail(`${path} does not exist: mail for this domain is not handed to vdeliver`, `echo '|/usr/local/bin/vdeliver' > ${path}`)];
+  const checks: Check[] = [];
+  const lines = readFileSync(path, 'utf8').split('\n');
+  const program = lines.find((l) => l.startsWith('|'));
+  checks.push(program && /(^|\/|\s)vdeliver(\s|$)/.test(program.slice(1)) ? ok(`.qmail-default runs ${program.slice(1).trim()}`) : fail('.qmail-default does not run vdeliver', 'its line should be |/usr/local/bin/vdeliver'));
+  if (lines[0] === '') checks.push(fail('.qmail-default starts with a blank line: qmail-local defers', 'remove the blank first line'));
+  if (st.mode & 0o022) checks.push(fail(`.qmail-default is group- or world-writable (${octal(st.mode)}): qmail-local refuses a world-writable one, and others could redirect mail`, `chmod go-w ${path}`));
+  if (st.mode & 0o100) checks.push(fail('.qmail-default has the execute bit: qmail-local treats it as forward-only and defers on the program line', `chmod -x ${path}`));
+  if (checks.length === 1) checks.push(ok(`.qmail-default mode ${octal(st.mode)} is safe`));
+  return checks;
+}
+
+function checkConfig(ctx: AdminContext): Check[] {
+  const checks: Check[] = [];
+  for (const dir of ctx.config.directories) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      checks.push(code === 'ENOENT' ? ok(`config directory ${dir} is absent (defaults apply)`) : fail(`config directory ${dir} cannot be read (${code})`, `chmod a+rx ${dir}`));
+      continue;
+    }
+    for (const name of names.filter((n): n is ConfigItem => n in CONFIG_ITEMS)) checks.push(checkItem(join(dir, name), name));
+    checks.push(ok(`config directory ${dir} is readable`));
+  }
+  return checks;
+}
+
+function checkItem(path: string, item: ConfigItem): Check {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    return fail(`${path} cannot be read (${(error as NodeJS.ErrnoException).code}): it is silently ignored`, `chmod a+r ${path}`);
+  }
+  const first = text.split('\n')[0].trim();
+  if (CONFIG_ITEMS[item].type === 'number' && !strtou(Buffer.from(first)).digits) return fail(`${path}: '${first}' is not a number: the next directory's value or the default is used`, 'write digits, or - for unlimited');
+  if (first === '' && CONFIG_ITEMS[item].type !== 'list') return warn(`${path} is empty: it does not override anything`);
+  return ok(`${path} = ${first}`);
+}
+
+function readTable(ctx: AdminContext): { checks: Check[]; users: Array<{ key: string; record: PasswordRecord }> } {
+  let reader: CdbReader;
+  try {
+    reader = CdbReader.open(ctx.tablePath);
+  } catch (error) {
+    return { checks: [fail(`password table ${ctx.tablePath}: ${(error as Error).message}: every delivery defers`, 'rebuild it with vdeliver-admin build or vmailmgr\'s vrehash')], users: [] };
+  }
+  const checks: Check[] = [];
+  const users: Array<{ key: string; record: PasswordRecord }> = [];
+  try {
+    for (const { key, data } of reader.records()) {
+      const record = decodePasswordRecord(data, () => oldFormatDefaults(ctx.config), ctx.now);
+      if (record) users.push({ key: key.toString('utf8'), record });
+      else checks.push(fail(`record '${key.toString('utf8')}' cannot be decoded: its mail defers`, `vdeliver-admin remove ${key.toString('utf8')}, then add it again`));
+      if (/[A-Z]/.test(key.toString('latin1'))) checks.push(warn(`key '${key.toString('utf8')}' has upper-case letters: it can never be found`, 'keys must be lower-case'));
+    }
+  } catch (error) {
+    checks.push(fail(`password table ${ctx.tablePath}: ${(error as Error).message}`, 'rebuild it'));
+  } finally {
+    reader.close();
+  }
+  checks.unshift(ok(`password table ${ctx.tablePath} holds ${users.length} valid record(s)`));
+  return { checks, users };
+}
+
+function checkMaildirs(ctx: AdminContext, users: Array<{ key: string; record: PasswordRecord }>): Check[] {
+  const owner = stat(ctx.home)?.uid;
+  const checks: Check[] = [];
+  for (const { key, record } of users.filter((u) => u.record.hasMailbox && u.record.mailboxEnabled)) {
+    const dir = resolve(ctx.home, record.directory);
+    const missing = ['tmp', 'new', 'cur'].filter((sub) => !stat(join(dir, sub))?.isDirectory());
+    if (missing.length) checks.push(fail(`${key}: ${record.directory} is not a Maildir (no ${missing.join(', ')}): mail defers`, `mkdir -p ${missing.map((m) => join(dir, m)).join(' ')}`));
+    else if (owner !== undefined && stat(join(dir, 'new'))?.uid !== owner) checks.push(fail(`${key}: ${record.directory}/new is not owned by the base user (uid ${owner}): delivery may fail`, `chown -R ${owner} ${dir}`));
+  }
+  if (checks.length === 0) checks.push(ok('every mailbox is a Maildir owned by the base user'));
+  return checks;
+}
+
+function checkCatchAll(ctx: AdminContext, users: Array<{ key: string }>): Check[] {
+  const name = ctx.config.string('default-username');
+  if (users.some((u) => u.key === name.toLowerCase())) return [ok(`catch-all '${name}' exists: unknown names go there`)];
+  if (ctx.config.source('default-username')) return [ok(`no catch-all: default-username '${name}' names no user, so unknown names bounce`)];
+  return [warn(`no catch-all '${name}': unknown names bounce`, `vdeliver-admin add + --no-mailbox --forward postmaster, or set default-username to make "none" explicit`)];
+}
+
+function checkQueue(ctx: AdminContext, env: Readonly<Record<string, string | undefined>>, users: Array<{ record: PasswordRecord }>): Check[] {
+  const root = resolve(ctx.home, ctx.config.string('qmail-root'));
+  const queue = env.QMAILQUEUE ? (isAbsolute(env.QMAILQUEUE) ? env.QMAILQUEUE : join(root, env.QMAILQUEUE)) : join(root, 'bin', 'qmail-queue');
+  const checks: Check[] = [];
+  if (users.some((u) => u.record.forwards.length > 0)) {
+    try {
+      accessSync(queue, constants.X_OK);
+      checks.push(ok(`qmail-queue ${queue} is executable`));
+    } catch {
+      const elsewhere = ['/usr/sbin/qmail-queue', '/usr/bin/qmail-queue'].find((p) => stat(p));
+      checks.push(fail(`qmail-queue ${queue} is missing or not executable: forwards defer ("qmail-queue exited with an error")`, elsewhere ? `qmail is installed elsewhere: put its root in ~/.vmailmgr/qmail-root, or link ${elsewhere} to ${queue}` : 'set qmail-root to where qmail lives'));
+    }
+  }
+  if (users.some((u) => u.record.forwards.some((f) => f.endsWith('@')))) {
+    let me = '';
+    try { me = readFileSync(join(root, 'control', 'me'), 'utf8').split('\n')[0]; } catch { /* reported below */ }
+    checks.push(me ? ok(`control/me is '${me}' (completes forwards ending in @)`) : fail(`${join(root, 'control', 'me')} is missing or empty: forwards ending in @ defer`, 'write the host name into control/me'));
+  }
+  return checks;
+}
+
+function checkHooks(ctx: AdminContext): Check[] {
+  const checks: Check[] = [];
+  for (const dir of [...ctx.config.directories].reverse()) {
+    for (const name of ['vdeliver-predeliver', 'vdeliver-postdeliver']) {
+      const path = join(dir, name);
+      const st = stat(path);
+      if (!st) continue;
+      if (!st.isFile()) checks.push(fail(`hook ${path} is not a regular file: it would fail to run and defer mail`));
+      else if (!(st.mode & 0o111)) checks.push(warn(`hook ${path} has no execute bit: it is silently skipped`, `chmod +x ${path}`));
+      else checks.push(ok(`hook ${path} will run`));
+    }
+  }
+  return checks;
+}
+
+export function formatChecks(checks: Check[]): string {
+  return checks.map((c) => `${c.status.padEnd(4)} ${c.what}${c.fix ? ` (fix: ${c.fix})` : ''}\n`).join('');
+}

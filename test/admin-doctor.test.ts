@@ -1,0 +1,84 @@
+import { chmodSync, chownSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { CdbReader } from '../src/cdb-reader';
+import { writeCdb } from '../src/cdb-writer';
+import { join } from 'node:path';
+import { scratchDir, VMAILMGR } from './helpers/fixtures';
+import { makeHome, type TestHome } from './helpers/home';
+import { cleanEnv, runAdmin } from './helpers/run';
+
+const dir = scratchDir('vdeliver-doctor-');
+afterAll(() => dir.cleanup());
+
+let homes = 0;
+/** A healthy base-user setup: the basic table, every Maildir, .qmail-default, a qmail root. */
+function healthyHome(): TestHome {
+  const t = makeHome(join(dir.path, `home-${++homes}`));
+  writeFileSync(join(t.home, '.qmail-default'), '|/usr/local/bin/vdeliver\n');
+  chmodSync(join(t.home, '.qmail-default'), 0o644);
+  chmodSync(t.home, 0o755);
+  return t;
+}
+
+function doctor(t: TestHome): { status: number | null; lines: string[] } {
+  const result = runAdmin(['doctor', '--home', t.home], { env: cleanEnv({ VDELIVER_CONFIG_DIR: t.globalDir }) });
+  expect(result.stderr).toBe('');
+  return { status: result.status, lines: result.stdout.trim().split('\n') };
+}
+
+/** The real basic table plus one record with an unknown version byte. */
+function addCorruptRecord(path: string): void {
+  const reader = CdbReader.open(join(VMAILMGR, 'basic', 'passwd.cdb'));
+  const records = [...reader.records()].map((r): [Buffer, Buffer] => [r.key, r.data]);
+  reader.close();
+  writeCdb(path, [...records, [Buffer.from('broken'), Buffer.from('0300', 'hex')]], { hash: 'signed' });
+}
+
+const failures = (lines: string[]): string[] => lines.filter((l) => l.startsWith('fail'));
+
+test('a healthy setup passes with no failure', () => {
+  const { status, lines } = doctor(healthyHome());
+  expect(failures(lines)).toEqual([]);
+  expect(status).toBe(0);
+  expect(lines).toContain("ok   catch-all '+' exists: unknown names go there");
+});
+
+test.each<[string, (t: TestHome) => void, RegExp]>([
+  ['.qmail-default is missing', (t) => unlinkSync(join(t.home, '.qmail-default')), /^fail .*\.qmail-default does not exist/],
+  ['.qmail-default does not call vdeliver', (t) => writeFileSync(join(t.home, '.qmail-default'), '|/usr/bin/procmail\n'), /^fail \.qmail-default does not run vdeliver/],
+  ['.qmail-default is world-writable', (t) => chmodSync(join(t.home, '.qmail-default'), 0o666), /^fail \.qmail-default is group- or world-writable \(0666\)/],
+  ['.qmail-default has the execute bit', (t) => chmodSync(join(t.home, '.qmail-default'), 0o744), /^fail \.qmail-default has the execute bit/],
+  ['the home is world-writable', (t) => chmodSync(t.home, 0o777), /^fail home .* is world-writable \(0777\)/],
+  ['the home is sticky', (t) => chmodSync(t.home, 0o1755), /^fail home .* is sticky/],
+  ['a config number is not a number', (t) => writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-hook-timeout'), 'soon\n'), /^fail .*vdeliver-hook-timeout: 'soon' is not a number/],
+  ['a config item cannot be read', (t) => mkdirSync(join(t.globalDir, 'password-file')), /^fail .*password-file cannot be read \(EISDIR\)/],
+  ['the password table is missing', (t) => unlinkSync(join(t.home, 'passwd.cdb')), /^fail password table .*passwd\.cdb: .*every delivery defers/],
+  ['a record cannot be decoded', (t) => addCorruptRecord(join(t.home, 'passwd.cdb')), /^fail record 'broken' cannot be decoded/],
+  ['a mailbox is not a Maildir', (t) => rmSync(join(t.home, 'users', 'carol', 'cur'), { recursive: true }), /^fail carol: \.\/users\/carol is not a Maildir \(no cur\)/],
+  ['a Maildir belongs to someone else', (t) => chownSync(join(t.home, 'users', 'bob', 'new'), 65534, 65534), /^fail bob: \.\/users\/bob\/new is not owned by the base user/],
+  ['qmail-queue is missing', (t) => unlinkSync(join(t.qmailRoot, 'bin', 'qmail-queue')), /^fail qmail-queue .* is missing or not executable/],
+  ['control/me is missing while a forward ends in @', (t) => unlinkSync(join(t.qmailRoot, 'control', 'me')), /^fail .*control\/me is missing or empty: forwards ending in @ defer/],
+  ['a hook is a directory', (t) => mkdirSync(join(t.home, '.vmailmgr', 'vdeliver-predeliver')), /^fail hook .*vdeliver-predeliver is not a regular file/],
+])('%s: caught, with a fix, exit 1', (_what, breakIt, line) => {
+  const t = healthyHome();
+  breakIt(t);
+  const { status, lines } = doctor(t);
+  expect(status).toBe(1);
+  expect(failures(lines)).toEqual([expect.stringMatching(line)]);
+});
+
+test('warnings do not fail: a hook without execute bit, no catch-all by default', () => {
+  const t = healthyHome();
+  writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-postdeliver'), '#!/bin/sh\nexit 0\n');
+  chmodSync(join(t.home, '.vmailmgr', 'vdeliver-postdeliver'), 0o644);
+  const { status, lines } = doctor(t);
+  expect(status).toBe(0);
+  expect(lines).toContainEqual(expect.stringMatching(/^warn hook .*vdeliver-postdeliver has no execute bit: it is silently skipped/));
+});
+
+test('a catch-all that is deliberately absent is fine', () => {
+  const t = healthyHome();
+  writeFileSync(join(t.home, '.vmailmgr', 'default-username'), 'nobody-at-all\n');
+  const { status, lines } = doctor(t);
+  expect(status).toBe(0);
+  expect(lines).toContain("ok   no catch-all: default-username 'nobody-at-all' names no user, so unknown names bounce");
+});
