@@ -83,4 +83,12 @@ deliver('info@example.com', hello, 'an alias: forwards only');
 deliver('nobody-here@example.com', hello, 'unknown: the + catch-all forwards to alice');
 deliver('olduser@example.com', hello, 'an expired account');
 deliver('Alice@Example.COM', Buffer.concat([hello, Buffer.alloc(30000, 'x\n')]), "over alice's 20000-byte limit: the example predeliver hook refuses it");
+
+// The same pipeline, explained step by step and changing nothing: what admins use to test a setup.
+process.stdout.write(`\n$ vdeliver-admin test --dry-run --to bob@example.com fixtures/messages/attachment-binary.eml\n`);
+const explained = spawnSync(join(root, 'bin', 'vdeliver-admin'), ['test', '--home', home, '--dry-run', '--to', 'bob@example.com', '--from', 'sender@remote.example', join(root, 'fixtures', 'messages', 'attachment-binary.eml')], {
+  encoding: 'utf8',
+  env: { PATH: process.env.PATH ?? '/usr/bin:/bin', USER: 'vdomain', VDELIVER_CONFIG_DIR: join(sandbox, 'etc'), QMAILQUEUE: join(root, 'test', 'doubles', 'qmail-queue-recorder') },
+});
+process.stdout.write(explained.stdout + explained.stderr);
 process.stdout.write(`\nThe sandbox stays for you to look at: ${sandbox}\n`);
