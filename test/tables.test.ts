@@ -1,0 +1,79 @@
+import { hookVerdict } from '../src/hook-codes';
+import { uniqueName } from '../src/maildir-writer';
+import { qmailQueueVerdict } from '../src/qmail-queue-codes';
+import { fileFailure } from '../src/errno';
+import { oneLine, quoteName } from '../src/status-line';
+import { parseArgs } from '../src/cli/options';
+
+describe('hook exit codes (qmail-command rules)', () => {
+  test.each([
+    [0, 'continue'], [99, 'stop'], [100, 'bounce'], [64, 'bounce'], [65, 'bounce'], [70, 'bounce'], [76, 'bounce'],
+    [77, 'bounce'], [78, 'bounce'], [112, 'bounce'], [111, 'defer'], [1, 'defer'], [127, 'defer'], [255, 'defer'], [undefined, 'defer'],
+  ])('%p -> %s', (code, verdict) => expect(hookVerdict(code)).toBe(verdict));
+});
+
+describe("qmail-queue exit codes, read with qmail.c's table", () => {
+  test.each([
+    [0, false, undefined],
+    [0, true, { permanent: false, text: 'qq read error (#4.3.0)' }],
+    [11, false, { permanent: true, text: 'envelope address too long for qq (#5.1.3)' }],
+    [31, false, { permanent: true, text: 'mail server permanently rejected message (#5.3.0)' }],
+    [40, false, { permanent: true, text: 'qq permanent problem (#5.3.0)' }],
+    [53, false, { permanent: false, text: 'qq write error or disk full (#4.3.0)' }],
+    [71, false, { permanent: false, text: 'mail server temporarily rejected message (#4.3.0)' }],
+    [91, false, { permanent: false, text: 'qq internal bug (#4.3.0)' }],
+    [120, false, { permanent: false, text: 'unable to exec qq (#4.3.0)' }],
+    [99, false, { permanent: false, text: 'qq temporary problem (#4.3.0)' }],
+    [undefined, false, { permanent: false, text: 'qq crashed (#4.3.0)' }],
+  ])('exit %p (write failed: %p)', (code, writeFailed, verdict) => expect(qmailQueueVerdict(code, '', writeFailed)).toEqual(verdict));
+
+  test('82 takes its class and text from fd 6, adding a status code when missing', () => {
+    expect(qmailQueueVerdict(82, 'Dno thanks', false)).toEqual({ permanent: true, text: 'no thanks (#5.3.0)' });
+    expect(qmailQueueVerdict(82, 'Zbusy (#4.3.5)\n', false)).toEqual({ permanent: false, text: 'busy (#4.3.5)' });
+    expect(qmailQueueVerdict(82, '', false)).toEqual({ permanent: false, text: 'qq temporary problem (#4.3.0)' });
+  });
+});
+
+describe('the errno table', () => {
+  const err = (code: string): NodeJS.ErrnoException => Object.assign(new Error(`${code}: some text, write`), { code });
+  test('EDQUOT bounces with vmailmgr\'s line, anything else defers', () => {
+    expect(fileFailure('Error writing the output file.', err('EDQUOT')).outcome).toEqual({ kind: 'bounce', line: 'vdeliver: Delivery failed due to system quota violation (#5.2.2)' });
+    expect(fileFailure('Error writing the output file.', err('ENOSPC')).outcome).toEqual({ kind: 'defer', line: 'vdeliver: Error writing the output file. ENOSPC (some text) (#4.3.0)' });
+    expect(fileFailure('Error writing the output file.', err('EACCES')).outcome.kind).toBe('defer');
+  });
+});
+
+describe('Maildir names', () => {
+  test('unique parts, and / and : in the host name escaped', () => {
+    const name = uniqueName({ now: () => 1795317900123.456, pid: 4242, hostname: 'mx/1:a' }, 2);
+    expect(name).toMatch(/^1795317900\.M123456P4242Q2R[0-9a-f]{16}\.mx\\0571\\072a$/);
+    expect(uniqueName({ now: () => 1, pid: 1, hostname: 'h' }, 1)).not.toBe(uniqueName({ now: () => 1, pid: 1, hostname: 'h' }, 1));
+  });
+});
+
+describe('status lines', () => {
+  test('names from the envelope cannot break the line', () => {
+    expect(quoteName('a\nb\tc')).toBe('a\\x0ab\\x09c');
+    expect(quoteName('x'.repeat(500))).toHaveLength(203);
+  });
+  test('a long line is cut in the middle, keeping the status code', () => {
+    const line = oneLine(`vdeliver: ${'y'.repeat(5000)} (#5.1.1)`);
+    expect(Buffer.byteLength(line)).toBeLessThanOrEqual(1000);
+    expect(line.endsWith('... (#5.1.1)')).toBe(true);
+  });
+});
+
+describe("vmailmgr's command line", () => {
+  test.each<[string[], object]>([
+    [[], { options: { deliveredTo: true, returnPath: true, fromLine: false }, help: false }],
+    [['-rd'], { options: { deliveredTo: false, returnPath: false } }],
+    [['-dD'], { options: { deliveredTo: true } }],
+    [['-F', '--quiet', '--no-predeliver'], { options: { fromLine: true, quiet: true, predeliver: false, postdeliver: true } }],
+    [['--help'], { help: true }],
+    [['-x'], { error: 'unknown option letter -x' }],
+    [['--quiet=1'], { error: "unknown option string: '--quiet=1'" }],
+    [['extra'], { error: 'Too many command-line arguments' }],
+    [['--', '-d'], { error: 'Too many command-line arguments' }],
+    [['-d', '--'], { options: { deliveredTo: false } }],
+  ])('%p', (argv, expected) => expect(parseArgs(argv)).toMatchObject(expected));
+});
