@@ -164,8 +164,8 @@ function report({ sequential, big, bigRuns, writers, parallel }) {
   const fwd = med('bin/vdeliver + 2 forwards') - plainMs;
   const sh = med("/bin/sh -c 'exit 0'");
   const rec = med('qmail-queue-recorder alone');
-  console.log(`\npredeliver hook: +${hook.toFixed(1)} ms over bin/vdeliver; /bin/sh -c 'exit 0' is ${sh.toFixed(1)} ms of it, ${(hook - sh).toFixed(1)} ms is ours (loading dist/exec.cjs with execa, spawning through it).`);
-  console.log(`2 forwards: +${fwd.toFixed(1)} ms over bin/vdeliver; the recorder alone is ${rec.toFixed(1)} ms of it, ${(fwd - rec).toFixed(1)} ms is ours (loading dist/exec.cjs with execa, the envelope file, spawning, streaming).`);
+  console.log(`\npredeliver hook: +${hook.toFixed(1)} ms over bin/vdeliver; /bin/sh -c 'exit 0' is ${sh.toFixed(1)} ms of it, ${(hook - sh).toFixed(1)} ms is ours (loading dist/exec.cjs, opening the message again, spawning, waiting).`);
+  console.log(`2 forwards: +${fwd.toFixed(1)} ms over bin/vdeliver; the recorder alone is ${rec.toFixed(1)} ms of it, ${(fwd - rec).toFixed(1)} ms is ours (loading dist/exec.cjs, the envelope file, spawning, streaming the message).`);
 
   const big256 = bigFigure(256, 'bin/vdeliver');
   const wall = big256.seconds / bigFigure(256, writers[0].name).seconds;
