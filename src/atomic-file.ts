@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync } from 'node:fs';
+import { writeAll } from './write-all';
 import { dirname } from 'node:path';
 
 /**
@@ -11,10 +12,7 @@ export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): voi
   const fd = openSync(tmp, 'wx', 0o600);
   try {
     try {
-      for (const chunk of chunks) {
-        let done = 0;
-        while (done < chunk.length) done += writeSync(fd, chunk, done, chunk.length - done);
-      }
+      for (const chunk of chunks) writeAll(fd, chunk);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

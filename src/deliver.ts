@@ -66,8 +66,8 @@ export async function deliver(input: DeliveryInput): Promise<Report> {
     const plan = makePlan({
       request, options: input.options, user, config,
       hooks: {
-        predeliver: findHooks('vdeliver-predeliver', config),
-        postdeliver: findHooks('vdeliver-postdeliver', config),
+        predeliver: input.options.predeliver ? findHooks('vdeliver-predeliver', config) : [],
+        postdeliver: input.options.postdeliver ? findHooks('vdeliver-postdeliver', config) : [],
       },
       controlMe: () => readControlMe(resolve(request.home, config.string('qmail-root'))),
     });
@@ -94,7 +94,12 @@ export async function deliver(input: DeliveryInput): Promise<Report> {
     }
     if (plan.discard) notes.push(plan.discard);
 
-    trace.postdeliver = await runHooks(plan.postdeliver, postdeliverEnv(plan), request.home, message, plan.hookTimeoutMs, input.captureHookOutput);
+    try {
+      trace.postdeliver = await runHooks(plan.postdeliver, postdeliverEnv(plan), request.home, message, plan.hookTimeoutMs, input.captureHookOutput);
+    } catch (error) {
+      // The message is stored and forwarded: nothing that happens now may make qmail deliver it again.
+      notes.push(`vdeliver: warning: vdeliver-postdeliver could not be run: ${errnoText(error)}`);
+    }
     return { ...postdeliverOutcome(trace.postdeliver, notes), trace };
   } catch (error) {
     if (error instanceof DeliveryFailure) return { outcome: error.outcome, notes, trace };

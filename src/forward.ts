@@ -1,4 +1,5 @@
-import { accessSync, closeSync, constants, openSync, unlinkSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, unlinkSync } from 'node:fs';
+import { writeAll } from './write-all';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomTag } from './random-tag';
@@ -86,7 +87,7 @@ function envelopeFile(bytes: Buffer): number {
     throw failDefer(`vdeliver: cannot create the envelope file in ${tmpdir()}: ${(error as NodeJS.ErrnoException).code} (#4.3.0)`, error);
   }
   try {
-    for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done);
+    writeAll(fd, bytes);
     return openSync(path, 'r');
   } catch (error) {
     throw failDefer(`vdeliver: cannot write the envelope file: ${(error as NodeJS.ErrnoException).code} (#4.3.0)`, error);

@@ -13,8 +13,11 @@ export type HookName = 'vdeliver-predeliver' | 'vdeliver-postdeliver';
  */
 export function findHooks(name: HookName, config: Pick<Config, 'directories' | 'mayContain'>): string[] {
   return [...config.directories].reverse().filter((dir) => config.mayContain(dir, name)).map((dir) => join(dir, name)).filter((path) => {
-    const stat = statSync(path, { throwIfNoEntry: false });
-    return stat !== undefined && (stat.mode & 0o111) !== 0;
+    try {
+      return (statSync(path).mode & 0o111) !== 0;
+    } catch {
+      return false; // vmailmgr: a hook that cannot be stat()ed (absent, unsearchable directory) is no hook
+    }
   });
 }
 
@@ -25,7 +28,7 @@ export interface HookRun { path: string; verdict: HookVerdict; exitCode?: number
  * stdin from byte 0 for each one, output straight to ours (qmail logs it). The chain stops at
  * the first hook that does not say "continue".
  */
-export async function runHooks(paths: string[], env: Record<string, string>, cwd: string, message: MessageSource, timeoutMs: number, captureOutput = false): Promise<HookRun[]> {
+export async function runHooks(paths: string[], env: Record<string, string>, cwd: string, message: MessageSource, timeoutMs: number | undefined, captureOutput = false): Promise<HookRun[]> {
   // No hook, no child-process machinery: loading it costs more than a whole plain delivery.
   if (paths.length === 0) return [];
   const { run } = await import('./exec');

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync, writeSync, constants } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { randomTag } from './random-tag';
 import { fileFailure } from './errno';
@@ -6,6 +6,7 @@ import type { MessageSource } from './message-source';
 import { BLOCK_SIZE } from './message-source';
 import { failDefer } from './outcome';
 import { syncDirectory } from './atomic-file';
+import { writeAll } from './write-all';
 
 export interface Staged { maildir: string; name: string; tmpPath: string; newPath: string }
 
@@ -116,8 +117,4 @@ function createExclusive(maildir: string, naming: Naming): { fd: number; name: s
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= NAME_ATTEMPTS) throw fileFailure('Error creating the output file.', error);
     }
   }
-}
-
-function writeAll(fd: number, bytes: Buffer): void {
-  for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done);
 }

@@ -1,8 +1,9 @@
-import { closeSync, fstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { randomTag } from './random-tag';
+import { writeAll } from './write-all';
 
 /** Large blocks keep big messages fast; small messages get a buffer their own size. */
 export const BLOCK_SIZE = 1 << 20;
@@ -13,7 +14,7 @@ export const BLOCK_SIZE = 1 << 20;
  * qmail-local hands us the queue file itself; a pipe or terminal is spooled once to a temporary file.
  */
 export class MessageSource {
-  private constructor(readonly fd: number, readonly size: number, private readonly spoolPath?: string) {}
+  private constructor(readonly fd: number, readonly size: number, private copyPath?: string, private copyFd?: number) {}
 
   /** fd 0 when it is a regular file (as under qmail-local), else undefined: the caller must spool it. */
   static fromSeekableFd(fd: number): MessageSource | undefined {
@@ -23,16 +24,14 @@ export class MessageSource {
 
   /** Copy a stream (a pipe, a terminal) into a private temporary file and read from that. */
   static async spool(input: Readable, dir: string = tmpdir()): Promise<MessageSource> {
-    const path = join(dir, `vdeliver-spool-${process.pid}-${randomTag()}`);
-    const fd = openSync(path, 'wx+', 0o600);
+    const { path, fd } = privateFile(dir);
     try {
       let size = 0;
       for await (const chunk of input) {
-        const bytes = chunk as Buffer;
-        for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done, size + done);
-        size += bytes.length;
+        writeAll(fd, chunk as Buffer, size);
+        size += (chunk as Buffer).length;
       }
-      return new MessageSource(fd, size, path);
+      return new MessageSource(fd, size, path, fd);
     } catch (error) {
       closeSync(fd);
       unlinkSync(path);
@@ -59,15 +58,46 @@ export class MessageSource {
 
   /**
    * A new descriptor on the message at offset 0, for a hook's stdin: each hook reads the whole
-   * message from the start, and a real file lets it fstat the size (vcheckquota does).
+   * message from the start, and a real file lets it fstat the size (vcheckquota does). Linux
+   * reopens fd 0 through /proc; where that fails (no /proc, a chroot) a private copy is made once.
    */
   openFresh(): number {
-    return openSync(this.spoolPath ?? `/proc/self/fd/${this.fd}`, 'r');
+    if (this.copyPath === undefined) {
+      try {
+        return openSync(`/proc/self/fd/${this.fd}`, 'r');
+      } catch {
+        this.copyToPrivateFile();
+      }
+    }
+    return openSync(this.copyPath as string, 'r');
   }
 
+  /** Remove any private copy. fd 0 itself belongs to qmail-local and stays open. */
   close(): void {
-    if (this.spoolPath === undefined) return;
-    closeSync(this.fd);
-    try { unlinkSync(this.spoolPath); } catch { /* already gone: nothing to clean */ }
+    if (this.copyPath === undefined) return;
+    if (this.copyFd !== undefined) closeSync(this.copyFd);
+    try { unlinkSync(this.copyPath); } catch { /* already gone: nothing to clean */ }
   }
+
+  private copyToPrivateFile(): void {
+    const { path, fd } = privateFile(tmpdir());
+    try {
+      let position = 0;
+      for (const chunk of this.chunks()) {
+        writeAll(fd, chunk, position);
+        position += chunk.length;
+      }
+    } catch (error) {
+      closeSync(fd);
+      unlinkSync(path);
+      throw error;
+    }
+    this.copyPath = path;
+    this.copyFd = fd;
+  }
+}
+
+function privateFile(dir: string): { path: string; fd: number } {
+  const path = join(dir, `vdeliver-spool-${process.pid}-${randomTag()}`);
+  return { path, fd: openSync(path, 'wx+', 0o600) };
 }

@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { CdbError, CdbReader } from './cdb-reader';
 import type { Config } from './config';
 import { decodePasswordRecord, type OldFormatDefaults, type PasswordRecord } from './password-record';
@@ -11,8 +11,8 @@ export type TableAnswer =
 /** vmailmgr's keys are the name with ASCII A-Z lower-cased; other bytes are left alone. */
 export const tableKey = (name: string): string => name.replace(/[A-Z]+/g, (s) => s.toLowerCase());
 
-/** `$HOME/<password-file>.cdb`, as vmailmgr resolves it. */
-export const tablePath = (home: string, config: Config): string => join(home, `${config.string('password-file')}.cdb`);
+/** `<password-file>.cdb`, relative to $HOME unless absolute, as vmailmgr opens it after chdir($HOME). */
+export const tablePath = (home: string, config: Config): string => resolve(home, `${config.string('password-file')}.cdb`);
 
 export function oldFormatDefaults(config: Config): OldFormatDefaults {
   return {

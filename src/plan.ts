@@ -4,7 +4,7 @@ import type { DeliveryOptions } from './delivery-options';
 import { completeForwards, type ForwardPlan } from './forward';
 import { type VirtualUser, wantsMailbox } from './lookup';
 import type { Request } from './request';
-import { formatUint } from './uint32';
+import { formatUint, UNLIMITED } from './uint32';
 import { quoteName } from './status-line';
 
 /** Everything one delivery will do, worked out before anything is done (and printable by a dry run). */
@@ -18,7 +18,8 @@ export interface Plan {
   forward?: ForwardPlan;
   /** Set when the message is accepted but stored nowhere (disabled mailbox, alias without forwards). */
   discard?: string;
-  hookTimeoutMs: number;
+  /** undefined: hooks may run as long as they like (`-` or `0` in the config). */
+  hookTimeoutMs?: number;
 }
 
 export interface PlanInputs {
@@ -39,7 +40,7 @@ export function makePlan({ request, options, user, config, hooks, controlMe }: P
     env,
     predeliver: options.predeliver ? hooks.predeliver : [],
     postdeliver: options.postdeliver ? hooks.postdeliver : [],
-    hookTimeoutMs: config.number('vdeliver-hook-timeout') * 1000,
+    hookTimeoutMs: hookTimeoutMs(config.number('vdeliver-hook-timeout')),
   };
   if (wantsMailbox(record)) {
     const prefix = (options.fromLine ? request.ufline : '') + (options.returnPath ? request.rpline : '') + (options.deliveredTo ? request.dtline : '');
@@ -61,6 +62,12 @@ export function makePlan({ request, options, user, config, hooks, controlMe }: P
     plan.discard = `vdeliver: accepted and discarded: virtual user '${quoteName(user.name)}' exists but ${why}`;
   }
   return plan;
+}
+
+/** Seconds from the config to a timer: `-` and 0 mean none; Node's timers stop at 2^31-1 ms (24.8 days). */
+function hookTimeoutMs(seconds: number): number | undefined {
+  if (seconds === UNLIMITED || seconds === 0) return undefined;
+  return Math.min(seconds * 1000, 0x7fffffff);
 }
 
 /** The environment after forwarding: vmailmgr leaves QMAILUSER/QMAILHOST set, and postdeliver sees them. */

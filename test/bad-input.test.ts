@@ -11,7 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { ROOT, scratchDir } from './helpers/fixtures';
 import { makeHome, maildirFiles, qmailLocalEnv, queueCalls, type RunResult, runVdeliver, type TestHome, VDELIVER } from './helpers/home';
@@ -290,6 +290,53 @@ describe('the message', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// Regressions found in review
+
+describe('regressions', () => {
+  test('postdeliver when fd 0 cannot be reopened through /proc: a private copy, delivered once, exit 0', () => {
+    const wrapper = unprivileged();
+    const t = freshHome('no-proc-reopen');
+    writeHook(t, 'vdeliver-postdeliver', `#!/bin/sh\ncat > '${join(t.root, 'hook.stdin')}'\n`);
+    if (process.getuid?.() === 0) chownTree(t.root, NOBODY, NOBODY);
+    // The queue file is qmailq's: readable through the descriptor qmail-local hands over, not by path.
+    const env = deliveryEnv(t, 'alice');
+    const result = runVdeliverAs(wrapper, t, env, MESSAGE, process.getuid?.() === 0 ? 0o600 : 0o000);
+    expectReport(result, 0);
+    expectMaildirs(t, 'users/alice', storedCopy(env, MESSAGE));
+    expect(readFileSync(join(t.root, 'hook.stdin')).equals(MESSAGE)).toBe(true);
+  });
+
+  test('a global config directory vdeliver cannot search: no hooks from it, and the mail is delivered', () => {
+    const wrapper = unprivileged();
+    const t = freshHome('unsearchable-global');
+    if (process.getuid?.() === 0) chownTree(t.root, NOBODY, NOBODY);
+    if (process.getuid?.() === 0) chownSync(t.globalDir, 0, 0);
+    chmodSync(t.globalDir, 0o700);
+    const env = deliveryEnv(t, 'alice');
+    expectReport(runVdeliverAs(wrapper, t, env, MESSAGE), 0);
+    expectMaildirs(t, 'users/alice', storedCopy(env, MESSAGE));
+  });
+
+  test.each(['-', '0'])('vdeliver-hook-timeout %p means no limit (not a 1 ms timer)', (value) => {
+    const t = freshHome(`timeout-${value}`);
+    writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-hook-timeout'), `${value}\n`);
+    writeHook(t, 'vdeliver-predeliver', '#!/bin/sh\nsleep 1\nexit 0\n');
+    const env = deliveryEnv(t, 'alice');
+    expectReport(runVdeliver(t, env, [], MESSAGE), 0);
+    expectMaildirs(t, 'users/alice', storedCopy(env, MESSAGE));
+  });
+
+  test('an absolute password-file is used as it is, not under $HOME', () => {
+    const t = freshHome('absolute-password-file');
+    renameSync(join(t.home, 'passwd.cdb'), join(t.root, 'elsewhere.cdb'));
+    writeFileSync(join(t.home, '.vmailmgr', 'password-file'), `${join(t.root, 'elsewhere')}\n`);
+    const env = deliveryEnv(t, 'alice');
+    expectReport(runVdeliver(t, env, [], MESSAGE), 0);
+    expectMaildirs(t, 'users/alice', storedCopy(env, MESSAGE));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
 // Running as an unprivileged user, and a tiny file system
 
 /**
@@ -320,9 +367,10 @@ function chownTree(path: string, uid: number, gid: number): void {
 }
 
 /** runVdeliver, with the shell that runs vdeliver started through `wrapper` (e.g. setpriv). */
-function runVdeliverAs(wrapper: string[], t: TestHome, env: Record<string, string>, message: Buffer): RunResult {
+function runVdeliverAs(wrapper: string[], t: TestHome, env: Record<string, string>, message: Buffer, messageMode = 0o644): RunResult {
   const messagePath = join(t.root, 'message');
   writeFileSync(messagePath, message);
+  chmodSync(messagePath, messageMode);
   const fd = openSync(messagePath, 'r');
   try {
     const argv = [...wrapper, '/bin/sh', '-c', 'umask 077; exec /bin/sh -c "$0" 2>&1', `'${VDELIVER}'`];
