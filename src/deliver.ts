@@ -17,6 +17,8 @@ import { errnoText, quoteName } from './status-line';
 export interface DeliveryInput {
   options: DeliveryOptions;
   env: Readonly<Record<string, string | undefined>>;
+  /** Exact bytes of environment values that are not valid UTF-8, when there are any. */
+  rawEnv?: ReadonlyMap<string, Buffer>;
   globalDir: string;
   /** Opened only once the message is needed (a pipe is spooled then). */
   openMessage: () => Promise<MessageSource>;
@@ -57,7 +59,7 @@ export async function deliver(input: DeliveryInput): Promise<Report> {
   const trace: DeliveryTrace = { predeliver: [], forwarded: false, postdeliver: [] };
   let message: MessageSource | undefined;
   try {
-    const read = readRequest(input.env);
+    const read = readRequest(input.env, input.rawEnv);
     if ('outcome' in read) return { outcome: read.outcome, notes, trace };
     const { request } = read;
     const config = new Config(request.home, input.globalDir);
@@ -128,7 +130,7 @@ function findUser(request: Request, config: Config, nowMs: number): VirtualUser 
     throw error;
   }
   try {
-    return lookupUser(table, request.ext, config.string('default-username'));
+    return lookupUser(table, request.ext, config.string('default-username'), request.bytes.ext);
   } catch (error) {
     if (error instanceof CdbError) throw failDefer(`vdeliver: cannot read the password table ${path}: ${error.message} (#4.3.0)`, error);
     throw error;

@@ -9,10 +9,11 @@ import { qmailQueueVerdict } from './qmail-queue-codes';
 
 export interface ForwardPlan {
   qmailQueue: string;
-  sender: string;
+  /** The envelope sender, byte for byte as qmail-local gave it. */
+  sender: Buffer;
   recipients: string[];
   /** Prepended to the copy (the Delivered-To line; empty with -d). */
-  dtline: string;
+  dtline: Buffer;
   env: Record<string, string>;
   cwd: string;
 }
@@ -32,8 +33,8 @@ export function completeForwards(forwards: string[], host: string, controlMe: ()
 }
 
 /** The qmail-queue envelope: `F<sender>\0`, one `T<address>\0` per recipient, then `\0`. */
-export function envelope(sender: string, recipients: string[]): Buffer {
-  return Buffer.from(`F${sender}\0${recipients.map((r) => `T${r}\0`).join('')}\0`, 'utf8');
+export function envelope(sender: Buffer, recipients: string[]): Buffer {
+  return Buffer.concat([Buffer.from('F'), sender, Buffer.from(`\0${recipients.map((r) => `T${r}\0`).join('')}\0`, 'utf8')]);
 }
 
 /**
@@ -47,7 +48,7 @@ export async function forward(plan: ForwardPlan, message: MessageSource): Promis
   let result;
   try {
     result = await run(plan.qmailQueue, {
-      stdin: withPrefix(Buffer.from(plan.dtline, 'utf8'), message),
+      stdin: withPrefix(plan.dtline, message),
       stdout: envelopeFd,
       env: plan.env,
       cwd: plan.cwd,

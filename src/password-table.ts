@@ -11,6 +11,9 @@ export type TableAnswer =
 /** vmailmgr's keys are the name with ASCII A-Z lower-cased; other bytes are left alone. */
 export const tableKey = (name: string): string => name.replace(/[A-Z]+/g, (s) => s.toLowerCase());
 
+/** The same folding on the name's exact bytes (which need not be UTF-8). */
+export const tableKeyBytes = (name: Buffer): Buffer => Buffer.from(name.map((b) => (b >= 0x41 && b <= 0x5a ? b + 0x20 : b)));
+
 /** `<password-file>.cdb`, relative to $HOME unless absolute, as vmailmgr opens it after chdir($HOME). */
 export const tablePath = (home: string, config: Config): string => resolve(home, `${config.string('password-file')}.cdb`);
 
@@ -39,9 +42,10 @@ export class PasswordTable {
     return this.cdb.bytesRead;
   }
 
-  find(name: string): TableAnswer {
-    const key = tableKey(name);
-    const value = this.cdb.get(Buffer.from(key, 'utf8'));
+  find(name: string | Buffer): TableAnswer {
+    const keyBytes = typeof name === 'string' ? Buffer.from(tableKey(name), 'utf8') : tableKeyBytes(name);
+    const key = keyBytes.toString('utf8');
+    const value = this.cdb.get(keyBytes);
     if (value === undefined) return { status: 'absent', key };
     const record = decodePasswordRecord(value, this.defaults, this.now);
     return record ? { status: 'found', key, record } : { status: 'invalid', key, value };

@@ -43,16 +43,17 @@ export function makePlan({ request, options, user, config, hooks, controlMe }: P
     hookTimeoutMs: hookTimeoutMs(config.number('vdeliver-hook-timeout')),
   };
   if (wantsMailbox(record)) {
-    const prefix = (options.fromLine ? request.ufline : '') + (options.returnPath ? request.rpline : '') + (options.deliveredTo ? request.dtline : '');
-    plan.maildir = { path: resolve(request.home, record.directory), prefix: Buffer.from(prefix, 'utf8') };
+    const { ufline, rpline, dtline } = request.bytes;
+    const prefix = Buffer.concat([options.fromLine ? ufline : NONE, options.returnPath ? rpline : NONE, options.deliveredTo ? dtline : NONE]);
+    plan.maildir = { path: resolve(request.home, record.directory), prefix };
   }
   if (record.forwards.length > 0) {
     const queueEnv = { ...env, ...senderParts(request.sender) };
     plan.forward = {
       qmailQueue: qmailQueuePath(request.env.QMAILQUEUE, resolve(request.home, config.string('qmail-root'))),
-      sender: request.sender,
+      sender: request.bytes.sender,
       recipients: completeForwards(record.forwards, request.host, controlMe),
-      dtline: options.deliveredTo ? request.dtline : '',
+      dtline: options.deliveredTo ? request.bytes.dtline : NONE,
       env: queueEnv,
       cwd: request.home,
     };
@@ -63,6 +64,8 @@ export function makePlan({ request, options, user, config, hooks, controlMe }: P
   }
   return plan;
 }
+
+const NONE = Buffer.alloc(0);
 
 /** Seconds from the config to a timer: `-` and 0 mean none; Node's timers stop at 2^31-1 ms (24.8 days). */
 function hookTimeoutMs(seconds: number): number | undefined {

@@ -14,17 +14,27 @@ export interface Request {
   dtline: string;
   /** The whole environment, passed on untouched to hooks and qmail-queue. */
   env: Readonly<Record<string, string>>;
+  /**
+   * The values that must reach the Maildir, the envelope and the table lookup byte for byte.
+   * They equal the strings above unless a value is not valid UTF-8 (qmail passes any byte on).
+   */
+  bytes: Readonly<Record<'ext' | 'sender' | 'ufline' | 'rpline' | 'dtline', Buffer>>;
 }
 
 /** Checked in vmailmgr's order; only presence counts, an empty value is accepted. */
 const REQUIRED = ['USER', 'EXT', 'HOST', 'SENDER', 'UFLINE', 'RPLINE', 'DTLINE'] as const;
 
-export function readRequest(env: Readonly<Record<string, string | undefined>>): { request: Request } | { outcome: Outcome } {
+/**
+ * qmail-local's environment as a Request. `rawEnv` gives the exact bytes of variables that were not
+ * valid UTF-8 (Node's process.env replaced those bytes with U+FFFD).
+ */
+export function readRequest(env: Readonly<Record<string, string | undefined>>, rawEnv?: ReadonlyMap<string, Buffer>): { request: Request } | { outcome: Outcome } {
   // vmailmgr exits 1 here (a temporary failure for qmail); we say 111 outright.
   if (!env.HOME) return { outcome: defer("vdeliver: Can't determine home directory (#4.3.5)") };
   for (const name of REQUIRED) {
     if (env[name] === undefined) return { outcome: bounce(`vdeliver: ${name} is not set (#5.3.5)`) };
   }
+  const exact = (name: string): Buffer => rawEnv?.get(name) ?? Buffer.from(env[name] as string, 'utf8');
   const clean: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) if (value !== undefined) clean[name] = value;
   return {
@@ -38,6 +48,9 @@ export function readRequest(env: Readonly<Record<string, string | undefined>>): 
       rpline: clean.RPLINE,
       dtline: clean.DTLINE,
       env: clean,
+      bytes: {
+        ext: exact('EXT'), sender: exact('SENDER'), ufline: exact('UFLINE'), rpline: exact('RPLINE'), dtline: exact('DTLINE'),
+      },
     },
   };
 }

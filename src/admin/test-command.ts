@@ -149,7 +149,7 @@ function describe(ctx: AdminContext, req: TestRequest, file: string, ext: string
     hooks: { predeliver: hookViews(plan?.predeliver ?? [], trace.predeliver), postdeliver: hookViews(plan?.postdeliver ?? [], trace.postdeliver) },
     maildir: plan?.maildir && { directory: relative(ctx.home, plan.maildir.path), file: trace.stored && relative(ctx.home, trace.stored) },
     forward: plan?.forward && {
-      qmailQueue: plan.forward.qmailQueue, sender: plan.forward.sender, recipients: plan.forward.recipients,
+      qmailQueue: plan.forward.qmailQueue, sender: plan.forward.sender.toString('utf8'), recipients: plan.forward.recipients,
       envelope: envelope(plan.forward.sender, plan.forward.recipients).toString('utf8').replace(/\0/g, '\\0'), sent: trace.forwarded,
     },
     exitCode: exitCode(report.outcome),

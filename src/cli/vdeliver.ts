@@ -5,6 +5,10 @@ import { MessageSource } from '../message-source';
 import { defer, exitCode, type Outcome } from '../outcome';
 import { errnoText, oneLine } from '../status-line';
 import { parseArgs, USAGE } from './options';
+import { needsRawEnvironment, readRawEnvironment } from '../raw-env';
+
+/** Values that reach the Maildir, the envelope or the table key, and so must keep their exact bytes. */
+const EXACT_VARIABLES = ['EXT', 'SENDER', 'UFLINE', 'RPLINE', 'DTLINE'] as const;
 
 /** What this run prints: notes (warnings), then the outcome's one line. */
 interface Printed { outcome: Outcome; notes: string[] }
@@ -33,6 +37,7 @@ async function main(): Promise<Printed> {
   const report = await deliver({
     options: parsed.options,
     env,
+    rawEnv: needsRawEnvironment(env, EXACT_VARIABLES) ? readRawEnvironment() : undefined,
     globalDir: env[GLOBAL_DIR_VARIABLE] || DEFAULT_GLOBAL_DIR,
     openMessage: async () => MessageSource.fromSeekableFd(0) ?? MessageSource.spool(process.stdin),
     now: Date.now,
