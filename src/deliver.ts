@@ -121,21 +121,16 @@ function checkPlan(plan: Plan): Outcome {
 
 function findUser(request: Request, config: Config, nowMs: number): VirtualUser | undefined {
   const path = tablePath(request.home, config);
-  let table: PasswordTable;
+  let table: PasswordTable | undefined;
   try {
     table = PasswordTable.open(path, () => oldFormatDefaults(config), Math.floor(nowMs / 1000));
+    return lookupUser(table, request.ext, config.string('default-username'), request.bytes.ext);
   } catch (error) {
     // A broken table is the admin's fault: bouncing here would bounce mail for every user (decision 1).
     if (error instanceof CdbError) throw failDefer(`vdeliver: cannot read the password table ${path}: ${error.message} (#4.3.0)`, error);
     throw error;
-  }
-  try {
-    return lookupUser(table, request.ext, config.string('default-username'), request.bytes.ext);
-  } catch (error) {
-    if (error instanceof CdbError) throw failDefer(`vdeliver: cannot read the password table ${path}: ${error.message} (#4.3.0)`, error);
-    throw error;
   } finally {
-    table.close();
+    table?.close();
   }
 }
 

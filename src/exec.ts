@@ -34,6 +34,8 @@ export interface RunResult {
   startError?: string;
   /** We could not hand over all of stdin (the child stopped reading: EPIPE, early exit). */
   inputFailed: boolean;
+  /** Reading our own input failed; the child was killed before it could see a (false) end of input. */
+  sourceError?: string;
   errorChannel: string;
   /** What the child printed, when captured. */
   output?: string;
@@ -58,8 +60,26 @@ export function run(path: string, options: RunOptions): Promise<RunResult> {
   (child.stdio as unknown as Array<Readable | null | undefined>)[6]?.on('data', (chunk: Buffer) => channel.push(chunk));
   // A child that stops reading early must not count as having taken the whole message: qmail-queue
   // exiting 0 after a short read has not queued it.
+  let sourceError: string | undefined;
+  const guarded = function* (source: Iterable<Uint8Array>): Generator<Uint8Array> {
+    const chunks = source[Symbol.iterator]();
+    for (;;) {
+      let step: IteratorResult<Uint8Array>;
+      try {
+        step = chunks.next();
+      } catch (error) {
+        // Reading the message failed (not the child's end). Kill before our end of the pipe closes:
+        // qmail-queue would take that EOF for the end of a whole message and queue a truncated copy.
+        sourceError = (error as NodeJS.ErrnoException).code ?? String(error);
+        child.kill('SIGKILL');
+        throw error;
+      }
+      if (step.done) return;
+      yield step.value;
+    }
+  };
   const input = streamed && child.stdin
-    ? pipeline(Readable.from(options.stdin as Iterable<Uint8Array>), child.stdin).then(() => false, () => true)
+    ? pipeline(Readable.from(guarded(options.stdin as Iterable<Uint8Array>)), child.stdin).then(() => false, () => true)
     : Promise.resolve(false);
   let timedOut = false;
   const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
@@ -79,7 +99,7 @@ export function run(path: string, options: RunOptions): Promise<RunResult> {
   });
   return Promise.all([finished, input]).then(([done, inputFailed]) => {
     if (timer) clearTimeout(timer);
-    return { ...done, inputFailed: inputFailed && done.startError === undefined };
+    return { ...done, inputFailed: inputFailed && done.startError === undefined, sourceError };
   });
 }
 

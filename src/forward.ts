@@ -58,6 +58,7 @@ export async function forward(plan: ForwardPlan, message: MessageSource): Promis
     closeSync(envelopeFd);
   }
   if (result.startError) throw failDefer(`vdeliver: cannot run ${plan.qmailQueue}: ${result.startError} (#4.3.0)`);
+  if (result.sourceError) throw failDefer(`vdeliver: cannot read the message: ${result.sourceError} (#4.3.0)`);
   const verdict = qmailQueueVerdict(result.exitCode, result.errorChannel, result.inputFailed);
   if (!verdict) return;
   const line = `vdeliver: qmail-queue exited with an error! ${verdict.text}`;

@@ -60,7 +60,7 @@ export function makePlan({ request, options, user, config, hooks, controlMe }: P
   }
   if (!plan.maildir && !plan.forward) {
     const why = record.hasMailbox && !record.mailboxEnabled ? 'its mailbox is disabled' : 'it has no mailbox and no forwards';
-    plan.discard = `vdeliver: accepted and discarded: virtual user '${quoteName(user.name)}' exists but ${why}`;
+    plan.discard = `vdeliver: accepted and discarded: virtual user '${quoteName(user.name)}' exists but ${why} (#2.0.0)`;
   }
   return plan;
 }

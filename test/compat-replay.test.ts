@@ -83,7 +83,7 @@ interface Expected {
   hookStdin?: Record<string, number>;
 }
 const standardText = messages.standard.toString('utf8');
-const DISCARD = (name: string, why: string): RegExp => new RegExp(`^vdeliver: accepted and discarded: virtual user '${name.replace('+', '\\+')}' exists but ${why}\\n$`);
+const DISCARD = (name: string, why: string): RegExp => new RegExp(`^vdeliver: accepted and discarded: virtual user '${name.replace('+', '\\+')}' exists but ${why} \\(#2\\.0\\.0\\)\\n$`);
 const TABLE_DEFER = /^vdeliver: cannot read the password table .*\/home\/(passwd|other-passwd)\.cdb: .* \(#4\.3\.0\)\n$/;
 
 const DIFFERENCES: Record<string, Expected> = {
@@ -103,7 +103,7 @@ const DIFFERENCES: Record<string, Expected> = {
     files: [{ dir: 'users/alice/new', content: `Return-Path: <sender@remote.example>\nDelivered-To: vdomain-alice@example.com\n${standardText}` }] },
   direct_stdin_pipe_alias: { decision: '10: a pipe is spooled (vmailmgr: 111)', exit: 0, line: /^$/,
     queue: [{ message: `Delivered-To: vdomain-info@example.com\n${standardText}`, envelope: 'Fsender@remote.example\0Talice@example.com\0Tbob@elsewhere.example\0\0' }] },
-  direct_help: { decision: '12: --help under qmail-local is not a delivery (vmailmgr: 0, message lost)', exit: 111, line: /^usage: vdeliver \[flags\]\n[^]*\nvdeliver: --help given in a \.qmail file; nothing was delivered \(#4\.3\.5\)\n$/ },
+  direct_help: { decision: '12: --help under qmail-local is not a delivery (vmailmgr: 0, message lost)', exit: 111, line: /^vdeliver: --help given in a \.qmail file; nothing was delivered \(#4\.3\.5\)\n$/ },
   // Usage problems: vmailmgr exits 1 (temporary for qmail); we say 111 outright, in one line.
   opt_unknown: { decision: 'exit codes: only 0/99/100/111 (vmailmgr: 1)', exit: 111, line: /^vdeliver: unknown option letter -x \(see vdeliver --help\) \(#4\.3\.5\)\n$/ },
   opt_extra_arg: { decision: 'exit codes: only 0/99/100/111 (vmailmgr: 1)', exit: 111, line: /^vdeliver: Too many command-line arguments \(see vdeliver --help\) \(#4\.3\.5\)\n$/ },

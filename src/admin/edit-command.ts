@@ -5,7 +5,7 @@ import type { PasswordRecord } from '../password-record';
 import { tableKey } from '../password-table';
 import { UNLIMITED } from '../uint32';
 import { type AdminContext, AdminError } from './context';
-import { addRecord, checkForwards, checkName, decodeAt, editTable, findRecord, type NewRecord, removeRecords, replaceRecord } from './edit';
+import { addRecord, checkForwards, checkName, decodeAt, editTable, findRecord, type NewRecord, removeRecords, replaceRecord, strictNumber } from './edit';
 
 export type EditCommand = 'add' | 'remove' | 'set';
 type Result = { out: string; errors: string[] };
@@ -132,11 +132,7 @@ function parseArgs(command: EditCommand, args: string[]): { name: string; option
   return { name: names[0], options };
 }
 
-function parseNumber(flag: string, text: string): number {
-  if (text === '-') return UNLIMITED;
-  if (!/^\d{1,10}$/.test(text) || Number(text) >= UNLIMITED) throw new AdminError(`${flag} must be a number below 4294967295 or '-', not '${text}'`);
-  return Number(text);
-}
+const parseNumber = (flag: string, text: string): number => strictNumber(text, flag);
 
 /** Fields are NUL-terminated in the record, and one line each in every tool that shows them. */
 function checkText(flag: string, value: string): void {

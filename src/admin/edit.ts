@@ -3,6 +3,7 @@ import { CdbError, CdbReader } from '../cdb-reader';
 import { writeCdb } from '../cdb-writer';
 import { decodePasswordRecord, encodePasswordRecord, type PasswordRecord } from '../password-record';
 import { oldFormatDefaults, tableKey } from '../password-table';
+import { UNLIMITED } from '../uint32';
 import { type AdminContext, AdminError, tableError } from './context';
 
 /**
@@ -23,6 +24,13 @@ export function checkName(name: string): void {
 }
 
 const describe = (c: string): string => ({ '\n': 'a newline', '\r': 'a carriage return', '\t': 'a tab', ' ': 'a space' })[c] ?? `'${c}'`;
+
+/** A number for a record: decimal below UINT_MAX, or `-` for unlimited / never. `what` names it in the error. */
+export function strictNumber(text: string, what: string): number {
+  if (text === '-') return UNLIMITED;
+  if (!/^\d{1,10}$/.test(text) || Number(text) >= UNLIMITED) throw new AdminError(`${what} must be a number below 4294967295 or '-', not '${text}'`);
+  return Number(text);
+}
 
 /** vmailmgr's validate_forward(): at most one @, and a bare name must be a virtual user here. */
 export function checkForwards(records: readonly StoredRecord[], forwards: readonly string[]): void {
@@ -127,8 +135,7 @@ export function withTableLock<T>(ctx: AdminContext, work: () => T): T {
 function releaseLock(lock: string): void {
   try {
     unlinkSync(lock);
-  } catch (error) {
-    // Removed by hand while we worked: there is nothing left to release.
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  } catch {
+    // Gone already, or not removable: the edit's own outcome matters more than the lock file's.
   }
 }

@@ -1,7 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { basename, relative } from 'node:path';
-import { Config, GLOBAL_DIR_VARIABLE } from '../config';
+import { GLOBAL_DIR_VARIABLE } from '../config';
 import { deliver, type Report } from '../deliver';
 import { DEFAULT_OPTIONS } from '../delivery-options';
 import { envelope } from '../forward';
@@ -126,7 +126,7 @@ export async function testDelivery(ctx: AdminContext, req: TestRequest, file: st
 function describe(ctx: AdminContext, req: TestRequest, file: string, ext: string, message: MessageSummary, report: Report): TestResult {
   const { trace } = report;
   const plan = trace.plan;
-  const catchAll = new Config(ctx.home, ctx.config.globalDir).string('default-username');
+  const catchAll = ctx.config.string('default-username');
   const user = trace.user;
   const r = user?.record;
   const hookViews = (paths: string[], runs: typeof trace.predeliver): HookView[] => paths.map((path) => {

@@ -1,8 +1,7 @@
 import type { PasswordRecord } from '../password-record';
-import { UNLIMITED } from '../uint32';
 import { tableKey } from '../password-table';
 import { AdminError } from './context';
-import { checkName } from './edit';
+import { checkName, strictNumber } from './edit';
 
 /**
  * The plain-text source of a table: tab-separated, one user per line, with the columns of
@@ -60,11 +59,7 @@ export function parseUsersFile(text: string, source: string): UserLine[] {
   return users;
 }
 
-function number(text: string, where: string, column: string): number {
-  if (text === '-') return UNLIMITED;
-  if (!/^\d{1,10}$/.test(text) || Number(text) >= UNLIMITED) throw new AdminError(`${where}: ${column} must be a number below 4294967295 or '-', not '${text}'`);
-  return Number(text);
-}
+const number = (text: string, where: string, column: string): number => strictNumber(text, `${where}: ${column}`);
 
 function flag(text: string, where: string, column: string): boolean {
   if (text !== '0' && text !== '1') throw new AdminError(`${where}: ${column} must be 1 or 0, not '${text}'`);

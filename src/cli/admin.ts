@@ -125,7 +125,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`vdeliver-admin: ${error.message}\n`);
       return error.exitCode;
     }
-    process.stderr.write(`vdeliver-admin: internal error: ${oneLine(error)}\n`);
+    process.stderr.write(`vdeliver-admin: internal error: ${firstLineOf(error)}\n`);
     return 2;
   }
 }
@@ -164,9 +164,9 @@ function runAsOwner(owner: { uid: number; gid: number }): number {
   return result.status ?? 1;
 }
 
-const oneLine = (error: unknown): string => String(error instanceof Error ? error.message : error).split('\n')[0];
+const firstLineOf = (error: unknown): string => String(error instanceof Error ? error.message : error).split('\n')[0];
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (error) => {
-  process.stderr.write(`vdeliver-admin: internal error: ${oneLine(error)}\n`);
+  process.stderr.write(`vdeliver-admin: internal error: ${firstLineOf(error)}\n`);
   process.exitCode = 2;
 });

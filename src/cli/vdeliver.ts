@@ -1,3 +1,4 @@
+import { fstatSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { DEFAULT_GLOBAL_DIR, GLOBAL_DIR_VARIABLE } from '../config';
 import { deliver } from '../deliver';
@@ -22,9 +23,10 @@ async function main(): Promise<Printed> {
   const parsed = parseArgs(process.argv.slice(2));
   if ('error' in parsed) return { outcome: defer(`vdeliver: ${parsed.error} (see vdeliver --help) (#4.3.5)`), notes: [] };
   if (parsed.help) {
-    process.stderr.write(USAGE);
-    // Under qmail-local, "help" from .qmail-default must not count as a delivery (decision 12).
+    // Under qmail-local, "help" from .qmail-default must not count as a delivery (decision 12),
+    // and the report gets the one line that says why, not the usage.
     if (env.RECIPIENT !== undefined) return { outcome: defer('vdeliver: --help given in a .qmail file; nothing was delivered (#4.3.5)'), notes: [] };
+    process.stderr.write(USAGE);
     return { outcome: { kind: 'delivered' }, notes: [] };
   }
   if (env.HOME) {
@@ -39,7 +41,7 @@ async function main(): Promise<Printed> {
     env,
     rawEnv: needsRawEnvironment(env, EXACT_VARIABLES) ? readRawEnvironment() : undefined,
     globalDir: env[GLOBAL_DIR_VARIABLE] || DEFAULT_GLOBAL_DIR,
-    openMessage: async () => MessageSource.fromSeekableFd(0) ?? MessageSource.spool(process.stdin),
+    openMessage: openStdin,
     now: Date.now,
     naming: { now: preciseNow, pid: process.pid, hostname: hostname() },
   });
@@ -54,7 +56,24 @@ async function main(): Promise<Printed> {
  */
 const preciseNow = (): number => Date.now() + Number(process.hrtime.bigint() % 1000000n) / 1e6;
 
+/**
+ * qmail-local gives a regular file; an admin may pipe or type a message in. Anything else
+ * (a directory, /dev/null, a closed fd that Node replaced by /dev/null) is not a message.
+ */
+async function openStdin(): Promise<MessageSource> {
+  const source = MessageSource.fromSeekableFd(0);
+  if (source) return source;
+  const stat = fstatSync(0);
+  // node:tty is loaded here only: qmail-local never gets this far.
+  const { isatty } = require('node:tty') as typeof import('node:tty');
+  if (!stat.isFIFO() && !stat.isSocket() && !isatty(0)) throw new Error('standard input is not a file, a pipe or a terminal');
+  return MessageSource.spool(process.stdin);
+}
+
+let finished = false;
+
 function finish(report: Printed): void {
+  finished = true;
   const lines = [...report.notes, report.outcome.line].filter((l): l is string => Boolean(l)).map(oneLine);
   if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
   // exitCode, never process.exit(): stdout may be a pipe still being written.
@@ -62,6 +81,9 @@ function finish(report: Printed): void {
 }
 
 function crash(error: unknown): void {
+  // After the report is out, the outcome stands: a late stray error must not turn a delivery into a retry.
+  if (finished) return;
+  finished = true;
   const outcome: Outcome = defer(`vdeliver: internal error: ${errnoText(error)} (#4.3.0)`);
   process.stdout.write(`${oneLine(outcome.line ?? '')}\n`);
   process.exitCode = exitCode(outcome);
