@@ -104,9 +104,10 @@ export async function testDelivery(ctx: AdminContext, req: TestRequest, file: st
   } catch (error) {
     throw new AdminError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`);
   }
-  const message = await summarize(file);
+  let message: MessageSummary;
   let report: Report;
   try {
+    message = await summarize(file);
     report = await deliver({
       options: DEFAULT_OPTIONS,
       env: deliveryEnv,
