@@ -43,7 +43,8 @@ async function main(): Promise<Printed> {
     globalDir: env[GLOBAL_DIR_VARIABLE] || DEFAULT_GLOBAL_DIR,
     openMessage: openStdin,
     now: Date.now,
-    naming: { now: preciseNow, pid: process.pid, hostname: hostname() },
+    // The host name is asked for only when a Maildir name is made (a bounce never needs it).
+    naming: { now: preciseNow, pid: process.pid, get hostname() { return hostname(); } },
   });
   // --quiet silences vdeliver's own status lines; the exit code still tells qmail everything.
   return parsed.options.quiet ? { outcome: { ...report.outcome, line: undefined } as Outcome, notes: [] } : report;
