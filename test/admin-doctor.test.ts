@@ -75,6 +75,14 @@ test('warnings do not fail: a hook without execute bit, no catch-all by default'
   expect(lines).toContainEqual(expect.stringMatching(/^warn hook .*vdeliver-postdeliver has no execute bit: it is silently skipped/));
 });
 
+test('a lock left by an interrupted table edit is pointed out', () => {
+  const t = healthyHome();
+  writeFileSync(join(t.home, 'passwd.cdb.tmp'), '');
+  const { status, lines } = doctor(t);
+  expect(status).toBe(0);
+  expect(lines).toContainEqual(expect.stringMatching(/^warn .*passwd\.cdb\.tmp exists .*: table edits are blocked/));
+});
+
 test('a catch-all that is deliberately absent is fine', () => {
   const t = healthyHome();
   writeFileSync(join(t.home, '.vmailmgr', 'default-username'), 'nobody-at-all\n');

@@ -109,6 +109,9 @@ function readTable(ctx: AdminContext): { checks: Check[]; users: Array<{ key: st
     reader.close();
   }
   checks.unshift(ok(`password table ${ctx.tablePath} holds ${users.length} valid record(s)`));
+  // vmailmgr's writers and ours create it exclusively: left over from an interrupted edit, it blocks every edit.
+  const lock = stat(`${ctx.tablePath}.tmp`);
+  if (lock) checks.push(warn(`${ctx.tablePath}.tmp exists (since ${lock.mtime.toISOString()}): table edits are blocked`, `remove it if no vmailmgr tool or vdeliver-admin is running`));
   return { checks, users };
 }
 

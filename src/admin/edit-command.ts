@@ -6,8 +6,10 @@ import { tableKey } from '../password-table';
 import { UNLIMITED } from '../uint32';
 import { type AdminContext, AdminError } from './context';
 import { addRecord, checkForwards, checkName, decodeAt, editTable, findRecord, type NewRecord, removeRecords, replaceRecord, strictNumber } from './edit';
+import type { EditCommand } from './edit-help';
 
-export type EditCommand = 'add' | 'remove' | 'set';
+export type { EditCommand };
+export { EDIT_HELP } from './edit-help';
 type Result = { out: string; errors: string[] };
 
 const LIMITS = ['hardquota', 'softquota', 'msgsize', 'msgcount'] as const;
@@ -47,51 +49,6 @@ const OPTIONS: Record<string, OptionSpec> = {
   '--msgsize': limit('msgsize'),
   '--msgcount': limit('msgcount'),
   '--expiry': { kind: 'number', commands: BOTH, set: (o, v) => { o.expiry = parseNumber('--expiry', v); } },
-};
-
-const FIELDS = `  --password-hash HASH   store HASH as the encrypted password (e.g. $1$... from openssl passwd -1)
-  --password-stdin       read the password from the first line of standard input and store its MD5-crypt
-  --directory DIR        the mailbox directory, stored as given (relative to the home directory)
-  --forward ADDR         forward mail to ADDR (repeatable); a name without @ must be a virtual user
-  --personal TEXT        the personal information field
-  --hardquota N, --softquota N, --msgsize N, --msgcount N
-                         limits; - means unlimited
-  --expiry N             the account expires N seconds from now; - means never
-`;
-const TAIL = `The table is rewritten whole and atomically, records in their order, in vmailmgr's
-version-2 format and signed-char hash; run as the base user so vdeliver can still read it.
-`;
-
-export const EDIT_HELP: Record<EditCommand, string> = {
-  add: `usage: vdeliver-admin add [--home DIR] NAME [options]
-
-Adds the virtual user NAME (stored lower-cased) at the end of the password table,
-creating the table if there is none, then creates its Maildir (tmp, new, cur, mode 0700)
-unless it exists. Defaults are vadduser's: directory ./<user-dir><NAME with . as :>,
-limits and expiry from the default-* configuration items, password * (no login).
-
-${FIELDS}  --no-mailbox           an alias: keep the directory but deliver nothing there, no Maildir
-
-${TAIL}`,
-  remove: `usage: vdeliver-admin remove [--home DIR] NAME
-
-Removes the virtual user NAME from the password table. Its Maildir is left in place.
-
-${TAIL}`,
-  set: `usage: vdeliver-admin set [--home DIR] NAME [options]
-
-Changes only the given fields of the virtual user NAME; the record keeps its place in the
-table. --forward adds to the existing forwards.
-
-${FIELDS}  --has-mailbox yes|no   whether mail is stored in the directory (--no-mailbox is --has-mailbox no)
-  --mailbox-enabled yes|no
-                         a disabled mailbox gets no copies; forwards still go out
-  --clear-forwards       drop the existing forwards first
-
-A Maildir is created when the result has a mailbox in a new directory. A record in an older
-format is rewritten in version 2, with the configuration's defaults at the time.
-
-${TAIL}`,
 };
 
 export function editCommand(command: EditCommand, args: string[], ctx: AdminContext, readStdin: () => string): Result {
