@@ -57,7 +57,8 @@ export async function forward(plan: ForwardPlan, message: MessageSource): Promis
   } finally {
     closeSync(envelopeFd);
   }
-  if (result.startError) throw failDefer(`vdeliver: cannot run ${plan.qmailQueue}: ${result.startError} (#4.3.0)`);
+  // vmailmgr says "exited with an error" here too (its child exits 111); admins grep for those words.
+  if (result.startError) throw failDefer(`vdeliver: qmail-queue exited with an error! cannot run ${plan.qmailQueue}: ${result.startError} (#4.3.0)`);
   if (result.sourceError) throw failDefer(`vdeliver: cannot read the message: ${result.sourceError} (#4.3.0)`);
   const verdict = qmailQueueVerdict(result.exitCode, result.errorChannel, result.inputFailed);
   if (!verdict) return;
@@ -70,7 +71,7 @@ export function checkQmailQueue(path: string): void {
   try {
     accessSync(path, constants.X_OK);
   } catch (error) {
-    throw failDefer(`vdeliver: cannot run ${path}: ${(error as NodeJS.ErrnoException).code} (#4.3.0)`, error);
+    throw failDefer(`vdeliver: qmail-queue exited with an error! cannot run ${path}: ${(error as NodeJS.ErrnoException).code} (#4.3.0)`, error);
   }
 }
 

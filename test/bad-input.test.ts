@@ -192,7 +192,7 @@ const groups: Array<[string, Case[]]> = [
   ['qmail-queue and control/me', [
     { name: 'qmail-queue is missing: bob\'s staged Maildir copy is discarded', ext: 'bob',
       setup: (t) => ({ QMAILQUEUE: join(t.root, 'no-such-dir', 'qmail-queue') }),
-      exit: 111, line: /^vdeliver: cannot run .*\/no-such-dir\/qmail-queue: ENOENT \(#4\.3\.0\)\n$/ },
+      exit: 111, line: /^vdeliver: qmail-queue exited with an error! cannot run .*\/no-such-dir\/qmail-queue: ENOENT \(#4\.3\.0\)\n$/ },
     { name: 'qmail-queue reads 10 bytes of a 5 MiB message and exits 0', ext: 'info', message: FIVE_MIB,
       setup: () => ({ QMAILQUEUE: SHORT_READ_QUEUE }),
       exit: 111, line: /^vdeliver: qmail-queue exited with an error! qq read error \(#4\.3\.0\)\n$/ },
