@@ -27,6 +27,7 @@ export interface PlanInputs {
   options: DeliveryOptions;
   user: VirtualUser;
   config: Config;
+  /** The hooks that will run (none for a chain switched off by --no-predeliver / --no-postdeliver). */
   hooks: { predeliver: string[]; postdeliver: string[] };
   /** First line of <qmail-root>control/me, read only if a forward ends in `@`. */
   controlMe: () => string | undefined;
@@ -38,8 +39,8 @@ export function makePlan({ request, options, user, config, hooks, controlMe }: P
   const plan: Plan = {
     user,
     env,
-    predeliver: options.predeliver ? hooks.predeliver : [],
-    postdeliver: options.postdeliver ? hooks.postdeliver : [],
+    predeliver: hooks.predeliver,
+    postdeliver: hooks.postdeliver,
     hookTimeoutMs: hookTimeoutMs(config.number('vdeliver-hook-timeout')),
   };
   if (wantsMailbox(record)) {
