@@ -1,8 +1,10 @@
+import { byteString, toBytes } from './bytes';
 import { strtou, UNLIMITED, formatUint } from './uint32';
 
 /**
  * One virtual user as stored in vmailmgr's passwd.cdb (lib/vpwentry). Numbers are uint32;
- * UNLIMITED (UINT_MAX) means unlimited or never.
+ * UNLIMITED (UINT_MAX) means unlimited or never. Text fields are byte strings (src/bytes.ts):
+ * a Latin-1 directory or forward is kept byte for byte, and encodes back to the same bytes.
  */
 export interface PasswordRecord {
   version: 0 | 1 | 2;
@@ -109,7 +111,7 @@ function decodeFlags(value: Uint8Array, cursor: { pos: number }): { hasMailbox: 
 function field(value: Uint8Array, cursor: { pos: number }): string {
   let nul = value.indexOf(0, cursor.pos);
   if (nul < 0) nul = value.length;
-  const text = Buffer.from(value.buffer, value.byteOffset + cursor.pos, nul - cursor.pos).toString('utf8');
+  const text = byteString(value.subarray(cursor.pos, nul));
   cursor.pos = nul + 1;
   return text;
 }
@@ -117,7 +119,7 @@ function field(value: Uint8Array, cursor: { pos: number }): string {
 /** `:password:destination`, where a destination starting with `.` or `/` is a mailbox. */
 function decodeOld(value: Uint8Array, defaults: OldFormatDefaults, now: number): PasswordRecord | undefined {
   // vmailmgr handles this form as a C string: nothing after a NUL counts.
-  let text = Buffer.from(value).toString('utf8', 1);
+  let text = byteString(value.subarray(1));
   const nul = text.indexOf('\0');
   if (nul >= 0) text = text.slice(0, nul);
   const colon = text.indexOf(':');
@@ -156,5 +158,5 @@ export function encodePasswordRecord(record: Omit<PasswordRecord, 'version'>): B
     record.personal,
     ...NUMBER_FIELDS.map((name) => formatUint(record[name])),
   ];
-  return Buffer.concat([flags, ...fields.map((f) => Buffer.from(`${f}\0`, 'utf8'))]);
+  return Buffer.concat([flags, ...fields.map((f) => toBytes(`${f}\0`))]);
 }

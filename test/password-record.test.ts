@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fromText } from '../src/bytes';
 import { decodePasswordRecord, encodePasswordRecord, type OldFormatDefaults, type PasswordRecord } from '../src/password-record';
 import { strtou, UNLIMITED } from '../src/uint32';
 import { basicRecords, legacyRecords, VMAILMGR } from './helpers/fixtures';
@@ -33,10 +34,11 @@ describe('version 2 records of the real basic table', () => {
     const record = decode(r.value_hex)!;
     expect(record).toEqual({
       version: 2,
-      password: r.password,
-      directory: r.directory,
-      forwards: r.forwards,
-      personal: r.personal,
+      // The descriptions are text; the record holds the bytes (byte strings).
+      password: fromText(r.password),
+      directory: fromText(r.directory),
+      forwards: r.forwards.map(fromText),
+      personal: fromText(r.personal),
       hardquota: orUnlimited(r.hardquota),
       softquota: orUnlimited(r.softquota),
       msgsize: orUnlimited(r.msgsize),
