@@ -1,4 +1,5 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync } from 'node:fs';
+import { fsPath } from './bytes';
 import { writeAll } from './write-all';
 import { dirname } from 'node:path';
 
@@ -26,7 +27,7 @@ export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>): voi
 }
 
 export function syncDirectory(dir: string): void {
-  const fd = openSync(dir, 'r');
+  const fd = openSync(fsPath(dir), 'r');
   try {
     fsyncSync(fd);
   } finally {

@@ -28,7 +28,8 @@ export class CdbReader {
 
   private constructor(private readonly fd: number, readonly size: number) {}
 
-  static open(path: string): CdbReader {
+  /** `path` as node:fs takes it: a Buffer keeps a name that is not UTF-8 exact. */
+  static open(path: string | Buffer): CdbReader {
     let fd: number;
     try {
       fd = openSync(path, 'r');

@@ -1,5 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fsPath, toBytes } from './bytes';
+import { errnoText, isErrno } from './errno';
+import { failDefer } from './outcome';
+import { quoteName } from './status-line';
 import { strtou, UNLIMITED } from './uint32';
 
 /** The global directory, `/etc/vmailmgr` unless VDELIVER_CONFIG_DIR points elsewhere (tests, staging). */
@@ -26,6 +30,7 @@ export const CONFIG_ITEMS = {
   'postmaster-email': { type: 'string', default: 'postmaster@', use: 'forward of the postmaster aliases' },
   'postmaster-aliases': { type: 'list', default: 'mailer-daemon\npostmaster\nroot', use: 'names that reach the postmaster' },
   'vdeliver-hook-timeout': { type: 'number', default: '300', use: 'seconds before a hook is killed (vdeliver only)' },
+  'vdeliver-queue-timeout': { type: 'number', default: '300', use: 'seconds before qmail-queue is killed (vdeliver only)' },
 } as const satisfies Record<string, { type: ItemType; default: string; use: string }>;
 
 export type ConfigItem = keyof typeof CONFIG_ITEMS;
@@ -37,6 +42,9 @@ type TextItem = Exclude<ConfigItem, NumberItem | ListItem>;
  * vmailmgr's layered configuration: one value per file, `$HOME/.vmailmgr/<item>` first,
  * then the global directory, then the default. The first *valid* value wins; an empty
  * local file does not hide a global one. Each file is read at most once per process.
+ * Paths and values are byte strings (src/bytes.ts). Unlike vmailmgr, an item that cannot be
+ * read (EACCES, EISDIR, EIO...) defers the delivery: only a missing file means "not set here",
+ * because a silently applied default (a catch-all, say) misroutes mail (decision 13).
  */
 export class Config {
   readonly localDir: string;
@@ -61,7 +69,7 @@ export class Config {
 
   number(item: NumberItem): number {
     const parse = (text: string): number | undefined => {
-      const bytes = Buffer.from(firstLine(text));
+      const bytes = toBytes(firstLine(text));
       const parsed = strtou(bytes);
       return parsed.digits ? parsed.value : undefined;
     };
@@ -92,10 +100,10 @@ export class Config {
     let names = this.listings.get(dir);
     if (names === undefined) {
       try {
-        names = new Set(readdirSync(dir));
+        names = new Set(readdirSync(fsPath(dir), { encoding: 'latin1' }));
       } catch (error) {
         // Missing: nothing is set there. Unlistable (e.g. mode 0711): try the files themselves.
-        names = (error as NodeJS.ErrnoException).code === 'ENOENT' ? new Set() : null;
+        names = isErrno(error, 'ENOENT', 'ENOTDIR') ? new Set() : null;
       }
       this.listings.set(dir, names);
     }
@@ -108,9 +116,10 @@ export class Config {
       let text: string | undefined;
       if (this.mayContain(dir, item)) {
         try {
-          text = readFileSync(path, 'utf8');
-        } catch {
-          text = undefined; // vmailmgr treats an absent or unreadable file as "not set here"
+          text = readFileSync(fsPath(path), 'latin1');
+        } catch (error) {
+          if (!isErrno(error, 'ENOENT', 'ENOTDIR')) throw unreadable(path, error);
+          text = undefined;
         }
       }
       this.cache.set(path, text);
@@ -118,6 +127,9 @@ export class Config {
     return this.cache.get(path);
   }
 }
+
+export const unreadable = (path: string, error: unknown) =>
+  failDefer(`vdeliver: cannot read ${quoteName(path)}: ${errnoText(error)} (#4.3.5)`, error);
 
 /** Only the first line counts, stripped of C `isspace` characters (including `\r`). */
 const firstLine = (text: string): string => {

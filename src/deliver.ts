@@ -1,24 +1,25 @@
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { fsPath } from './bytes';
 import { CdbError } from './cdb-reader';
 import { Config } from './config';
 import type { DeliveryOptions } from './delivery-options';
-import { checkQmailQueue, forward } from './forward';
+import { errnoText } from './errno';
+import { checkForward, forward } from './forward';
 import { findHooks, type HookRun, runHooks } from './hooks';
 import { lookupUser, requireDeliverable, type VirtualUser } from './lookup';
-import { checkMaildir, commit, discard, type Naming, stage } from './maildir-writer';
+import { checkMaildir, commit, type Naming, stage, unstage } from './maildir-writer';
 import type { MessageSource } from './message-source';
 import { defer, delivered, DeliveryFailure, failBounce, failDefer, type Outcome, skip } from './outcome';
 import { oldFormatDefaults, PasswordTable, tablePath } from './password-table';
-import { makePlan, type Plan, postdeliverEnv } from './plan';
+import { makePlan, needsControlMe, type Plan, postdeliverEnv, qmailRoot } from './plan';
 import { readRequest, type Request } from './request';
-import { errnoText, quoteName } from './status-line';
+import { quoteName } from './status-line';
 
 export interface DeliveryInput {
   options: DeliveryOptions;
+  /** qmail-local's environment as byte strings (src/bytes.ts). */
   env: Readonly<Record<string, string | undefined>>;
-  /** Exact bytes of environment values that are not valid UTF-8, when there are any. */
-  rawEnv?: ReadonlyMap<string, Buffer>;
   globalDir: string;
   /** Opened only once the message is needed (a pipe is spooled then). */
   openMessage: () => Promise<MessageSource>;
@@ -59,7 +60,7 @@ export async function deliver(input: DeliveryInput): Promise<Report> {
   const trace: DeliveryTrace = { predeliver: [], forwarded: false, postdeliver: [] };
   let message: MessageSource | undefined;
   try {
-    const read = readRequest(input.env, input.rawEnv);
+    const read = readRequest(input.env);
     if ('outcome' in read) return { outcome: read.outcome, notes, trace };
     const { request } = read;
     const config = new Config(request.home, input.globalDir);
@@ -71,7 +72,7 @@ export async function deliver(input: DeliveryInput): Promise<Report> {
         predeliver: input.options.predeliver ? findHooks('vdeliver-predeliver', config) : [],
         postdeliver: input.options.postdeliver ? findHooks('vdeliver-postdeliver', config) : [],
       },
-      controlMe: () => readControlMe(resolve(request.home, config.string('qmail-root'))),
+      controlMe: needsControlMe(user) ? readControlMe(qmailRoot(request, config)) : undefined,
     });
     trace.plan = plan;
     if (input.dryRun) return { outcome: checkPlan(plan), notes, trace };
@@ -86,7 +87,7 @@ export async function deliver(input: DeliveryInput): Promise<Report> {
       if (plan.forward) await forward(plan.forward, message);
       trace.forwarded = plan.forward !== undefined;
     } catch (error) {
-      if (staged) discard(staged);
+      if (staged) unstage(staged);
       throw error;
     }
     if (staged) {
@@ -108,14 +109,23 @@ export async function deliver(input: DeliveryInput): Promise<Report> {
     // Without a positive answer the message must not be lost: defer.
     return { outcome: defer(`vdeliver: internal error: ${errnoText(error)} (#4.3.0)`), notes, trace };
   } finally {
+    closeMessage(message, notes);
+  }
+}
+
+/** Removing a private copy can fail; the outcome already stands, so that is only a warning. */
+function closeMessage(message: MessageSource | undefined, notes: string[]): void {
+  try {
     message?.close();
+  } catch (error) {
+    notes.push(`vdeliver: warning: could not remove the private copy of the message: ${errnoText(error)}`);
   }
 }
 
 /** A dry run's verdict: the checks the real run would meet before writing anything. */
 function checkPlan(plan: Plan): Outcome {
   if (plan.maildir) checkMaildir(plan.maildir.path);
-  if (plan.forward) checkQmailQueue(plan.forward.qmailQueue);
+  if (plan.forward) checkForward(plan.forward);
   return delivered(plan.discard);
 }
 
@@ -124,7 +134,7 @@ function findUser(request: Request, config: Config, nowMs: number): VirtualUser 
   let table: PasswordTable | undefined;
   try {
     table = PasswordTable.open(path, () => oldFormatDefaults(config), Math.floor(nowMs / 1000));
-    return lookupUser(table, request.ext, config.string('default-username'), request.bytes.ext);
+    return lookupUser(table, request.ext, config.string('default-username'));
   } catch (error) {
     // A broken table is the admin's fault: bouncing here would bounce mail for every user (decision 1).
     if (error instanceof CdbError) throw failDefer(`vdeliver: cannot read the password table ${path}: ${error.message} (#4.3.0)`, error);
@@ -146,8 +156,8 @@ async function openMessage(input: DeliveryInput): Promise<MessageSource> {
 
 function readControlMe(qmailRoot: string): string | undefined {
   try {
-    // The first line, untrimmed, as vmailmgr's read_me() takes it.
-    return readFileSync(join(qmailRoot, 'control', 'me'), 'utf8').split('\n')[0] || undefined;
+    // The first line, untrimmed, as vmailmgr's read_me() takes it; its bytes as they are.
+    return readFileSync(fsPath(join(qmailRoot, 'control', 'me')), 'latin1').split('\n')[0] || undefined;
   } catch {
     return undefined;
   }

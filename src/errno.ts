@@ -1,14 +1,51 @@
+import { constants } from 'node:os';
+import { getSystemErrorMap } from 'node:util';
 import { failBounce, failDefer, type DeliveryFailure } from './outcome';
-import { errnoText } from './status-line';
+
+/**
+ * System errors, classified by their number, never by Node's code string: Node 20's libuv has no
+ * name for some (EDQUOT comes out as 'Unknown system error -122'), and those are exactly the ones
+ * that matter here.
+ */
+const NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, number]) => [number, name]));
+/** Descriptions libuv lacks (strerror's words). */
+const EXTRA: Record<string, string> = { EDQUOT: 'disk quota exceeded', ESTALE: 'stale file handle', EREMOTEIO: 'remote I/O error' };
+
+/** The positive errno of a system error, or undefined for anything else. */
+export function errnoOf(error: unknown): number | undefined {
+  const n = (error as NodeJS.ErrnoException | undefined)?.errno;
+  return typeof n === 'number' && n !== 0 ? Math.abs(n) : undefined;
+}
+
+export const errnoName = (errno: number): string => NAMES.get(errno) ?? `errno ${errno}`;
+
+/** Is this a system error with the given name (ENOENT, EEXIST...)? */
+export function isErrno(error: unknown, ...names: string[]): boolean {
+  const n = errnoOf(error);
+  return n !== undefined && names.some((name) => constants.errno[name as keyof typeof constants.errno] === n);
+}
+
+/** `EDQUOT (disk quota exceeded)`; other errors by their message. */
+export function errnoText(error: unknown): string {
+  const n = errnoOf(error);
+  if (n === undefined) {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return code;
+    return String(error instanceof Error ? error.message : error);
+  }
+  const name = errnoName(n);
+  const detail = getSystemErrorMap().get(-n)?.[1] ?? EXTRA[name];
+  return detail ? `${name} (${detail})` : name;
+}
 
 /**
  * The one errno table (after notqmail's error_temp.c): only a file-system quota is permanent,
  * because retrying cannot make room in someone's quota; everything else may clear up, so defer.
  */
-const PERMANENT = new Set(['EDQUOT']);
+const PERMANENT = new Set([constants.errno.EDQUOT]);
 
 export function fileFailure(sentence: string, error: unknown): DeliveryFailure {
-  const code = (error as NodeJS.ErrnoException)?.code;
-  if (code && PERMANENT.has(code)) return failBounce('vdeliver: Delivery failed due to system quota violation (#5.2.2)', error);
+  const n = errnoOf(error);
+  if (n !== undefined && PERMANENT.has(n)) return failBounce('vdeliver: Delivery failed due to system quota violation (#5.2.2)', error);
   return failDefer(`vdeliver: ${sentence} ${errnoText(error)} (#4.3.0)`, error);
 }

@@ -1,101 +1,82 @@
-import { accessSync, closeSync, constants, openSync, unlinkSync } from 'node:fs';
-import { writeAll } from './write-all';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomTag } from './random-tag';
+import { accessSync, constants } from 'node:fs';
+import { fsPath, toBytes } from './bytes';
+import { errnoText } from './errno';
 import type { MessageSource } from './message-source';
 import { failBounce, failDefer } from './outcome';
 import { qmailQueueVerdict } from './qmail-queue-codes';
 
+/** One qmail-queue run for all forwards. Every value is a byte string (src/bytes.ts). */
 export interface ForwardPlan {
   qmailQueue: string;
   /** The envelope sender, byte for byte as qmail-local gave it. */
-  sender: Buffer;
+  sender: string;
   recipients: string[];
+  /** Why the recipients cannot be completed (control/me is empty); raised when forwarding, after the hooks, as vmailmgr does. */
+  unresolved?: string;
   /** Prepended to the copy (the Delivered-To line; empty with -d). */
-  dtline: Buffer;
+  dtline: string;
   env: Record<string, string>;
+  /** qmail's root: qmail.c runs qmail-queue (or $QMAILQUEUE) from there. */
   cwd: string;
+  timeoutMs?: number;
 }
 
 /**
  * vmailmgr's completion rules: a bare name gets `@HOST`; a trailing `@` gets the first line of
  * control/me; anything else is used verbatim (no validation, no case change).
  */
-export function completeForwards(forwards: string[], host: string, controlMe: () => string | undefined): string[] {
-  return forwards.map((address) => {
+export function completeForwards(forwards: string[], host: string, controlMe: string | undefined): { recipients: string[]; unresolved?: string } {
+  const recipients = forwards.map((address) => {
     if (!address.includes('@')) return `${address}@${host}`;
-    if (!address.endsWith('@')) return address;
-    const me = controlMe();
-    if (!me) throw failDefer('vdeliver: control/me is empty! (#4.3.0)');
-    return address + me;
+    return address.endsWith('@') ? address + (controlMe ?? '') : address;
   });
+  const needsMe = forwards.some((address) => address.includes('@') && address.endsWith('@'));
+  return needsMe && !controlMe ? { recipients, unresolved: 'vdeliver: control/me is empty! (#4.3.0)' } : { recipients };
 }
 
 /** The qmail-queue envelope: `F<sender>\0`, one `T<address>\0` per recipient, then `\0`. */
-export function envelope(sender: Buffer, recipients: string[]): Buffer {
-  return Buffer.concat([Buffer.from('F'), sender, Buffer.from(`\0${recipients.map((r) => `T${r}\0`).join('')}\0`, 'utf8')]);
-}
+export const envelope = (sender: string, recipients: string[]): Buffer =>
+  toBytes(`F${sender}\0${recipients.map((r) => `T${r}\0`).join('')}\0`);
 
 /**
  * Queue one copy for all recipients through a single qmail-queue run: the message (DTLINE first)
- * streamed on fd 0, the envelope on fd 1 (a small private file, which qmail-queue reads after the
- * message, exactly like a pipe). qmail-queue's exit code is read with qmail's own table.
+ * streamed on fd 0, then the envelope on fd 1, written only once the whole message is written and
+ * fd 0 closed, as qmail.c does. If we die at any point before that, qmail-queue finds no complete
+ * envelope and queues nothing (it exits 54), so a kill never queues a truncated copy.
+ * qmail-queue's exit code is read with qmail's own table.
  */
 export async function forward(plan: ForwardPlan, message: MessageSource): Promise<void> {
-  const envelopeFd = envelopeFile(envelope(plan.sender, plan.recipients));
+  if (plan.unresolved) throw failDefer(plan.unresolved);
   const { run } = await import('./exec');
-  let result;
-  try {
-    result = await run(plan.qmailQueue, {
-      stdin: withPrefix(plan.dtline, message),
-      stdout: envelopeFd,
-      env: plan.env,
-      cwd: plan.cwd,
-      errorChannel: true,
-    });
-  } finally {
-    closeSync(envelopeFd);
-  }
+  const result = await run(plan.qmailQueue, {
+    stdin: withPrefix(toBytes(plan.dtline), message),
+    afterInput: envelope(plan.sender, plan.recipients),
+    env: plan.env,
+    cwd: plan.cwd,
+    timeoutMs: plan.timeoutMs,
+    errorChannel: true,
+  });
   // vmailmgr says "exited with an error" here too (its child exits 111); admins grep for those words.
   if (result.startError) throw failDefer(`vdeliver: qmail-queue exited with an error! cannot run ${plan.qmailQueue}: ${result.startError} (#4.3.0)`);
   if (result.sourceError) throw failDefer(`vdeliver: cannot read the message: ${result.sourceError} (#4.3.0)`);
+  if (result.timedOut) throw failDefer(`vdeliver: qmail-queue exited with an error! it was killed after ${Math.round((plan.timeoutMs ?? 0) / 1000)} s (vdeliver-queue-timeout) (#4.3.0)`);
   const verdict = qmailQueueVerdict(result.exitCode, result.errorChannel, result.inputFailed);
   if (!verdict) return;
   const line = `vdeliver: qmail-queue exited with an error! ${verdict.text}`;
   throw verdict.permanent ? failBounce(line) : failDefer(line);
 }
 
-/** For a dry run: would qmail-queue start at all? */
-export function checkQmailQueue(path: string): void {
+/** For a dry run: would the forward go ahead, and would qmail-queue start at all? */
+export function checkForward(plan: ForwardPlan): void {
+  if (plan.unresolved) throw failDefer(plan.unresolved);
   try {
-    accessSync(path, constants.X_OK);
+    accessSync(fsPath(plan.qmailQueue), constants.X_OK);
   } catch (error) {
-    throw failDefer(`vdeliver: qmail-queue exited with an error! cannot run ${path}: ${(error as NodeJS.ErrnoException).code} (#4.3.0)`, error);
+    throw failDefer(`vdeliver: qmail-queue exited with an error! cannot run ${plan.qmailQueue}: ${errnoText(error).split(' ')[0]} (#4.3.0)`, error);
   }
 }
 
 function* withPrefix(prefix: Buffer, message: MessageSource): Generator<Buffer> {
   if (prefix.length > 0) yield prefix;
   yield* message.chunks();
-}
-
-/** Write the envelope to a private file and return a read-only descriptor on it (the file is already unlinked). */
-function envelopeFile(bytes: Buffer): number {
-  const path = join(tmpdir(), `vdeliver-envelope-${process.pid}-${randomTag()}`);
-  let fd: number;
-  try {
-    fd = openSync(path, 'wx', 0o600);
-  } catch (error) {
-    throw failDefer(`vdeliver: cannot create the envelope file in ${tmpdir()}: ${(error as NodeJS.ErrnoException).code} (#4.3.0)`, error);
-  }
-  try {
-    writeAll(fd, bytes);
-    return openSync(path, 'r');
-  } catch (error) {
-    throw failDefer(`vdeliver: cannot write the envelope file: ${(error as NodeJS.ErrnoException).code} (#4.3.0)`, error);
-  } finally {
-    closeSync(fd);
-    try { unlinkSync(path); } catch { /* best effort: the descriptor is what qmail-queue reads */ }
-  }
 }

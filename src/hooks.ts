@@ -2,21 +2,28 @@ import { closeSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MessageSource } from './message-source';
 import { hookVerdict, type HookVerdict } from './hook-codes';
+import { fsPath } from './bytes';
 import type { Config } from './config';
+import { errnoText, isErrno } from './errno';
+import { failDefer } from './outcome';
+import { quoteName } from './status-line';
 
 export type HookName = 'vdeliver-predeliver' | 'vdeliver-postdeliver';
 
 /**
  * The hooks that would run, in order: the global directory's file, then the local one.
  * Like vmailmgr, a hook is any file (symlinks followed) with at least one execute bit;
- * a file without one is skipped silently.
+ * a file without one is skipped silently. Unlike vmailmgr, a hook that exists but cannot be
+ * looked at (EACCES, EIO...) defers: a silently skipped quota or spam filter misroutes mail
+ * (decision 13). Only a missing file means "no hook".
  */
 export function findHooks(name: HookName, config: Pick<Config, 'directories' | 'mayContain'>): string[] {
   return [...config.directories].reverse().filter((dir) => config.mayContain(dir, name)).map((dir) => join(dir, name)).filter((path) => {
     try {
-      return (statSync(path).mode & 0o111) !== 0;
-    } catch {
-      return false; // vmailmgr: a hook that cannot be stat()ed (absent, unsearchable directory) is no hook
+      return (statSync(fsPath(path)).mode & 0o111) !== 0;
+    } catch (error) {
+      if (isErrno(error, 'ENOENT', 'ENOTDIR')) return false;
+      throw failDefer(`vdeliver: cannot look at the hook ${quoteName(path)}: ${errnoText(error)} (#4.3.5)`, error);
     }
   });
 }

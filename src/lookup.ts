@@ -11,16 +11,16 @@ export interface VirtualUser {
   record: PasswordRecord;
 }
 
-interface Table { find(name: string | Buffer): TableAnswer }
+interface Table { find(name: string): TableAnswer }
 
 /**
  * vmailmgr's lookup (spec §5.5): EXT verbatim (never split on `-`), then the catch-all.
  * Unlike vmailmgr, a record that exists but cannot be decoded defers instead of silently
  * handing the user's mail to the catch-all (decision 2).
  */
-export function lookupUser(table: Table, ext: string, catchAll: string, extBytes?: Buffer): VirtualUser | undefined {
+export function lookupUser(table: Table, ext: string, catchAll: string): VirtualUser | undefined {
   // An empty EXT goes straight to the catch-all, as in vmailmgr.
-  const direct = ext === '' ? undefined : table.find(extBytes ?? ext);
+  const direct = ext === '' ? undefined : table.find(ext);
   if (direct?.status === 'found') return { name: ext, key: direct.key, via: 'direct', record: direct.record };
   if (direct?.status === 'invalid') throw failDefer(`vdeliver: the password table entry for '${quoteName(ext)}' is corrupt (#4.3.0)`);
   const fallback = table.find(catchAll);

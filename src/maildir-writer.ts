@@ -1,13 +1,15 @@
 import { closeSync, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { randomTag } from './random-tag';
-import { fileFailure } from './errno';
+import { fsPath } from './bytes';
+import { errnoText, fileFailure, isErrno } from './errno';
 import type { MessageSource } from './message-source';
 import { BLOCK_SIZE } from './message-source';
 import { failDefer } from './outcome';
 import { syncDirectory } from './atomic-file';
 import { writeAll } from './write-all';
 
+/** A copy written to tmp/ and not yet visible. Paths are byte strings (src/bytes.ts). */
 export interface Staged { maildir: string; name: string; tmpPath: string; newPath: string }
 
 export interface Naming { now: () => number; pid: number; hostname: string }
@@ -15,7 +17,7 @@ export interface Naming { now: () => number; pid: number; hostname: string }
 const NOT_A_MAILDIR = 'vdeliver: Destination directory does not appear to be a maildir. (#4.2.1)';
 const NAME_ATTEMPTS = 3;
 /** link() refusals that mean "this file system does not do hard links", not "something is wrong". */
-const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS', 'EMLINK']);
+const NO_HARD_LINKS = ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS', 'EMLINK'];
 
 /**
  * A Maildir name unique across hosts, processes and deliveries within one process:
@@ -49,7 +51,7 @@ export function stage(maildir: string, prefix: Buffer, message: MessageSource, n
       closeSync(fd);
     }
   } catch (error) {
-    discard(staged);
+    unstage(staged);
     throw fileFailure('Error writing the output file.', error);
   }
   return staged;
@@ -59,7 +61,7 @@ export function stage(maildir: string, prefix: Buffer, message: MessageSource, n
 export function checkMaildir(maildir: string): void {
   for (const sub of ['tmp', 'new']) {
     let isDir = false;
-    try { isDir = statSync(join(maildir, sub)).isDirectory(); } catch (error) { throw failDefer(NOT_A_MAILDIR, error); }
+    try { isDir = statSync(fsPath(join(maildir, sub))).isDirectory(); } catch (error) { throw failDefer(NOT_A_MAILDIR, error); }
     if (!isDir) throw failDefer(NOT_A_MAILDIR);
   }
 }
@@ -68,17 +70,17 @@ export function checkMaildir(maildir: string): void {
 export function commit(staged: Staged): { warning?: string } {
   let linked = true;
   try {
-    linkSync(staged.tmpPath, staged.newPath);
+    linkSync(fsPath(staged.tmpPath), fsPath(staged.newPath));
   } catch (error) {
-    if (!NO_HARD_LINKS.has((error as NodeJS.ErrnoException).code ?? '')) {
-      discard(staged);
+    if (!isErrno(error, ...NO_HARD_LINKS)) {
+      unstage(staged);
       throw fileFailure('Error linking the temp file to the new file.', error);
     }
     try {
-      renameSync(staged.tmpPath, staged.newPath);
+      renameSync(fsPath(staged.tmpPath), fsPath(staged.newPath));
       linked = false;
     } catch (renameError) {
-      discard(staged);
+      unstage(staged);
       throw fileFailure('Error linking the temp file to the new file.', renameError);
     }
   }
@@ -86,23 +88,23 @@ export function commit(staged: Staged): { warning?: string } {
     syncDirectory(join(staged.maildir, 'new'));
   } catch (error) {
     // Not known to be durable: take it back and let qmail retry, rather than risk a silent loss.
-    try { unlinkSync(staged.newPath); } catch { /* it stays; the retry then makes a second copy, not a loss */ }
-    discard(staged);
+    try { unlinkSync(fsPath(staged.newPath)); } catch { /* it stays; the retry then makes a second copy, not a loss */ }
+    unstage(staged);
     throw fileFailure('Error syncing the new directory.', error);
   }
   if (!linked) return {};
   try {
-    unlinkSync(staged.tmpPath);
+    unlinkSync(fsPath(staged.tmpPath));
   } catch (error) {
     // The message is delivered; deferring now would deliver it twice.
-    return { warning: `vdeliver: warning: could not remove ${staged.tmpPath}: ${(error as NodeJS.ErrnoException).code}` };
+    return { warning: `vdeliver: warning: could not remove ${staged.tmpPath}: ${errnoText(error)}` };
   }
   return {};
 }
 
 /** Remove the staged file (a later step failed). Never throws: the original failure matters more. */
-export function discard(staged: Staged): void {
-  try { unlinkSync(staged.tmpPath); } catch { /* already gone */ }
+export function unstage(staged: Staged): void {
+  try { unlinkSync(fsPath(staged.tmpPath)); } catch { /* already gone */ }
 }
 
 function createExclusive(maildir: string, naming: Naming): { fd: number; name: string } {
@@ -110,11 +112,11 @@ function createExclusive(maildir: string, naming: Naming): { fd: number; name: s
     const name = uniqueName(naming, attempt);
     try {
       // eslint-disable-next-line no-bitwise
-      const fd = openSync(join(maildir, 'tmp', name), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+      const fd = openSync(fsPath(join(maildir, 'tmp', name)), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
       return { fd, name };
     } catch (error) {
       // Only a name collision is worth another try; anything else goes through the errno table.
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= NAME_ATTEMPTS) throw fileFailure('Error creating the output file.', error);
+      if (!isErrno(error, 'EEXIST') || attempt >= NAME_ATTEMPTS) throw fileFailure('Error creating the output file.', error);
     }
   }
 }

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { byteString, fsPath, toBytes } from './bytes';
 import { CdbError, CdbReader } from './cdb-reader';
 import type { Config } from './config';
 import { decodePasswordRecord, type OldFormatDefaults, type PasswordRecord } from './password-record';
@@ -8,11 +9,8 @@ export type TableAnswer =
   | { status: 'absent'; key: string }
   | { status: 'invalid'; key: string; value: Buffer };
 
-/** vmailmgr's keys are the name with ASCII A-Z lower-cased; other bytes are left alone. */
+/** vmailmgr's keys are the name (a byte string) with ASCII A-Z lower-cased; other bytes are left alone. */
 export const tableKey = (name: string): string => name.replace(/[A-Z]+/g, (s) => s.toLowerCase());
-
-/** The same folding on the name's exact bytes (which need not be UTF-8). */
-export const tableKeyBytes = (name: Buffer): Buffer => Buffer.from(name.map((b) => (b >= 0x41 && b <= 0x5a ? b + 0x20 : b)));
 
 /** `<password-file>.cdb`, relative to $HOME unless absolute, as vmailmgr opens it after chdir($HOME). */
 export const tablePath = (home: string, config: Config): string => resolve(home, `${config.string('password-file')}.cdb`);
@@ -35,17 +33,17 @@ export class PasswordTable {
   static open(path: string, defaults: OldFormatDefaults | (() => OldFormatDefaults), now: number): PasswordTable {
     let cached: OldFormatDefaults | undefined;
     const lazy = typeof defaults === 'function' ? () => (cached ??= defaults()) : () => defaults;
-    return new PasswordTable(path, CdbReader.open(path), lazy, now);
+    return new PasswordTable(path, CdbReader.open(fsPath(path)), lazy, now);
   }
 
   get bytesRead(): number {
     return this.cdb.bytesRead;
   }
 
-  find(name: string | Buffer): TableAnswer {
-    const keyBytes = typeof name === 'string' ? Buffer.from(tableKey(name), 'utf8') : tableKeyBytes(name);
-    const key = keyBytes.toString('utf8');
-    const value = this.cdb.get(keyBytes);
+  /** Keys and names are byte strings (src/bytes.ts). */
+  find(name: string): TableAnswer {
+    const key = tableKey(name);
+    const value = this.cdb.get(toBytes(key));
     if (value === undefined) return { status: 'absent', key };
     const record = decodePasswordRecord(value, this.defaults, this.now);
     return record ? { status: 'found', key, record } : { status: 'invalid', key, value };
@@ -54,7 +52,7 @@ export class PasswordTable {
   /** Every record in file order; an invalid one is reported and the listing goes on. */
   *entries(): Generator<{ key: string; record?: PasswordRecord; value: Buffer }> {
     for (const { key, data } of this.cdb.records()) {
-      yield { key: key.toString('utf8'), record: decodePasswordRecord(data, this.defaults, this.now), value: data };
+      yield { key: byteString(key), record: decodePasswordRecord(data, this.defaults, this.now), value: data };
     }
   }
 

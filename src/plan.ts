@@ -1,4 +1,5 @@
 import { isAbsolute, join, resolve } from 'node:path';
+import { toBytes } from './bytes';
 import type { Config } from './config';
 import type { DeliveryOptions } from './delivery-options';
 import { completeForwards, type ForwardPlan } from './forward';
@@ -29,9 +30,15 @@ export interface PlanInputs {
   config: Config;
   /** The hooks that will run (none for a chain switched off by --no-predeliver / --no-postdeliver). */
   hooks: { predeliver: string[]; postdeliver: string[] };
-  /** First line of <qmail-root>control/me, read only if a forward ends in `@`. */
-  controlMe: () => string | undefined;
+  /** First line of <qmail-root>control/me, when a forward ends in `@` (see needsControlMe). */
+  controlMe: string | undefined;
 }
+
+/** Only a forward ending in `@` is completed from control/me, so only then is it read. */
+export const needsControlMe = (user: VirtualUser): boolean => user.record.forwards.some((f) => f.endsWith('@'));
+
+/** <qmail-root> as vmailmgr resolves it: relative to $HOME. */
+export const qmailRoot = (request: Request, config: Config): string => resolve(request.home, config.string('qmail-root'));
 
 export function makePlan({ request, options, user, config, hooks, controlMe }: PlanInputs): Plan {
   const { record } = user;
@@ -41,22 +48,23 @@ export function makePlan({ request, options, user, config, hooks, controlMe }: P
     env,
     predeliver: hooks.predeliver,
     postdeliver: hooks.postdeliver,
-    hookTimeoutMs: hookTimeoutMs(config.number('vdeliver-hook-timeout')),
+    hookTimeoutMs: timeoutMs(config.number('vdeliver-hook-timeout')),
   };
   if (wantsMailbox(record)) {
-    const { ufline, rpline, dtline } = request.bytes;
-    const prefix = Buffer.concat([options.fromLine ? ufline : NONE, options.returnPath ? rpline : NONE, options.deliveredTo ? dtline : NONE]);
+    const { ufline, rpline, dtline } = request;
+    const prefix = toBytes((options.fromLine ? ufline : '') + (options.returnPath ? rpline : '') + (options.deliveredTo ? dtline : ''));
     plan.maildir = { path: resolve(request.home, record.directory), prefix };
   }
   if (record.forwards.length > 0) {
-    const queueEnv = { ...env, ...senderParts(request.sender) };
+    const root = qmailRoot(request, config);
     plan.forward = {
-      qmailQueue: qmailQueuePath(request.env.QMAILQUEUE, resolve(request.home, config.string('qmail-root'))),
-      sender: request.bytes.sender,
-      recipients: completeForwards(record.forwards, request.host, controlMe),
-      dtline: options.deliveredTo ? request.bytes.dtline : NONE,
-      env: queueEnv,
-      cwd: request.home,
+      qmailQueue: qmailQueuePath(request.env.QMAILQUEUE, root),
+      sender: request.sender,
+      ...completeForwards(record.forwards, request.host, controlMe),
+      dtline: options.deliveredTo ? request.dtline : '',
+      env: { ...env, ...senderParts(request.sender) },
+      cwd: root,
+      timeoutMs: timeoutMs(config.number('vdeliver-queue-timeout')),
     };
   }
   if (!plan.maildir && !plan.forward) {
@@ -66,10 +74,8 @@ export function makePlan({ request, options, user, config, hooks, controlMe }: P
   return plan;
 }
 
-const NONE = Buffer.alloc(0);
-
 /** Seconds from the config to a timer: `-` and 0 mean none; Node's timers stop at 2^31-1 ms (24.8 days). */
-function hookTimeoutMs(seconds: number): number | undefined {
+function timeoutMs(seconds: number): number | undefined {
   if (seconds === UNLIMITED || seconds === 0) return undefined;
   return Math.min(seconds * 1000, 0x7fffffff);
 }

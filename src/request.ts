@@ -1,6 +1,10 @@
 import { bounce, defer, type Outcome } from './outcome';
 
-/** What qmail-local tells us about one delivery (qmail-local.c main(); spec §2). */
+/**
+ * What qmail-local tells us about one delivery (qmail-local.c main(); spec §2). Every value is a
+ * byte string (src/bytes.ts): qmail passes any byte on, and these reach the table key, the Maildir
+ * copy, the envelope and file names byte for byte.
+ */
 export interface Request {
   home: string;
   user: string;
@@ -14,27 +18,18 @@ export interface Request {
   dtline: string;
   /** The whole environment, passed on untouched to hooks and qmail-queue. */
   env: Readonly<Record<string, string>>;
-  /**
-   * The values that must reach the Maildir, the envelope and the table lookup byte for byte.
-   * They equal the strings above unless a value is not valid UTF-8 (qmail passes any byte on).
-   */
-  bytes: Readonly<Record<'ext' | 'sender' | 'ufline' | 'rpline' | 'dtline', Buffer>>;
 }
 
 /** Checked in vmailmgr's order; only presence counts, an empty value is accepted. */
 const REQUIRED = ['USER', 'EXT', 'HOST', 'SENDER', 'UFLINE', 'RPLINE', 'DTLINE'] as const;
 
-/**
- * qmail-local's environment as a Request. `rawEnv` gives the exact bytes of variables that were not
- * valid UTF-8 (Node's process.env replaced those bytes with U+FFFD).
- */
-export function readRequest(env: Readonly<Record<string, string | undefined>>, rawEnv?: ReadonlyMap<string, Buffer>): { request: Request } | { outcome: Outcome } {
+/** qmail-local's environment (as byte strings) as a Request. */
+export function readRequest(env: Readonly<Record<string, string | undefined>>): { request: Request } | { outcome: Outcome } {
   // vmailmgr exits 1 here (a temporary failure for qmail); we say 111 outright.
   if (!env.HOME) return { outcome: defer("vdeliver: Can't determine home directory (#4.3.5)") };
   for (const name of REQUIRED) {
     if (env[name] === undefined) return { outcome: bounce(`vdeliver: ${name} is not set (#5.3.5)`) };
   }
-  const exact = (name: string): Buffer => rawEnv?.get(name) ?? Buffer.from(env[name] as string, 'utf8');
   const clean: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) if (value !== undefined) clean[name] = value;
   return {
@@ -48,9 +43,6 @@ export function readRequest(env: Readonly<Record<string, string | undefined>>, r
       rpline: clean.RPLINE,
       dtline: clean.DTLINE,
       env: clean,
-      bytes: {
-        ext: exact('EXT'), sender: exact('SENDER'), ufline: exact('UFLINE'), rpline: exact('RPLINE'), dtline: exact('DTLINE'),
-      },
     },
   };
 }

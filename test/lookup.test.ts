@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { fromText } from '../src/bytes';
 import { lookupUser, requireDeliverable, wantsMailbox } from '../src/lookup';
 import { DeliveryFailure } from '../src/outcome';
 import { PasswordTable } from '../src/password-table';
@@ -36,8 +37,9 @@ describe('lookup in the real basic table', () => {
     ['nosuchuser', 'catch-all', '+', './users/+'],
     ['', 'catch-all', '+', './users/+'],
   ])('%p is answered %s by %p', (ext, via, key, _dir) => {
-    const user = lookupUser(basic, ext, '+')!;
-    expect(user).toMatchObject({ via, key, name: via === 'direct' ? ext : '+' });
+    // Names and keys are byte strings: the UTF-8 bytes of the text here.
+    const user = lookupUser(basic, fromText(ext), '+')!;
+    expect(user).toMatchObject({ via, key: fromText(key), name: via === 'direct' ? fromText(ext) : '+' });
   });
 
   test('without a catch-all an unknown name bounces with vmailmgr\'s words', () => {

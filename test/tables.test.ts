@@ -1,7 +1,8 @@
 import { hookVerdict } from '../src/hook-codes';
 import { uniqueName } from '../src/maildir-writer';
 import { qmailQueueVerdict } from '../src/qmail-queue-codes';
-import { fileFailure } from '../src/errno';
+import { constants } from 'node:os';
+import { errnoText, fileFailure } from '../src/errno';
 import { oneLine, quoteName } from '../src/status-line';
 import { parseArgs } from '../src/cli/options';
 
@@ -35,11 +36,18 @@ describe("qmail-queue exit codes, read with qmail.c's table", () => {
 });
 
 describe('the errno table', () => {
-  const err = (code: string): NodeJS.ErrnoException => Object.assign(new Error(`${code}: some text, write`), { code });
-  test('EDQUOT bounces with vmailmgr\'s line, anything else defers', () => {
-    expect(fileFailure('Error writing the output file.', err('EDQUOT')).outcome).toEqual({ kind: 'bounce', line: 'vdeliver: Delivery failed due to system quota violation (#5.2.2)' });
-    expect(fileFailure('Error writing the output file.', err('ENOSPC')).outcome).toEqual({ kind: 'defer', line: 'vdeliver: Error writing the output file. ENOSPC (some text) (#4.3.0)' });
-    expect(fileFailure('Error writing the output file.', err('EACCES')).outcome.kind).toBe('defer');
+  // What Node 20 really throws: a negative errno, and a code string that has no name for EDQUOT.
+  const err = (name: keyof typeof constants.errno, code: string = name): NodeJS.ErrnoException =>
+    Object.assign(new Error(`${code}: some text, write`), { errno: -constants.errno[name], code, syscall: 'write' });
+  test('EDQUOT is recognised by its number although Node 20 calls it "Unknown system error -122"', () => {
+    const edquot = err('EDQUOT', `Unknown system error -${constants.errno.EDQUOT}`);
+    expect(fileFailure('Error writing the output file.', edquot).outcome).toEqual({ kind: 'bounce', line: 'vdeliver: Delivery failed due to system quota violation (#5.2.2)' });
+    expect(errnoText(edquot)).toBe('EDQUOT (disk quota exceeded)');
+  });
+  test('anything else defers, named by its number with libuv\'s words', () => {
+    expect(fileFailure('Error writing the output file.', err('ENOSPC')).outcome).toEqual({ kind: 'defer', line: 'vdeliver: Error writing the output file. ENOSPC (no space left on device) (#4.3.0)' });
+    expect(fileFailure('Error writing the output file.', err('EACCES', 'UNKNOWN')).outcome).toEqual({ kind: 'defer', line: 'vdeliver: Error writing the output file. EACCES (permission denied) (#4.3.0)' });
+    expect(fileFailure('Error creating the output file.', new Error('not a system error')).outcome.kind).toBe('defer');
   });
 });
 
@@ -75,5 +83,10 @@ describe("vmailmgr's command line", () => {
     [['extra'], { error: 'Too many command-line arguments' }],
     [['--', '-d'], { error: 'Too many command-line arguments' }],
     [['-d', '--'], { options: { deliveredTo: false } }],
+    // Names of Object.prototype's own members are unknown options, not accepted and not a crash.
+    [['--constructor'], { error: "unknown option string: '--constructor'" }],
+    [['--toString'], { error: "unknown option string: '--toString'" }],
+    [['--__proto__'], { error: "unknown option string: '--__proto__'" }],
+    [['--hasOwnProperty'], { error: "unknown option string: '--hasOwnProperty'" }],
   ])('%p', (argv, expected) => expect(parseArgs(argv)).toMatchObject(expected));
 });

@@ -1,6 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { basename, relative } from 'node:path';
+import { byteString, printable } from '../bytes';
 import { GLOBAL_DIR_VARIABLE } from '../config';
 import { deliver, type Report } from '../deliver';
 import { DEFAULT_OPTIONS } from '../delivery-options';
@@ -9,6 +10,7 @@ import { MessageSource } from '../message-source';
 import { exitCode } from '../outcome';
 import { tableKey } from '../password-table';
 import { qmailLocalEnv } from '../qmail-local-env';
+import { environmentBytes } from '../raw-env';
 import { formatUint } from '../uint32';
 import { type AdminContext, AdminError } from './context';
 import { summarize, type MessageSummary } from './message-summary';
@@ -110,7 +112,7 @@ export async function testDelivery(ctx: AdminContext, req: TestRequest, file: st
     message = await summarize(file);
     report = await deliver({
       options: DEFAULT_OPTIONS,
-      env: deliveryEnv,
+      env: environmentBytes(deliveryEnv),
       globalDir: ctx.config.globalDir,
       openMessage: async () => MessageSource.fromSeekableFd(fd) ?? Promise.reject(new Error(`${file} is not a regular file`)),
       now: Date.now,
@@ -150,12 +152,12 @@ function describe(ctx: AdminContext, req: TestRequest, file: string, ext: string
     hooks: { predeliver: hookViews(plan?.predeliver ?? [], trace.predeliver), postdeliver: hookViews(plan?.postdeliver ?? [], trace.postdeliver) },
     maildir: plan?.maildir && { directory: relative(ctx.home, plan.maildir.path), file: trace.stored && relative(ctx.home, trace.stored) },
     forward: plan?.forward && {
-      qmailQueue: plan.forward.qmailQueue, sender: plan.forward.sender.toString('utf8'), recipients: plan.forward.recipients,
-      envelope: envelope(plan.forward.sender, plan.forward.recipients).toString('utf8').replace(/\0/g, '\\0'), sent: trace.forwarded,
+      qmailQueue: printable(plan.forward.qmailQueue), sender: printable(plan.forward.sender), recipients: plan.forward.recipients.map(printable),
+      envelope: printable(byteString(envelope(plan.forward.sender, plan.forward.recipients))).replace(/\0/g, '\\0'), sent: trace.forwarded,
     },
     exitCode: exitCode(report.outcome),
-    line: report.outcome.line ?? '',
-    notes: report.notes,
+    line: printable(report.outcome.line ?? ''),
+    notes: report.notes.map(printable),
   };
 }
 

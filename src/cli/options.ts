@@ -46,12 +46,13 @@ export function parseArgs(argv: string[]): ParsedArgs {
     if (arg.startsWith('--')) {
       const name = arg.slice(2);
       if (name === 'help') help = true;
-      else if (LONG[name]) LONG[name](options);
+      // Own keys only: `--constructor` or `--__proto__` must not reach Object.prototype.
+      else if (Object.hasOwn(LONG, name)) LONG[name](options);
       else return { error: `unknown option string: '${arg}'` };
     } else if (arg.startsWith('-')) {
       for (const letter of arg.slice(1)) {
         if (letter === 'h') help = true;
-        else if (SHORT[letter]) SHORT[letter](options);
+        else if (Object.hasOwn(SHORT, letter)) SHORT[letter](options);
         else return { error: `unknown option letter -${letter}` };
       }
     } else break;

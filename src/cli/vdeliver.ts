@@ -1,15 +1,14 @@
-import { fstatSync } from 'node:fs';
+import { accessSync, constants, fstatSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { fsPath, toBytes, toText } from '../bytes';
 import { DEFAULT_GLOBAL_DIR, GLOBAL_DIR_VARIABLE } from '../config';
 import { deliver } from '../deliver';
+import { errnoText } from '../errno';
 import { MessageSource } from '../message-source';
 import { defer, exitCode, type Outcome } from '../outcome';
-import { errnoText, oneLine } from '../status-line';
+import { environmentBytes } from '../raw-env';
+import { oneLine } from '../status-line';
 import { parseArgs, USAGE } from './options';
-import { needsRawEnvironment, readRawEnvironment } from '../raw-env';
-
-/** Values that reach the Maildir, the envelope or the table key, and so must keep their exact bytes. */
-const EXACT_VARIABLES = ['EXT', 'SENDER', 'UFLINE', 'RPLINE', 'DTLINE'] as const;
 
 /** What this run prints: notes (warnings), then the outcome's one line. */
 interface Printed { outcome: Outcome; notes: string[] }
@@ -17,21 +16,22 @@ interface Printed { outcome: Outcome; notes: string[] }
 /**
  * The program qmail-local runs for each message. The only module that touches the process:
  * it reads argv, the environment and fd 0, prints the report and sets the exit code.
+ * No stream is opened unless a pipe must be spooled: Node's stream modules cost start-up time.
  */
 async function main(): Promise<Printed> {
-  const env = process.env;
+  const env = environmentBytes(process.env, '/proc/self/environ');
   const parsed = parseArgs(process.argv.slice(2));
   if ('error' in parsed) return { outcome: defer(`vdeliver: ${parsed.error} (see vdeliver --help) (#4.3.5)`), notes: [] };
   if (parsed.help) {
     // Under qmail-local, "help" from .qmail-default must not count as a delivery (decision 12),
     // and the report gets the one line that says why, not the usage.
     if (env.RECIPIENT !== undefined) return { outcome: defer('vdeliver: --help given in a .qmail file; nothing was delivered (#4.3.5)'), notes: [] };
-    process.stderr.write(USAGE);
+    writeAll(2, Buffer.from(USAGE));
     return { outcome: { kind: 'delivered' }, notes: [] };
   }
   if (env.HOME) {
     try {
-      process.chdir(env.HOME);
+      enterHome(env.HOME);
     } catch (error) {
       return { outcome: defer(`vdeliver: Can't change to home directory ${errnoText(error)} (#4.3.5)`), notes: [] };
     }
@@ -39,7 +39,6 @@ async function main(): Promise<Printed> {
   const report = await deliver({
     options: parsed.options,
     env,
-    rawEnv: needsRawEnvironment(env, EXACT_VARIABLES) ? readRawEnvironment() : undefined,
     globalDir: env[GLOBAL_DIR_VARIABLE] || DEFAULT_GLOBAL_DIR,
     openMessage: openStdin,
     now: Date.now,
@@ -48,6 +47,13 @@ async function main(): Promise<Printed> {
   });
   // --quiet silences vdeliver's own status lines; the exit code still tells qmail everything.
   return parsed.options.quiet ? { outcome: { ...report.outcome, line: undefined } as Outcome, notes: [] } : report;
+}
+
+/** chdir($HOME) as vmailmgr does; a home whose name is not UTF-8 (Node cannot chdir there) must at least be searchable. */
+function enterHome(home: string): void {
+  const text = toText(home);
+  if (text !== undefined) process.chdir(text);
+  else accessSync(fsPath(home), constants.X_OK);
 }
 
 /**
@@ -65,7 +71,7 @@ async function openStdin(): Promise<MessageSource> {
   const source = MessageSource.fromSeekableFd(0);
   if (source) return source;
   const stat = fstatSync(0);
-  // node:tty is loaded here only: qmail-local never gets this far.
+  // node:tty and process.stdin (the stream modules) are loaded here only: qmail-local never gets this far.
   const { isatty } = require('node:tty') as typeof import('node:tty');
   if (!stat.isFIFO() && !stat.isSocket() && !isatty(0)) throw new Error('standard input is not a file, a pipe or a terminal');
   return MessageSource.spool(process.stdin);
@@ -73,11 +79,23 @@ async function openStdin(): Promise<MessageSource> {
 
 let finished = false;
 
+/** The report is a byte string: a user's 8-bit name goes out as its own bytes. */
+function print(lines: string[]): void {
+  if (lines.length > 0) writeAll(1, toBytes(`${lines.map(oneLine).join('\n')}\n`));
+}
+
+function writeAll(fd: number, bytes: Buffer): void {
+  try {
+    for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done);
+  } catch {
+    // Nobody reads our report (qmail-local gone): the exit code still says everything.
+  }
+}
+
 function finish(report: Printed): void {
   finished = true;
-  const lines = [...report.notes, report.outcome.line].filter((l): l is string => Boolean(l)).map(oneLine);
-  if (lines.length > 0) process.stdout.write(`${lines.join('\n')}\n`);
-  // exitCode, never process.exit(): stdout may be a pipe still being written.
+  print([...report.notes, report.outcome.line].filter((l): l is string => Boolean(l)));
+  // exitCode, never process.exit(): a spooling stdin may still be open.
   process.exitCode = exitCode(report.outcome);
 }
 
@@ -86,7 +104,7 @@ function crash(error: unknown): void {
   if (finished) return;
   finished = true;
   const outcome: Outcome = defer(`vdeliver: internal error: ${errnoText(error)} (#4.3.0)`);
-  process.stdout.write(`${oneLine(outcome.line ?? '')}\n`);
+  print([outcome.line ?? '']);
   process.exitCode = exitCode(outcome);
 }
 

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { fsPath } from '../../src/bytes';
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { CdbReader } from '../../src/cdb-reader';
@@ -29,7 +30,7 @@ export function makeHome(root: string, table: 'basic' | 'legacy' = 'basic'): Tes
   const reader = CdbReader.open(source);
   for (const { data } of reader.records()) {
     const record = decodePasswordRecord(data, { hardquota: UNLIMITED, softquota: UNLIMITED, msgsize: UNLIMITED, msgcount: UNLIMITED, expiry: UNLIMITED }, 0);
-    if (record?.directory) for (const sub of ['tmp', 'new', 'cur']) mkdirSync(join(home, record.directory, sub), { recursive: true });
+    if (record?.directory) for (const sub of ['tmp', 'new', 'cur']) mkdirSync(fsPath(join(home, record.directory, sub)), { recursive: true });
   }
   reader.close();
   writeFileSync(join(t.qmailRoot, 'control', 'me'), 'mail.example.net\n');
