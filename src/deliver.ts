@@ -8,7 +8,7 @@ import { errnoText } from './errno';
 import { checkForward, forward } from './forward';
 import { findHooks, type HookRun, runHooks } from './hooks';
 import { lookupUser, requireDeliverable, type VirtualUser } from './lookup';
-import { checkMaildir, commit, type Naming, stage, unstage } from './maildir-writer';
+import { checkMaildir, commit, type Naming, stage, type Staged, unstage } from './maildir-writer';
 import type { MessageSource } from './message-source';
 import { defer, delivered, DeliveryFailure, failBounce, failDefer, type Outcome, skip } from './outcome';
 import { oldFormatDefaults, PasswordTable, tablePath } from './password-table';
@@ -91,7 +91,7 @@ export async function deliver(input: DeliveryInput): Promise<Report> {
       throw error;
     }
     if (staged) {
-      const { warning } = commit(staged);
+      const { warning } = commitAfterForward(staged, trace.forwarded);
       trace.stored = staged.newPath;
       if (warning) notes.push(warning);
     }
@@ -119,6 +119,22 @@ function closeMessage(message: MessageSource | undefined, notes: string[]): void
     message?.close();
   } catch (error) {
     notes.push(`vdeliver: warning: could not remove the private copy of the message: ${errnoText(error)}`);
+  }
+}
+
+/**
+ * Commit the Maildir copy. A quota refusal here, once forwards are queued, defers instead of
+ * bouncing: a bounce would tell the sender nothing arrived although the forwarded copies did,
+ * and would lose the mailbox copy for good; a retry only repeats the forwards (a deviation).
+ */
+function commitAfterForward(staged: Staged, forwarded: boolean): { warning?: string } {
+  try {
+    return commit(staged);
+  } catch (error) {
+    if (forwarded && error instanceof DeliveryFailure && error.outcome.kind === 'bounce') {
+      throw failDefer('vdeliver: Delivery failed due to system quota violation; the forwarded copies are queued already (#4.2.2)', error);
+    }
+    throw error;
   }
 }
 

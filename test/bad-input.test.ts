@@ -11,7 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { ROOT, scratchDir } from './helpers/fixtures';
 import { makeHome, maildirFiles, qmailLocalEnv, queueCalls, type RunResult, runVdeliver, type TestHome, VDELIVER } from './helpers/home';
@@ -325,6 +325,28 @@ describe('regressions', () => {
     const env = deliveryEnv(t, 'alice');
     expectReport(runVdeliver(t, env, [], MESSAGE), 0);
     expectMaildirs(t, 'users/alice', storedCopy(env, MESSAGE));
+  });
+
+  test('a hook whose background child keeps the output pipe open does not hold qmail\'s delivery slot', () => {
+    const t = freshHome('hook-background-child');
+    const late = join(t.root, 'background-child-finished');
+    // The child inherits the hook's stdout and outlives it by far.
+    writeHook(t, 'vdeliver-predeliver', `#!/bin/sh\necho checked by the hook\n(sleep 3; touch '${late}') &\ncat >/dev/null\nexit 0\n`);
+    const env = deliveryEnv(t, 'alice');
+    const result = runVdeliver(t, env, [], MESSAGE);
+    // runVdeliver returns when the last writer of its pipe closes it: the background child must not be one.
+    expect(existsSync(late)).toBe(false);
+    expect(result).toEqual({ status: 0, output: 'checked by the hook\n' });
+    expectMaildirs(t, 'users/alice', storedCopy(env, MESSAGE));
+  });
+
+  test('a missing control/me is raised after the predeliver hook, whose 99 stands (as vmailmgr orders it)', () => {
+    const t = freshHome('control-me-after-hooks');
+    rmSync(join(t.qmailRoot, 'control', 'me'));
+    writeHook(t, 'vdeliver-predeliver', '#!/bin/sh\ncat >/dev/null\nexit 99\n');
+    expectReport(runVdeliver(t, deliveryEnv(t, 'postmaster'), [], MESSAGE), 99);
+    expectMaildirs(t);
+    expect(queueCalls(t)).toEqual([]);
   });
 
   test('an absolute password-file is used as it is, not under $HOME', () => {
