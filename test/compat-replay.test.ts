@@ -1,7 +1,7 @@
 /**
  * Replays every recorded run of vmailmgr 0.97.1's vdeliver (fixtures/vmailmgr/behaviour) through
  * the built bin/vdeliver, from a fresh copy of the recorded domain, with the same environment,
- * options, config, hooks and a strict recording qmail-queue. Where decisions.md says we differ,
+ * options, config, hooks and a strict recording qmail-queue. Where the README's deviations table says we differ,
  * DIFFERENCES states what we do instead, next to what vmailmgr did.
  */
 import { readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -69,7 +69,7 @@ const SETUP: Record<string, { hooks?: Partial<Record<HookLabel, number>>; hookMo
   hook_env_quota_user: { hooks: { 'local-pre': 0 } },
 };
 
-/** What we do instead, where decisions.md says so. Fields left out are as recorded. */
+/** What we do instead, where the README's deviations table says so. Fields left out are as recorded. */
 interface Expected {
   decision: string;
   exit: number;
