@@ -1,11 +1,11 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { toBytes } from './bytes';
-import type { Config } from './config';
 import type { DeliveryOptions } from './delivery-options';
 import { completeForwards, type ForwardPlan } from './forward';
 import { type VirtualUser, wantsMailbox } from './lookup';
 import type { Request } from './request';
-import { formatUint, UNLIMITED } from './uint32';
+import type { Surroundings } from './gather';
+import { formatUint } from './uint32';
 import { quoteName } from './status-line';
 
 /** Everything one delivery will do, worked out before anything is done (and printable by a dry run). */
@@ -18,29 +18,17 @@ export interface Plan {
   maildir?: { path: string; prefix: Buffer };
   forward?: ForwardPlan;
   /** Set when the message is accepted but stored nowhere (disabled mailbox, alias without forwards). */
-  discard?: string;
+  dropped?: string;
   /** undefined: hooks may run as long as they like (`-` or `0` in the config). */
   hookTimeoutMs?: number;
 }
 
-export interface PlanInputs {
-  request: Request;
-  options: DeliveryOptions;
-  user: VirtualUser;
-  config: Config;
-  /** The hooks that will run (none for a chain switched off by --no-predeliver / --no-postdeliver). */
-  hooks: { predeliver: string[]; postdeliver: string[] };
-  /** First line of <qmail-root>control/me, when a forward ends in `@` (see needsControlMe). */
-  controlMe: string | undefined;
-}
-
-/** Only a forward ending in `@` is completed from control/me, so only then is it read. */
-export const needsControlMe = (user: VirtualUser): boolean => user.record.forwards.some((f) => f.endsWith('@'));
-
-/** <qmail-root> as vmailmgr resolves it: relative to $HOME. */
-export const qmailRoot = (request: Request, config: Config): string => resolve(request.home, config.string('qmail-root'));
-
-export function makePlan({ request, options, user, config, hooks, controlMe }: PlanInputs): Plan {
+/**
+ * Work out the whole delivery from the request and its surroundings: pure, no I/O. The only
+ * failure is the one the plan records for later (control/me missing), raised when forwarding.
+ */
+export function makePlan(request: Request, options: DeliveryOptions, surroundings: Surroundings): Plan {
+  const { user, hooks, controlMe, qmailRoot } = surroundings;
   const { record } = user;
   const env = { ...request.env, ...userEnvironment(user) };
   const plan: Plan = {
@@ -48,7 +36,7 @@ export function makePlan({ request, options, user, config, hooks, controlMe }: P
     env,
     predeliver: hooks.predeliver,
     postdeliver: hooks.postdeliver,
-    hookTimeoutMs: timeoutMs(config.number('vdeliver-hook-timeout')),
+    hookTimeoutMs: surroundings.hookTimeoutMs,
   };
   if (wantsMailbox(record)) {
     const { ufline, rpline, dtline } = request;
@@ -56,28 +44,21 @@ export function makePlan({ request, options, user, config, hooks, controlMe }: P
     plan.maildir = { path: resolve(request.home, record.directory), prefix };
   }
   if (record.forwards.length > 0) {
-    const root = qmailRoot(request, config);
     plan.forward = {
-      qmailQueue: qmailQueuePath(request.env.QMAILQUEUE, root),
+      qmailQueue: qmailQueuePath(request.env.QMAILQUEUE, qmailRoot),
       sender: request.sender,
       ...completeForwards(record.forwards, request.host, controlMe),
       dtline: options.deliveredTo ? request.dtline : '',
       env: { ...env, ...senderParts(request.sender) },
-      cwd: root,
-      timeoutMs: timeoutMs(config.number('vdeliver-queue-timeout')),
+      cwd: qmailRoot,
+      timeoutMs: surroundings.queueTimeoutMs,
     };
   }
   if (!plan.maildir && !plan.forward) {
     const why = record.hasMailbox && !record.mailboxEnabled ? 'its mailbox is disabled' : 'it has no mailbox and no forwards';
-    plan.discard = `vdeliver: accepted and discarded: virtual user '${quoteName(user.name)}' exists but ${why} (#2.0.0)`;
+    plan.dropped = `vdeliver: accepted and discarded: virtual user '${quoteName(user.name)}' exists but ${why} (#2.0.0)`;
   }
   return plan;
-}
-
-/** Seconds from the config to a timer: `-` and 0 mean none; Node's timers stop at 2^31-1 ms (24.8 days). */
-function timeoutMs(seconds: number): number | undefined {
-  if (seconds === UNLIMITED || seconds === 0) return undefined;
-  return Math.min(seconds * 1000, 0x7fffffff);
 }
 
 /** The environment after forwarding: vmailmgr leaves QMAILUSER/QMAILHOST set, and postdeliver sees them. */

@@ -3,7 +3,10 @@ import { hostname, userInfo } from 'node:os';
 import { basename, relative } from 'node:path';
 import { byteString, printable } from '../bytes';
 import { GLOBAL_DIR_VARIABLE } from '../config';
-import { deliver, type Report } from '../deliver';
+import { deliver, type DeliveryObserver, type Report } from '../deliver';
+import type { HookRun } from '../hooks';
+import type { VirtualUser } from '../lookup';
+import type { Plan } from '../plan';
 import { DEFAULT_OPTIONS } from '../delivery-options';
 import { envelope } from '../forward';
 import { MessageSource } from '../message-source';
@@ -108,6 +111,7 @@ export async function testDelivery(ctx: AdminContext, req: TestRequest, file: st
   }
   let message: MessageSummary;
   let report: Report;
+  const { trace, observer } = watch();
   try {
     message = await summarize(file);
     report = await deliver({
@@ -119,15 +123,31 @@ export async function testDelivery(ctx: AdminContext, req: TestRequest, file: st
       naming: { now: Date.now, pid: process.pid, hostname: hostname() },
       dryRun: req.dryRun,
       captureHookOutput: true,
-    });
+    }, observer);
   } finally {
     closeSync(fd);
   }
-  return describe(ctx, req, file, ext, message, report);
+  return describe(ctx, req, file, ext, message, report, trace);
 }
 
-function describe(ctx: AdminContext, req: TestRequest, file: string, ext: string, message: MessageSummary, report: Report): TestResult {
-  const { trace } = report;
+/** What the delivery did, as far as it got. */
+interface Trace { user?: VirtualUser; plan?: Plan; predeliver: HookRun[]; postdeliver: HookRun[]; forwarded: boolean; stored?: string }
+
+function watch(): { trace: Trace; observer: DeliveryObserver } {
+  const trace: Trace = { predeliver: [], postdeliver: [], forwarded: false };
+  return {
+    trace,
+    observer: {
+      found: (user) => { trace.user = user; },
+      planned: (plan) => { trace.plan = plan; },
+      hooksRan: (chain, runs) => { trace[chain] = runs; },
+      forwarded: () => { trace.forwarded = true; },
+      stored: (path) => { trace.stored = path; },
+    },
+  };
+}
+
+function describe(ctx: AdminContext, req: TestRequest, file: string, ext: string, message: MessageSummary, report: Report, trace: Trace): TestResult {
   const plan = trace.plan;
   const catchAll = ctx.config.string('default-username');
   const user = trace.user;
