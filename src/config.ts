@@ -11,7 +11,7 @@ export const DEFAULT_GLOBAL_DIR = '/etc/vmailmgr';
 export const GLOBAL_DIR_VARIABLE = 'VDELIVER_CONFIG_DIR';
 export const LOCAL_DIR_NAME = '.vmailmgr';
 
-type ItemType = 'string' | 'dir' | 'number' | 'list';
+type ItemType = 'string' | 'dir' | 'number' | 'list' | 'text';
 
 /**
  * Every item vdeliver reads, with vmailmgr's type and default (as printed by the real
@@ -31,12 +31,20 @@ export const CONFIG_ITEMS = {
   'postmaster-aliases': { type: 'list', default: 'mailer-daemon\npostmaster\nroot', use: 'names that reach the postmaster' },
   'vdeliver-hook-timeout': { type: 'number', default: '300', use: 'seconds before a hook is killed (vdeliver only)' },
   'vdeliver-queue-timeout': { type: 'number', default: '300', use: 'seconds before qmail-queue is killed (vdeliver only)' },
+  'vdeliver-enforce-quotas': { type: 'number', default: '0', use: '1: enforce the records\' limits (vcheckquota\'s rules)' },
+  'vdeliver-quota-allowance': { type: 'number', default: '4096', use: 'bytes a message may have to pass a full soft quota' },
+  'vdeliver-quota-warning': { type: 'text', default: '', use: 'a message stored once per interval when usage crosses the percentage' },
+  'vdeliver-quota-warn-percent': { type: 'number', default: '90', use: 'usage, in percent of the quota, that sends the warning' },
+  'vdeliver-quota-warn-interval': { type: 'number', default: '86400', use: 'seconds between two warnings to one mailbox' },
+  'vdeliver-over-quota-msg': { type: 'text', default: '', use: 'printed before the status line of an over-quota bounce' },
+  'vdeliver-no-user-msg': { type: 'text', default: '', use: 'printed before the status line of an unknown-user bounce' },
 } as const satisfies Record<string, { type: ItemType; default: string; use: string }>;
 
 export type ConfigItem = keyof typeof CONFIG_ITEMS;
 type NumberItem = { [K in ConfigItem]: (typeof CONFIG_ITEMS)[K]['type'] extends 'number' ? K : never }[ConfigItem];
 type ListItem = { [K in ConfigItem]: (typeof CONFIG_ITEMS)[K]['type'] extends 'list' ? K : never }[ConfigItem];
-type TextItem = Exclude<ConfigItem, NumberItem | ListItem>;
+type TextItem = { [K in ConfigItem]: (typeof CONFIG_ITEMS)[K]['type'] extends 'text' ? K : never }[ConfigItem];
+type StringItem = Exclude<ConfigItem, NumberItem | ListItem | TextItem>;
 
 /**
  * vmailmgr's layered configuration: one value per file, `$HOME/.vmailmgr/<item>` first,
@@ -62,7 +70,7 @@ export class Config {
     return this.localDir === this.globalDir ? [this.localDir] : [this.localDir, this.globalDir];
   }
 
-  string(item: TextItem): string {
+  string(item: StringItem): string {
     const value = this.first(item, (text) => firstLine(text) || undefined) ?? CONFIG_ITEMS[item].default;
     return CONFIG_ITEMS[item].type === 'dir' && !value.endsWith('/') ? `${value}/` : value;
   }
@@ -78,6 +86,11 @@ export class Config {
 
   list(item: ListItem): string[] {
     return listLines(this.first(item, (text) => text) ?? CONFIG_ITEMS[item].default);
+  }
+
+  /** A whole file (a message template, a bounce text), or undefined when no directory has a non-empty one. */
+  text(item: TextItem): string | undefined {
+    return this.first(item, (text) => text || undefined);
   }
 
   /** Which file gave an item its value, or undefined for the default (for dry runs and doctor). */

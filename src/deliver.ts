@@ -8,6 +8,7 @@ import { checkMaildir, commit, type Naming, stage, type Staged, unstage } from '
 import type { MessageSource } from './message-source';
 import { defer, delivered, DeliveryFailure, failBounce, failDefer, type Outcome, skip } from './outcome';
 import { makePlan, type Plan, postdeliverEnv } from './plan';
+import { afterCommit, checkQuota, type QuotaCheck } from './quota';
 import { readRequest } from './request';
 import { quoteName } from './status-line';
 
@@ -39,6 +40,8 @@ export interface DeliveryObserver {
   found?(user: VirtualUser | undefined): void;
   planned?(plan: Plan): void;
   hooksRan?(chain: 'predeliver' | 'postdeliver', runs: HookRun[]): void;
+  /** The quota check's decision and figures (only when quotas are enforced for a Maildir copy). */
+  quotaChecked?(check: QuotaCheck): void;
   forwarded?(): void;
   /** The file now in new/. */
   stored?(path: string): void;
@@ -63,7 +66,9 @@ export async function deliver(input: DeliveryInput, observer: DeliveryObserver =
     message = await openMessage(input);
     const refusal = await predeliver(plan, request.home, message, input, observer);
     if (refusal) return { outcome: refusal, notes };
+    const quota = enforceQuota(plan, message, input, observer);
     await store(plan, message, input.naming, observer, notes);
+    if (quota) notes.push(...afterCommit(plan.maildir!.path, plan.quota!, quota, input.naming, input.now()));
     return { outcome: await postdeliver(plan, request.home, message, input, observer, notes), notes };
   } catch (error) {
     if (error instanceof DeliveryFailure) return { outcome: error.outcome, notes };
@@ -99,6 +104,15 @@ async function predeliver(plan: Plan, home: string, message: MessageSource, inpu
   const line = `vdeliver: Execution of vdeliver-predeliver failed: ${describeHook(last)}`;
   if (last.verdict === 'bounce') throw failBounce(`${line} (#5.3.0)`);
   throw failDefer(`${line} (#4.3.0)`);
+}
+
+/** vcheckquota's rules, after the predeliver hooks and before anything is stored. */
+function enforceQuota(plan: Plan, message: MessageSource, input: DeliveryInput, observer: DeliveryObserver): QuotaCheck | undefined {
+  if (!plan.quota || !plan.maildir) return undefined;
+  const check = checkQuota(plan.maildir.path, plan.quota, message.size, plan.maildir.prefix.length + message.size, input.now());
+  observer.quotaChecked?.(check);
+  if (check.decision.kind === 'refuse') throw failBounce(check.decision.line, undefined, plan.quota.bounceText);
+  return check;
 }
 
 /** Stage the Maildir copy, forward, then commit: a failed forward leaves nothing in the Maildir. */

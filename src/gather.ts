@@ -6,7 +6,8 @@ import { Config } from './config';
 import type { DeliveryOptions } from './delivery-options';
 import { findHooks } from './hooks';
 import { lookupUser, requireDeliverable, type VirtualUser } from './lookup';
-import { failDefer } from './outcome';
+import { failBounce, failDefer } from './outcome';
+import { quoteName } from './status-line';
 import { oldFormatDefaults, PasswordTable, tablePath } from './password-table';
 import type { Request } from './request';
 import { UNLIMITED } from './uint32';
@@ -26,6 +27,14 @@ export interface Surroundings {
   /** undefined: no limit (`-` or `0` in the config). */
   hookTimeoutMs?: number;
   queueTimeoutMs?: number;
+  /** Set when `vdeliver-enforce-quotas` is 1: how the records' limits are enforced. */
+  quotas?: QuotaSettings;
+}
+
+export interface QuotaSettings {
+  allowance: number;
+  overQuotaText?: string;
+  warning?: { template: string; percent: number; intervalMs: number };
 }
 
 /**
@@ -37,7 +46,7 @@ export function gather(request: Request, options: DeliveryOptions, globalDir: st
   const config = new Config(request.home, globalDir);
   const answer = findUser(request, config, nowMs);
   found?.(answer);
-  const user = requireDeliverable(answer, request.ext, Math.floor(nowMs / 1000));
+  const user = deliverable(answer, request, config, nowMs);
   const root = qmailRoot(request.home, config);
   return {
     user,
@@ -49,6 +58,30 @@ export function gather(request: Request, options: DeliveryOptions, globalDir: st
     controlMe: user.record.forwards.some((f) => f.endsWith('@')) ? readControlMe(root) : undefined,
     hookTimeoutMs: timeoutMs(config.number('vdeliver-hook-timeout')),
     queueTimeoutMs: timeoutMs(config.number('vdeliver-queue-timeout')),
+    quotas: config.number('vdeliver-enforce-quotas') === 1 ? quotaSettings(config) : undefined,
+  };
+}
+
+/** An unknown user's bounce carries the admin's words first (vpopmail's .no-user.msg), when there are any. */
+function deliverable(answer: VirtualUser | undefined, request: Request, config: Config, nowMs: number): VirtualUser {
+  if (!answer) {
+    const text = config.text('vdeliver-no-user-msg');
+    if (text) throw failBounce(`vdeliver: Invalid or unknown virtual user '${quoteName(request.ext)}' (#5.1.1)`, undefined, text);
+  }
+  return requireDeliverable(answer, request.ext, Math.floor(nowMs / 1000));
+}
+
+function quotaSettings(config: Config): QuotaSettings {
+  const template = config.text('vdeliver-quota-warning');
+  const interval = config.number('vdeliver-quota-warn-interval');
+  return {
+    allowance: config.number('vdeliver-quota-allowance'),
+    overQuotaText: config.text('vdeliver-over-quota-msg'),
+    warning: template === undefined ? undefined : {
+      template,
+      percent: config.number('vdeliver-quota-warn-percent'),
+      intervalMs: interval === UNLIMITED ? Infinity : interval * 1000,
+    },
   };
 }
 

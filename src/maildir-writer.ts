@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { randomTag } from './random-tag';
 import { fsPath } from './bytes';
 import { errnoText, fileFailure, isErrno } from './errno';
-import type { MessageSource } from './message-source';
 import { BLOCK_SIZE } from './message-source';
 import { failDefer } from './outcome';
 import { syncDirectory } from './atomic-file';
@@ -21,24 +20,33 @@ const NO_HARD_LINKS = ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS', 'EML
 
 /**
  * A Maildir name unique across hosts, processes and deliveries within one process:
- * `<sec>.M<usec>P<pid>Q<n>R<random>.<host>`, with `/` and `:` in the host escaped (maildir(5)).
+ * `<sec>.M<usec>P<pid>Q<n>R<random>.<host>,S=<size>`, with `/`, `:` and `,` in the host escaped
+ * (maildir(5)). `,S=` is Maildir++'s: a quota rescan reads the size from the name, without a stat.
  */
-export function uniqueName(naming: Naming, attempt: number): string {
+export function uniqueName(naming: Naming, attempt: number, size: number): string {
   const ms = naming.now();
   const sec = Math.floor(ms / 1000);
   const usec = Math.floor((ms - sec * 1000) * 1000);
-  const host = naming.hostname.replace(/\//g, '\\057').replace(/:/g, '\\072');
-  return `${sec}.M${usec}P${naming.pid}Q${attempt}R${randomTag()}.${host}`;
+  const host = naming.hostname.replace(/\//g, '\\057').replace(/:/g, '\\072').replace(/,/g, '\\054');
+  return `${sec}.M${usec}P${naming.pid}Q${attempt}R${randomTag()}.${host},S=${size}`;
 }
+
+/** What a Maildir copy is written from: the message (positional reads), or bytes at hand. */
+export interface Content { size: number; read(buffer: Buffer, position: number): number }
+
+const bytesContent = (bytes: Buffer): Content => ({
+  size: bytes.length,
+  read: (buffer, position) => bytes.copy(buffer, 0, position),
+});
 
 /**
  * Write `prefix` + the message into a new file in `<maildir>/tmp/`: exclusive create, mode 0600,
  * fsync, close. Nothing is visible to mail readers until `commit`. On any failure the tmp file
  * is removed before the failure is raised.
  */
-export function stage(maildir: string, prefix: Buffer, message: MessageSource, naming: Naming): Staged {
+export function stage(maildir: string, prefix: Buffer, message: Content, naming: Naming): Staged {
   checkMaildir(maildir);
-  const { fd, name } = createExclusive(maildir, naming);
+  const { fd, name } = createExclusive(maildir, naming, prefix.length + message.size);
   const staged: Staged = { maildir, name, tmpPath: join(maildir, 'tmp', name), newPath: join(maildir, 'new', name) };
   try {
     try {
@@ -56,6 +64,9 @@ export function stage(maildir: string, prefix: Buffer, message: MessageSource, n
   }
   return staged;
 }
+
+/** Stage a message we made ourselves (the quota warning). */
+export const stageBytes = (maildir: string, bytes: Buffer, naming: Naming): Staged => stage(maildir, Buffer.alloc(0), bytesContent(bytes), naming);
 
 /** `tmp/` and `new/` must be directories (vmailmgr checks the same two; `cur/` is the reader's). */
 export function checkMaildir(maildir: string): void {
@@ -107,9 +118,9 @@ export function unstage(staged: Staged): void {
   try { unlinkSync(fsPath(staged.tmpPath)); } catch { /* already gone */ }
 }
 
-function createExclusive(maildir: string, naming: Naming): { fd: number; name: string } {
+function createExclusive(maildir: string, naming: Naming, size: number): { fd: number; name: string } {
   for (let attempt = 1; ; attempt++) {
-    const name = uniqueName(naming, attempt);
+    const name = uniqueName(naming, attempt, size);
     try {
       // eslint-disable-next-line no-bitwise
       const fd = openSync(fsPath(join(maildir, 'tmp', name)), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);

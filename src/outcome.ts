@@ -5,7 +5,8 @@
 export type Outcome =
   | { kind: 'delivered'; line?: string }
   | { kind: 'skip'; line?: string }
-  | { kind: 'bounce'; line: string }
+  /** `preface`: the admin's own words, printed before the line (vpopmail's .over-quota.msg, .no-user.msg). */
+  | { kind: 'bounce'; line: string; preface?: string }
   | { kind: 'defer'; line: string };
 
 export const delivered = (line?: string): Outcome => ({ kind: 'delivered', line });
@@ -34,7 +35,7 @@ export class DeliveryFailure extends Error {
   }
 }
 
-export const failBounce = (line: string, cause?: unknown): DeliveryFailure =>
-  new DeliveryFailure({ kind: 'bounce', line }, { cause });
+export const failBounce = (line: string, cause?: unknown, preface?: string): DeliveryFailure =>
+  new DeliveryFailure(preface ? { kind: 'bounce', line, preface } : { kind: 'bounce', line }, { cause });
 export const failDefer = (line: string, cause?: unknown): DeliveryFailure =>
   new DeliveryFailure({ kind: 'defer', line }, { cause });

@@ -4,7 +4,9 @@ import type { DeliveryOptions } from './delivery-options';
 import { completeForwards, type ForwardPlan } from './forward';
 import { type VirtualUser, wantsMailbox } from './lookup';
 import type { Request } from './request';
-import type { Surroundings } from './gather';
+import type { QuotaSettings, Surroundings } from './gather';
+import { quotaDefinition } from './maildirsize';
+import type { QuotaPlan } from './quota';
 import { formatUint } from './uint32';
 import { quoteName } from './status-line';
 
@@ -16,6 +18,8 @@ export interface Plan {
   predeliver: string[];
   postdeliver: string[];
   maildir?: { path: string; prefix: Buffer };
+  /** Set when quotas are enforced and the message gets a Maildir copy (aliases have no mailbox to fill). */
+  quota?: QuotaPlan;
   forward?: ForwardPlan;
   /** Set when the message is accepted but stored nowhere (disabled mailbox, alias without forwards). */
   dropped?: string;
@@ -42,6 +46,7 @@ export function makePlan(request: Request, options: DeliveryOptions, surrounding
     const { ufline, rpline, dtline } = request;
     const prefix = toBytes((options.fromLine ? ufline : '') + (options.returnPath ? rpline : '') + (options.deliveredTo ? dtline : ''));
     plan.maildir = { path: resolve(request.home, record.directory), prefix };
+    if (surroundings.quotas) plan.quota = quotaPlan(user, surroundings.quotas);
   }
   if (record.forwards.length > 0) {
     plan.forward = {
@@ -59,6 +64,11 @@ export function makePlan(request: Request, options: DeliveryOptions, surrounding
     plan.dropped = `vdeliver: accepted and discarded: virtual user '${quoteName(user.name)}' exists but ${why} (#2.0.0)`;
   }
   return plan;
+}
+
+function quotaPlan({ record }: VirtualUser, settings: QuotaSettings): QuotaPlan {
+  const limits = { hardquota: record.hardquota, softquota: record.softquota, msgsize: record.msgsize, msgcount: record.msgcount };
+  return { limits, allowance: settings.allowance, definition: quotaDefinition(limits), bounceText: settings.overQuotaText, warning: settings.warning };
 }
 
 /** The environment after forwarding: vmailmgr leaves QMAILUSER/QMAILHOST set, and postdeliver sees them. */

@@ -174,7 +174,8 @@ describe.each([
       ?? c.maildir_files.map((f) => ({ dir: f.path.slice(0, f.path.lastIndexOf('/')), content: f.content }));
     expect(files.map((f) => ({ dir: f.path.slice(0, f.path.lastIndexOf('/')), content: f.content.toString('latin1') }))).toEqual(expectedFiles);
     for (const f of files) {
-      expect(f.path).toMatch(/\/new\/\d+\.M\d+P\d+Q\d+R[0-9a-f]{16}\.[^/]+$/);
+      expect(f.path).toMatch(/\/new\/\d+\.M\d+P\d+Q\d+R[0-9a-f]{16}\.[^/]+,S=\d+$/);
+      expect(Number(/,S=(\d+)$/.exec(f.path)?.[1])).toBe(f.content.length); // Maildir++: the size in the name
       expect(f.mode).toBe(0o600);
     }
 

@@ -52,10 +52,10 @@ describe('the errno table', () => {
 });
 
 describe('Maildir names', () => {
-  test('unique parts, and / and : in the host name escaped', () => {
-    const name = uniqueName({ now: () => 1795317900123.456, pid: 4242, hostname: 'mx/1:a' }, 2);
-    expect(name).toMatch(/^1795317900\.M123456P4242Q2R[0-9a-f]{16}\.mx\\0571\\072a$/);
-    expect(uniqueName({ now: () => 1, pid: 1, hostname: 'h' }, 1)).not.toBe(uniqueName({ now: () => 1, pid: 1, hostname: 'h' }, 1));
+  test('unique parts, / : and , in the host name escaped, and the size as Maildir++ writes it', () => {
+    const name = uniqueName({ now: () => 1795317900123.456, pid: 4242, hostname: 'mx/1:a,b' }, 2, 4187);
+    expect(name).toMatch(/^1795317900\.M123456P4242Q2R[0-9a-f]{16}\.mx\\0571\\072a\\054b,S=4187$/);
+    expect(uniqueName({ now: () => 1, pid: 1, hostname: 'h' }, 1, 0)).not.toBe(uniqueName({ now: () => 1, pid: 1, hostname: 'h' }, 1, 0));
   });
 });
 

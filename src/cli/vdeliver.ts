@@ -46,7 +46,7 @@ async function main(): Promise<Printed> {
     naming: { now: preciseNow, pid: process.pid, get hostname() { return hostname(); } },
   });
   // --quiet silences vdeliver's own status lines; the exit code still tells qmail everything.
-  return parsed.options.quiet ? { outcome: { ...report.outcome, line: undefined } as Outcome, notes: [] } : report;
+  return parsed.options.quiet ? { outcome: { kind: report.outcome.kind } as Outcome, notes: [] } : report;
 }
 
 /** chdir($HOME) as vmailmgr does; a home whose name is not UTF-8 (Node cannot chdir there) must at least be searchable. */
@@ -80,8 +80,9 @@ async function openStdin(): Promise<MessageSource> {
 let finished = false;
 
 /** The report is a byte string: a user's 8-bit name goes out as its own bytes. */
-function print(lines: string[]): void {
-  if (lines.length > 0) writeAll(1, toBytes(`${lines.map(oneLine).join('\n')}\n`));
+function print(lines: string[], preface = ''): void {
+  const text = preface + lines.map(oneLine).map((line) => `${line}\n`).join('');
+  if (text) writeAll(1, toBytes(text));
 }
 
 function writeAll(fd: number, bytes: Buffer): void {
@@ -92,9 +93,24 @@ function writeAll(fd: number, bytes: Buffer): void {
   }
 }
 
+/**
+ * The admin's own bounce text, as written, before the status line. qmail-lspawn keeps 3000 bytes
+ * of a report and the line needs up to 1000, so the text is cut after its last whole line within
+ * 1900 bytes; control characters other than tab and newline are dropped.
+ */
+const PREFACE_MAX = 1900;
+function prefaceText(preface: string | undefined): string {
+  if (!preface) return '';
+  // eslint-disable-next-line no-control-regex
+  let text = preface.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '');
+  if (text.length > PREFACE_MAX) text = text.slice(0, text.lastIndexOf('\n', PREFACE_MAX) + 1);
+  return text && !text.endsWith('\n') ? `${text}\n` : text;
+}
+
 function finish(report: Printed): void {
   finished = true;
-  print([...report.notes, report.outcome.line].filter((l): l is string => Boolean(l)));
+  const { outcome } = report;
+  print([...report.notes, outcome.line].filter((l): l is string => Boolean(l)), outcome.kind === 'bounce' ? prefaceText(outcome.preface) : '');
   // exitCode, never process.exit(): a spooling stdin may still be open.
   process.exitCode = exitCode(report.outcome);
 }
