@@ -51,7 +51,7 @@ export interface DeliveryObserver {
  * One delivery, top to bottom, as qmail-local's main() reads: request, surroundings (config, user,
  * hooks), plan, predeliver hooks, stage the Maildir copy, forward, commit, postdeliver hooks,
  * outcome. Every failure is a DeliveryFailure raised where it happens and turned into an outcome
- * here, and nowhere else. A dry run stops after the plan and its checks.
+ * here, and nowhere else. A dry run stops after the plan and its checks (the quota's included).
  */
 export async function deliver(input: DeliveryInput, observer: DeliveryObserver = {}): Promise<Report> {
   const notes: string[] = [];
@@ -62,8 +62,8 @@ export async function deliver(input: DeliveryInput, observer: DeliveryObserver =
     const { request } = read;
     const plan = makePlan(request, input.options, gather(request, input.options, input.globalDir, input.now(), observer.found));
     observer.planned?.(plan);
-    if (input.dryRun) return { outcome: checkPlan(plan), notes };
     message = await openMessage(input);
+    if (input.dryRun) return { outcome: checkPlan(plan, message, input, observer), notes };
     const refusal = await predeliver(plan, request.home, message, input, observer);
     if (refusal) return { outcome: refusal, notes };
     const quota = enforceQuota(plan, message, input, observer);
@@ -79,9 +79,10 @@ export async function deliver(input: DeliveryInput, observer: DeliveryObserver =
   }
 }
 
-/** A dry run's verdict: the checks the real run would meet before writing anything. */
-function checkPlan(plan: Plan): Outcome {
+/** A dry run's verdict: the checks the real run would meet before writing anything (hooks aside). */
+function checkPlan(plan: Plan, message: MessageSource, input: DeliveryInput, observer: DeliveryObserver): Outcome {
   if (plan.maildir) checkMaildir(plan.maildir.path);
+  enforceQuota(plan, message, input, observer, false);
   if (plan.forward) checkForward(plan.forward);
   return delivered(plan.dropped);
 }
@@ -107,9 +108,9 @@ async function predeliver(plan: Plan, home: string, message: MessageSource, inpu
 }
 
 /** vcheckquota's rules, after the predeliver hooks and before anything is stored. */
-function enforceQuota(plan: Plan, message: MessageSource, input: DeliveryInput, observer: DeliveryObserver): QuotaCheck | undefined {
+function enforceQuota(plan: Plan, message: MessageSource, input: DeliveryInput, observer: DeliveryObserver, persist = true): QuotaCheck | undefined {
   if (!plan.quota || !plan.maildir) return undefined;
-  const check = checkQuota(plan.maildir.path, plan.quota, message.size, plan.maildir.prefix.length + message.size, input.now());
+  const check = checkQuota(plan.maildir.path, plan.quota, message.size, plan.maildir.prefix.length + message.size, input.now(), persist);
   observer.quotaChecked?.(check);
   if (check.decision.kind === 'refuse') throw failBounce(check.decision.line, undefined, plan.quota.bounceText);
   return check;

@@ -37,11 +37,11 @@ export function quotaDefinition(limits: QuotaLimits): string {
  * answer from the file is rescanned when it has more than one line of figures or is 15 minutes
  * old (the Maildir++ rule), so a deletion elsewhere is noticed before mail is refused for it.
  */
-export function readMaildirSize(maildir: string, definition: string, nowMs: number, over: (usage: Usage) => boolean): MaildirSize {
+export function readMaildirSize(maildir: string, definition: string, nowMs: number, over: (usage: Usage) => boolean, persist = true): MaildirSize {
   const cached = readCache(join(maildir, MAILDIRSIZE), definition);
-  if (typeof cached === 'string') return { usage: recalculate(maildir, definition), recalculated: cached };
+  if (typeof cached === 'string') return { usage: recalculate(maildir, definition, persist), recalculated: cached };
   if (over(cached.usage) && (cached.lines > 1 || nowMs - cached.mtimeMs >= STALE_MS)) {
-    return { usage: recalculate(maildir, definition), recalculated: 'over quota by its figures' };
+    return { usage: recalculate(maildir, definition, persist), recalculated: 'over quota by its figures' };
   }
   return { usage: cached.usage };
 }
@@ -118,10 +118,12 @@ export function appendMaildirSize(maildir: string, bytes: number, count: number)
  * sizes from `,S=<bytes>` in the name where a Maildir++ writer put it (no stat needed), then write
  * a fresh file atomically. If a directory changed while we counted, count once more; if it changes
  * again, remove the file so the next delivery counts afresh (its figures would be off).
+ * `persist: false` only counts (a dry run changes nothing).
  */
-export function recalculate(maildir: string, definition: string): Usage {
+export function recalculate(maildir: string, definition: string, persist = true): Usage {
   for (let attempt = 1; ; attempt++) {
     const { usage, latest } = scan(maildir);
+    if (!persist) return usage;
     const written = writeCache(maildir, definition, usage);
     if (!written || latestChange(maildir) <= latest) return usage;
     if (attempt >= 2) {

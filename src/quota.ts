@@ -32,10 +32,10 @@ export interface QuotaCheck {
  * vcheckquota's rules against the maildirsize figures; a refusal bounces with its sentence.
  * Runs after the predeliver hooks and before staging, like vcheckquota as a predeliver hook.
  */
-export function checkQuota(maildir: string, quota: QuotaPlan, message: number, stored: number, nowMs: number): QuotaCheck {
+export function checkQuota(maildir: string, quota: QuotaPlan, message: number, stored: number, nowMs: number, persist = true): QuotaCheck {
   const check: QuotaCheck = { decision: { kind: 'accept', overSoft: false }, message, stored };
   check.decision = judgeQuota(quota.limits, message, stored, () => {
-    const found = readMaildirSize(maildir, quota.definition, nowMs, (usage) => wouldRefuse(quota, usage, message, stored));
+    const found = readMaildirSize(maildir, quota.definition, nowMs, (usage) => wouldRefuse(quota, usage, message, stored), persist);
     check.usage = found.usage;
     check.recalculated = found.recalculated;
     return found.usage;

@@ -1,12 +1,12 @@
 /** Quotas end to end: bin/vdeliver run as qmail-local runs it, with vdeliver-enforce-quotas on. */
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeCdb } from '../src/cdb-writer';
 import { MAILDIRSIZE, recalculate } from '../src/maildirsize';
 import { encodePasswordRecord, type PasswordRecord } from '../src/password-record';
 import { UNLIMITED as U } from '../src/uint32';
-import { scratchDir } from './helpers/fixtures';
+import { ROOT, scratchDir } from './helpers/fixtures';
 import { makeHome, qmailLocalEnv, runVdeliver, type TestHome, VDELIVER } from './helpers/home';
 
 const dir = scratchDir('vdeliver-quota-delivery-');
@@ -119,3 +119,17 @@ test('8 parallel writers x 200 deliveries: the file adds up to a fresh recalcula
   const sum = lines.reduce(([b, c], [db, dc]) => [b + db, c + dc], [0, 0]);
   expect({ bytes: sum[0], count: sum[1] }).toEqual(recalculate(maildir, '1000000000S,100000C'));
 }, 300000);
+
+test('vdeliver-admin test shows the decision and its figures; its dry run writes no maildirsize', () => {
+  const t = home({ msgcount: 1 });
+  expect(runVdeliver(t, env(t), [], message(100)).status).toBe(0);
+  const maildir = join(t.home, 'users', 'carol');
+  rmSync(join(maildir, MAILDIRSIZE));
+  const file = join(t.root, 'next.eml');
+  writeFileSync(file, message(100));
+  const admin = spawnSync(join(ROOT, 'bin', 'vdeliver-admin'), ['test', '--home', t.home, '--to', 'carol@example.com', '--dry-run', file],
+    { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VDELIVER_CONFIG_DIR: t.globalDir }, encoding: 'utf8' });
+  expect(admin.stdout).toMatch(/\n {2}quota {5}refuse \(msgcount\): message 100 bytes \(\d+ stored\); usage \d+ bytes in 1 message\(s\) \(recounted: maildirsize missing\); hardquota -, softquota -, msgsize -, msgcount 1\n/);
+  expect(admin.stdout).toMatch(/would exit 100 \(bounce\): vdeliver: Sorry, the person you sent this message has too many messages/);
+  expect(existsSync(join(maildir, MAILDIRSIZE))).toBe(false);
+});

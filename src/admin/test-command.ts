@@ -7,6 +7,7 @@ import { deliver, type DeliveryObserver, type Report } from '../deliver';
 import type { HookRun } from '../hooks';
 import type { VirtualUser } from '../lookup';
 import type { Plan } from '../plan';
+import type { QuotaCheck } from '../quota';
 import { DEFAULT_OPTIONS } from '../delivery-options';
 import { envelope } from '../forward';
 import { MessageSource } from '../message-source';
@@ -55,6 +56,7 @@ export interface TestResult {
   lookup: { ext: string; key: string; found: boolean; via?: string; name?: string; catchAll: string; record?: Record<string, unknown> };
   hooks: { predeliver: HookView[]; postdeliver: HookView[] };
   maildir?: { directory: string; file?: string };
+  quota?: { decision: string; line?: string; limits: Record<string, string>; usage?: { bytes: number; count: number }; recalculated?: string; message: number; stored: number };
   forward?: { qmailQueue: string; sender: string; recipients: string[]; envelope: string; sent: boolean };
   exitCode: number;
   line: string;
@@ -131,7 +133,7 @@ export async function testDelivery(ctx: AdminContext, req: TestRequest, file: st
 }
 
 /** What the delivery did, as far as it got. */
-interface Trace { user?: VirtualUser; plan?: Plan; predeliver: HookRun[]; postdeliver: HookRun[]; forwarded: boolean; stored?: string }
+interface Trace { user?: VirtualUser; plan?: Plan; predeliver: HookRun[]; postdeliver: HookRun[]; quota?: QuotaCheck; forwarded: boolean; stored?: string }
 
 function watch(): { trace: Trace; observer: DeliveryObserver } {
   const trace: Trace = { predeliver: [], postdeliver: [], forwarded: false };
@@ -141,6 +143,7 @@ function watch(): { trace: Trace; observer: DeliveryObserver } {
       found: (user) => { trace.user = user; },
       planned: (plan) => { trace.plan = plan; },
       hooksRan: (chain, runs) => { trace[chain] = runs; },
+      quotaChecked: (check) => { trace.quota = check; },
       forwarded: () => { trace.forwarded = true; },
       stored: (path) => { trace.stored = path; },
     },
@@ -171,6 +174,12 @@ function describe(ctx: AdminContext, req: TestRequest, file: string, ext: string
     },
     hooks: { predeliver: hookViews(plan?.predeliver ?? [], trace.predeliver), postdeliver: hookViews(plan?.postdeliver ?? [], trace.postdeliver) },
     maildir: plan?.maildir && { directory: relative(ctx.home, plan.maildir.path), file: trace.stored && relative(ctx.home, trace.stored) },
+    quota: plan?.quota && trace.quota && {
+      decision: trace.quota.decision.kind === 'refuse' ? `refuse (${trace.quota.decision.rule})` : trace.quota.decision.overSoft ? 'accept (over the soft quota, within the allowance)' : 'accept',
+      line: trace.quota.decision.kind === 'refuse' ? trace.quota.decision.line : undefined,
+      limits: Object.fromEntries(Object.entries(plan.quota.limits).map(([k, v]) => [k, formatUint(v)])),
+      usage: trace.quota.usage, recalculated: trace.quota.recalculated, message: trace.quota.message, stored: trace.quota.stored,
+    },
     forward: plan?.forward && {
       qmailQueue: printable(plan.forward.qmailQueue), sender: printable(plan.forward.sender), recipients: plan.forward.recipients.map(printable),
       envelope: printable(byteString(envelope(plan.forward.sender, plan.forward.recipients))).replace(/\0/g, '\\0'), sent: trace.forwarded,
@@ -202,6 +211,12 @@ export function formatResult(t: TestResult): string {
       out.push(`  hook      ${name} ${h.path}: ${h.ran ? `exited ${h.exitCode ?? '-'} (${h.result})` : would('not run', 'would run')}`);
       for (const line of (h.output ?? '').split('\n').filter(Boolean)) out.push(`            | ${line}`);
     }
+  }
+  if (t.quota) {
+    const q = t.quota;
+    const limits = Object.entries(q.limits).map(([k, v]) => `${k} ${v}`).join(', ');
+    const usage = q.usage ? `usage ${q.usage.bytes} bytes in ${q.usage.count} message(s)${q.recalculated ? ` (recounted: maildirsize ${q.recalculated})` : ' (from maildirsize)'}` : 'usage not needed';
+    out.push(`  quota     ${q.decision}: message ${q.message} bytes (${q.stored} stored); ${usage}; ${limits}`);
   }
   if (t.maildir) out.push(`  maildir   ${t.maildir.file ? `stored ${t.maildir.file}` : would(`nothing stored in ${t.maildir.directory}`, `would store in ${t.maildir.directory}/new/`)}`);
   if (t.forward) out.push(`  forward   ${t.forward.sent ? 'queued' : would('not queued', 'would queue')} through ${t.forward.qmailQueue}: ${t.forward.envelope}`);
