@@ -82,7 +82,10 @@ deliver('bob@example.com', hello, 'a mailbox plus two forwards, in one qmail-que
 deliver('info@example.com', hello, 'an alias: forwards only');
 deliver('nobody-here@example.com', hello, 'unknown: the + catch-all forwards to alice');
 deliver('olduser@example.com', hello, 'an expired account');
-deliver('Alice@Example.COM', Buffer.concat([hello, Buffer.alloc(30000, 'x\n')]), "over alice's 20000-byte limit: the example predeliver hook refuses it");
+deliver('Alice@Example.COM', Buffer.concat([hello, Buffer.alloc(30000, 'x\n')]), "over alice's 20000-byte message-size limit: vdeliver's quota check refuses it");
+deliver('carol@example.com', hello, 'carol may hold one message');
+deliver('carol@example.com', hello, 'a second one is over her message count');
+deliver('bob@example.com', Buffer.concat([Buffer.from('X-Spam-Flag: YES\n'), hello]), 'marked as spam: the example predeliver hook refuses it');
 
 // The same pipeline, explained step by step and changing nothing: what admins use to test a setup.
 process.stdout.write(`\n$ vdeliver-admin test --dry-run --to bob@example.com fixtures/messages/attachment-binary.eml\n`);

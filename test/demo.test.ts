@@ -15,9 +15,13 @@ test('npm run demo delivers, forwards, bounces and explains, as described', () =
     expect(exits).toEqual([
       ['alice@example.com', 0], ['bob@example.com', 0], ['info@example.com', 0],
       ['nobody-here@example.com', 0], ['olduser@example.com', 100], ['Alice@Example.COM', 100],
+      ['carol@example.com', 0], ['carol@example.com', 100], ['bob@example.com', 100],
     ]);
     expect(run.stdout).toContain('queued: envelope Fsender@remote.example\\0Tbob@elsewhere.example\\0Tcarol@example.com\\0\\0');
     expect(run.stdout).toContain("output: vdeliver: Virtual user 'olduser' has expired (#5.2.1)");
+    expect(run.stdout).toContain('output: vdeliver: Sorry, this message is larger than the current maximum message size limit. (#5.3.4)');
+    expect(run.stdout).toContain('output: vdeliver: Sorry, the person you sent this message has too many messages stored in the mailbox (#5.2.2)');
+    expect(run.stdout).toContain('Sorry, bob does not accept mail marked as spam. (#5.7.1)');
     expect(run.stdout).toContain('result    would exit 0 (delivered)');
     const home = join(sandbox, 'home');
     expect(readdirSync(join(home, 'users', 'alice', 'new'))).toHaveLength(1);
