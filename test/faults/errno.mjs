@@ -70,7 +70,7 @@ async function aimInjection(home, env, [errno, targetFor]) {
   const trace = ['openat', 'write', 'fsync', 'link', 'linkat'];
   const probeLog = join(home.dir, 'probe.strace');
   const probe = await deliver({ env, messagePath: home.message, wrapper: straceWrapper(probeLog, trace) });
-  drainMaildir(home.maildir(USER), Buffer.alloc(0));
+  drainMaildir(home.maildir(USER), Buffer.alloc(0)); // the probe's own copy is not under test: clear it
   const probed = parseTrace(probeLog);
   const target = pick(probed);
   if (probe.code !== 0 || !target) return { error: `the probe delivery (exit ${probe.code}: ${probe.output.trim()}) did not show the target call` };

@@ -3,7 +3,9 @@
 // that exec vdeliver included), so N is found, not guessed: a first delivery runs under strace
 // without injection, the target call is picked out of its log, and its place among the calls of
 // that syscall is N. The injected delivery is traced too, and its log must show the target call,
-// and no other, marked (INJECTED): otherwise the row reports that the injection missed.
+// and no other, marked (INJECTED). Node's start-up now and then opens a file or two more (it read
+// /proc/self/maps and its own binary in one run of a dozen), so a miss is tried again in a fresh
+// home, and a row whose injection keeps missing fails saying so.
 import { readFileSync } from 'node:fs';
 
 /** The strace command line that wraps a delivery: follow forks, log `trace` to `log`, inject if asked. */
