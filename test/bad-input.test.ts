@@ -15,17 +15,17 @@ import { chmodSync, chownSync, closeSync, existsSync, lstatSync, mkdirSync, open
 import { dirname, join, relative } from 'node:path';
 import { ROOT, scratchDir } from './helpers/fixtures';
 import { makeHome, maildirFiles, qmailLocalEnv, queueCalls, type RunResult, runVdeliver, type TestHome, VDELIVER } from './helpers/home';
+import { isRoot, NOBODY } from './helpers/requirements.cjs';
+import { needs } from './helpers/requires';
 
 const dir = scratchDir('vdeliver-bad-input-');
 // The unprivileged-user case runs vdeliver as nobody, who must be able to reach its home.
 chmodSync(dir.path, 0o711);
-const TINY_FS = probeTinyFileSystem();
 
 const SENDER = 'sender@remote.example';
 const MESSAGE = Buffer.from('Received: (qmail 4242 invoked by uid 1009); 22 Nov 2026 03:25:00 -0000\n'
   + 'From: sender@remote.example\nTo: alice@example.com\nSubject: bad input\n\nHello, Alice.\n');
 const SHORT_READ_QUEUE = join(ROOT, 'test', 'doubles', 'qmail-queue-short-read');
-const NOBODY = 65534;
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
@@ -230,19 +230,19 @@ describe.each(groups)('%s', (_group, cases) => {
 // Cases that need more than a table row
 
 describe('the Maildir', () => {
-  test('tmp/ is not writable (vdeliver runs as an unprivileged user): defer, nothing stored', () => {
+  unprivilegedTest('tmp/ is not writable (vdeliver runs as an unprivileged user): defer, nothing stored', () => {
     const wrapper = unprivileged();
     const t = freshHome('tmp-read-only');
-    if (process.getuid?.() === 0) chownTree(t.root, NOBODY, NOBODY);
+    if (isRoot()) chownTree(t.root, NOBODY, NOBODY);
     const tmp = join(t.home, 'users', 'alice', 'tmp');
-    if (process.getuid?.() === 0) chownSync(tmp, 0, 0);
+    if (isRoot()) chownSync(tmp, 0, 0);
     chmodSync(tmp, 0o555);
     const result = runVdeliverAs(wrapper, t, deliveryEnv(t, 'alice'), MESSAGE);
     expectReport(result, 111, /^vdeliver: Error creating the output file\. EACCES\b.* \(#4\.3\.0\)\n$/);
     expectMaildirs(t);
   });
 
-  (TINY_FS.mountable ? test : test.skip)('the file system is full (64 KiB tmpfs, 200 KiB message): defer, nothing stored', () => {
+  needs('mount')('the file system is full (64 KiB tmpfs, 200 KiB message): defer, nothing stored', () => {
     const t = freshHome('full-disk');
     const maildir = join(t.home, 'users', 'alice');
     mount(maildir);
@@ -293,24 +293,24 @@ describe('the message', () => {
 // Regressions found in review
 
 describe('regressions', () => {
-  test('postdeliver when fd 0 cannot be reopened through /proc: a private copy, delivered once, exit 0', () => {
+  unprivilegedTest('postdeliver when fd 0 cannot be reopened through /proc: a private copy, delivered once, exit 0', () => {
     const wrapper = unprivileged();
     const t = freshHome('no-proc-reopen');
     writeHook(t, 'vdeliver-postdeliver', `#!/bin/sh\ncat > '${join(t.root, 'hook.stdin')}'\n`);
-    if (process.getuid?.() === 0) chownTree(t.root, NOBODY, NOBODY);
+    if (isRoot()) chownTree(t.root, NOBODY, NOBODY);
     // The queue file is qmailq's: readable through the descriptor qmail-local hands over, not by path.
     const env = deliveryEnv(t, 'alice');
-    const result = runVdeliverAs(wrapper, t, env, MESSAGE, process.getuid?.() === 0 ? 0o600 : 0o000);
+    const result = runVdeliverAs(wrapper, t, env, MESSAGE, isRoot() ? 0o600 : 0o000);
     expectReport(result, 0);
     expectMaildirs(t, 'users/alice', storedCopy(env, MESSAGE));
     expect(readFileSync(join(t.root, 'hook.stdin')).equals(MESSAGE)).toBe(true);
   });
 
-  test('a global config directory vdeliver cannot search defers, naming the file and errno (decision 13: fail closed)', () => {
+  unprivilegedTest('a global config directory vdeliver cannot search defers, naming the file and errno (decision 13: fail closed)', () => {
     const wrapper = unprivileged();
     const t = freshHome('unsearchable-global');
-    if (process.getuid?.() === 0) chownTree(t.root, NOBODY, NOBODY);
-    if (process.getuid?.() === 0) chownSync(t.globalDir, 0, 0);
+    if (isRoot()) chownTree(t.root, NOBODY, NOBODY);
+    if (isRoot()) chownSync(t.globalDir, 0, 0);
     chmodSync(t.globalDir, 0o700);
     const env = deliveryEnv(t, 'alice');
     // Whether it holds a hook or a catch-all setting cannot be known: guessing "nothing" misroutes mail.
@@ -363,24 +363,16 @@ describe('regressions', () => {
 // Running as an unprivileged user, and a tiny file system
 
 /**
- * The command that drops root before the shell starts (root ignores the read-only tmp/).
- * Not root: nothing to drop. Root without setpriv or runuser: the test fails, saying so.
+ * Tests that run vdeliver as an unprivileged user (root ignores the read-only tmp/): as root they
+ * need setpriv to drop to nobody; as anyone else they run as that user.
  */
-function unprivileged(): string[] {
-  if (process.getuid?.() !== 0) return [];
-  const setpriv = which('setpriv');
-  const runuser = which('runuser');
-  const wrapper = setpriv ? [setpriv, `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--']
-    : runuser ? [runuser, '-u', 'nobody', '--'] : undefined;
-  if (!wrapper) throw new Error('running as root, and neither setpriv nor runuser (util-linux) is installed: cannot run vdeliver unprivileged');
-  const id = spawnSync(wrapper[0], [...wrapper.slice(1), 'id', '-u'], { encoding: 'utf8' });
-  if (id.stdout.trim() !== String(NOBODY)) throw new Error(`${wrapper.join(' ')} id -u gave ${JSON.stringify(id.stdout + id.stderr)}, not ${NOBODY}`);
-  return wrapper;
+function unprivilegedTest(name: string, fn: () => void): void {
+  (isRoot() ? needs('setpriv') : test)(name, fn);
 }
 
-function which(command: string): string | undefined {
-  const found = spawnSync('/bin/sh', ['-c', `command -v ${command}`], { encoding: 'utf8' });
-  return found.status === 0 ? found.stdout.trim() : undefined;
+/** The command that drops root before the shell starts; not root: nothing to drop. */
+function unprivileged(): string[] {
+  return isRoot() ? ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--'] : [];
 }
 
 function chownTree(path: string, uid: number, gid: number): void {
@@ -402,19 +394,6 @@ function runVdeliverAs(wrapper: string[], t: TestHome, env: Record<string, strin
   } finally {
     closeSync(fd);
   }
-}
-
-/** Whether a 64 KiB tmpfs can be mounted here (it needs root or CAP_SYS_ADMIN); probed once. */
-function probeTinyFileSystem(): { mountable: boolean } {
-  const probe = join(dir.path, 'tmpfs-probe');
-  mkdirSync(probe);
-  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { encoding: 'utf8' });
-  if (mounted.status === 0) {
-    spawnSync('umount', [probe]);
-    return { mountable: true };
-  }
-  console.warn(`Skipping the full-file-system test: cannot mount a 64 KiB tmpfs here (${(mounted.stderr || mounted.error?.message || `exit ${mounted.status}`).trim()}).`);
-  return { mountable: false };
 }
 
 const mounts: string[] = [];

@@ -1,0 +1,76 @@
+// What a test needs from the machine beyond Node.js (root, strace, tinycdb, openssl, setpriv, a mount), probed
+// by trying it once per process. Plain CommonJS so that both the jest tests (through requires.ts) and
+// the fault-injection harness (test/faults/*.mjs) ask the same questions and get the same answers.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const { mkdtempSync, rmSync } = require('node:fs');
+const { tmpdir } = require('node:os');
+const { join } = require('node:path');
+
+const NOBODY = 65534;
+const isRoot = () => process.getuid?.() === 0;
+
+/** How a command failed, in a few words. */
+function failure(result) {
+  if (result.error) return result.error.code === 'ENOENT' ? 'not installed' : result.error.message;
+  return (result.stderr || result.stdout || `exit ${result.status}`).toString().trim().split('\n')[0];
+}
+
+/** Each probe returns undefined when the requirement is met, else why it is not (one line). */
+const PROBES = {
+  root: () => (isRoot() ? undefined : 'not running as root'),
+  strace: () => {
+    // Tracing and injecting are what the tests use; ptrace may be forbidden even where strace exists.
+    const r = spawnSync('strace', ['-qq', '-o', '/dev/null', '-e', 'trace=getppid', '-e', 'inject=getppid:error=EPERM', '/bin/true']);
+    return r.status === 0 ? undefined : `strace cannot trace and inject here (${failure(r)}; apt-get install strace)`;
+  },
+  cdb: () => {
+    // tinycdb's `cdb`: creating an empty table from empty cdbmake input is its own syntax.
+    const dir = mkdtempSync(join(tmpdir(), 'vdeliver-probe-'));
+    try {
+      const r = spawnSync('cdb', ['-c', '-m', join(dir, 'probe.cdb')], { input: '' });
+      return r.status === 0 ? undefined : `tinycdb's cdb is not usable (${failure(r)}; apt-get install tinycdb)`;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+  openssl: () => {
+    const r = spawnSync('openssl', ['passwd', '-1', '-salt', 'ab', 'probe']);
+    return r.status === 0 ? undefined : `openssl passwd -1 does not work (${failure(r)}; apt-get install openssl)`;
+  },
+  setpriv: () => {
+    if (!isRoot()) return 'needs root to change to an unprivileged uid with setpriv';
+    const r = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--', 'id', '-u'], { encoding: 'utf8' });
+    return r.status === 0 && r.stdout.trim() === String(NOBODY) ? undefined : `setpriv cannot run a command as uid ${NOBODY} (${failure(r)}; apt-get install util-linux)`;
+  },
+  mount: () => {
+    if (!isRoot()) return 'needs root to mount a file system';
+    const dir = mkdtempSync(join(tmpdir(), 'vdeliver-probe-'));
+    try {
+      const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir], { encoding: 'utf8' });
+      if (r.status !== 0) return `cannot mount a tmpfs here (${failure(r)})`;
+      spawnSync('umount', [dir]);
+      return undefined;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+const answers = new Map();
+
+/** Why the first of `names` that this machine lacks is missing, or undefined when all are there. */
+function missing(...names) {
+  for (const name of names) {
+    if (!(name in PROBES)) throw new Error(`unknown requirement ${name}`);
+    if (!answers.has(name)) answers.set(name, PROBES[name]());
+    const reason = answers.get(name);
+    if (reason) return reason;
+  }
+  return undefined;
+}
+
+/** CI sets VDELIVER_FORBID_SKIPS=1: there a missing requirement fails the test instead of skipping it. */
+const skipsForbidden = () => process.env.VDELIVER_FORBID_SKIPS === '1';
+
+module.exports = { missing, skipsForbidden, isRoot, NOBODY };

@@ -1,0 +1,5 @@
+export type Requirement = 'root' | 'strace' | 'cdb' | 'openssl' | 'setpriv' | 'mount';
+export function missing(...names: Requirement[]): string | undefined;
+export function skipsForbidden(): boolean;
+export function isRoot(): boolean;
+export const NOBODY: number;
