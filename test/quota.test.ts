@@ -6,6 +6,7 @@ import { appendMaildirSize, MAILDIRSIZE, quotaDefinition, readMaildirSize, recal
 import { judgeQuota, type QuotaLimits, type Usage } from '../src/quota-rules';
 import { UNLIMITED as U } from '../src/uint32';
 import { scratchDir } from './helpers/fixtures';
+import { needs } from './helpers/requires';
 
 const dir = scratchDir('vdeliver-quota-');
 afterAll(() => dir.cleanup());
@@ -105,8 +106,7 @@ describe('maildirsize', () => {
     return m;
   }
 
-  const courier = spawnSync('sh', ['-c', 'command -v maildirmake && command -v deliverquota']).status === 0;
-  (courier ? test : test.skip)("interoperates with Courier's maildirmake -q and deliverquota (Debian's maildrop)", () => {
+  needs('courier')("interoperates with Courier's maildirmake -q and deliverquota (Debian's maildrop)", () => {
     const m = join(dir.path, 'courier');
     expect(spawnSync('maildirmake', [m]).status).toBe(0);
     expect(spawnSync('maildirmake', ['-q', '100000S,50C', m]).status).toBe(0);

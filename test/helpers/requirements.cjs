@@ -1,4 +1,4 @@
-// What a test needs from the machine beyond Node.js (root, strace, tinycdb, openssl, setpriv, a mount), probed
+// What a test needs from the machine beyond Node.js (root, strace, tinycdb, openssl, Courier's tools, setpriv, a mount), probed
 // by trying it once per process. Plain CommonJS so that both the jest tests (through requires.ts) and
 // the fault-injection harness (test/faults/*.mjs) ask the same questions and get the same answers.
 'use strict';
@@ -37,6 +37,11 @@ const PROBES = {
   openssl: () => {
     const r = spawnSync('openssl', ['passwd', '-1', '-salt', 'ab', 'probe']);
     return r.status === 0 ? undefined : `openssl passwd -1 does not work (${failure(r)}; apt-get install openssl)`;
+  },
+  courier: () => {
+    // Debian's maildrop ships Courier's maildirmake and deliverquota: the Maildir++ quota reference.
+    const r = spawnSync('/bin/sh', ['-c', 'command -v maildirmake && command -v deliverquota']);
+    return r.status === 0 ? undefined : "Courier's maildirmake and deliverquota are not installed (apt-get install maildrop)";
   },
   setpriv: () => {
     if (!isRoot()) return 'needs root to change to an unprivileged uid with setpriv';
