@@ -349,6 +349,22 @@ describe('regressions', () => {
     expect(queueCalls(t)).toEqual([]);
   });
 
+  needs('strace')('EDQUOT linking into new/ after the forwards were queued defers (deviation 14), nothing stored twice', () => {
+    const t = freshHome('edquot-after-forward');
+    const env = deliveryEnv(t, 'bob');
+    const messagePath = join(t.root, 'message');
+    writeFileSync(messagePath, MESSAGE);
+    const fd = openSync(messagePath, 'r');
+    // link(2) runs once per delivery, for the commit into new/: it is the call that gets EDQUOT.
+    const result = spawnSync('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=link', '-e', 'inject=link:error=EDQUOT:when=1', VDELIVER],
+      { cwd: t.home, env, stdio: [fd, 'pipe', 'pipe'], encoding: 'utf8' });
+    closeSync(fd);
+    expectReport({ status: result.status, output: result.stdout + result.stderr }, 111,
+      /^vdeliver: Delivery failed due to system quota violation; the forwarded copies are queued already \(#4\.2\.2\)\n$/);
+    expect(queueCalls(t)).toHaveLength(1);
+    expectMaildirs(t);
+  });
+
   test('an absolute password-file is used as it is, not under $HOME', () => {
     const t = freshHome('absolute-password-file');
     renameSync(join(t.home, 'passwd.cdb'), join(t.root, 'elsewhere.cdb'));
