@@ -1,5 +1,4 @@
 import { constants } from 'node:os';
-import { getSystemErrorMap } from 'node:util';
 import { failBounce, failDefer, type DeliveryFailure } from './outcome';
 
 /**
@@ -8,8 +7,8 @@ import { failBounce, failDefer, type DeliveryFailure } from './outcome';
  * that matter here.
  */
 const NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, number]) => [number, name]));
-/** Descriptions libuv lacks (strerror's words). */
-const EXTRA: Record<string, string> = { EDQUOT: 'disk quota exceeded', ESTALE: 'stale file handle', EREMOTEIO: 'remote I/O error' };
+/** Descriptions for the errors libuv cannot name (strerror's words). */
+const EXTRA: Record<string, string> = { EDQUOT: 'disk quota exceeded', ESTALE: 'stale file handle' };
 
 /** The positive errno of a system error, or undefined for anything else. */
 export function errnoOf(error: unknown): number | undefined {
@@ -34,7 +33,11 @@ export function errnoText(error: unknown): string {
     return String(error instanceof Error ? error.message : error);
   }
   const name = errnoName(n);
-  const detail = getSystemErrorMap().get(-n)?.[1] ?? EXTRA[name];
+  // Node's message starts with libuv's words when libuv knows the error ("ENOSPC: no space left on
+  // device, write"); node:util's error map would say the same but loads the stream modules.
+  const e = error as NodeJS.ErrnoException;
+  const words = e.code === name ? /^[A-Z0-9_]+: ([^,]+)/.exec(e.message)?.[1] : undefined;
+  const detail = words ?? EXTRA[name];
   return detail ? `${name} (${detail})` : name;
 }
 

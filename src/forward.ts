@@ -47,7 +47,8 @@ export const envelope = (sender: string, recipients: string[]): Buffer =>
  */
 export async function forward(plan: ForwardPlan, message: MessageSource): Promise<void> {
   if (plan.unresolved) throw failDefer(plan.unresolved);
-  const { run } = await import('./exec');
+  // Loaded here only (a build puts it in a file of its own): a plain delivery never needs it.
+  const { run } = require('./exec') as typeof import('./exec');
   const result = await run(plan.qmailQueue, {
     stdin: withPrefix(toBytes(plan.dtline), message),
     afterInput: envelope(plan.sender, plan.recipients),

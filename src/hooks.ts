@@ -38,7 +38,8 @@ export interface HookRun { path: string; verdict: HookVerdict; exitCode?: number
 export async function runHooks(paths: string[], env: Record<string, string>, cwd: string, message: MessageSource, timeoutMs: number | undefined, captureOutput = false): Promise<HookRun[]> {
   // No hook, no child-process machinery: loading it costs more than a whole plain delivery.
   if (paths.length === 0) return [];
-  const { run } = await import('./exec');
+  // Loaded here only (a build puts it in a file of its own): a plain delivery never needs it.
+  const { run } = require('./exec') as typeof import('./exec');
   const runs: HookRun[] = [];
   for (const path of paths) {
     const stdin = message.openFresh();

@@ -10,4 +10,6 @@ Module._load = function load(request, parent, isMain) {
   try { loaded.add(Module._resolveFilename(request, parent, isMain)); } catch { loaded.add(request); }
   return result;
 };
-process.on('exit', () => fs.writeFileSync(process.env.MODULE_TRACE, [...loaded].join('\n')));
+// Node's own modules too (process.moduleLoadList: `NativeModule stream`...), to keep the stream
+// machinery off the delivery path.
+process.on('exit', () => fs.writeFileSync(process.env.MODULE_TRACE, [...loaded, ...process.moduleLoadList].join('\n')));

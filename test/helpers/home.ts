@@ -105,10 +105,10 @@ export interface RunResult { status: number | null; output: string }
  * Run vdeliver the way qmail-local does: `/bin/sh -c '<line>'` in $HOME, umask 077, stdin the
  * message as a regular file, stdout and stderr one pipe, and only the given environment.
  */
-export function runVdeliver(t: TestHome, env: Record<string, string>, args: string[], message: string | Buffer, stdin: 'file' | 'pipe' = 'file'): RunResult {
+export function runVdeliver(t: TestHome, env: Record<string, string>, args: string[], message: string | Buffer, stdin: 'file' | 'pipe' = 'file', program = VDELIVER): RunResult {
   const messagePath = join(t.root, 'message');
   writeFileSync(messagePath, message);
-  const line = [VDELIVER, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const line = [program, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const fd = stdin === 'file' ? openSync(messagePath, 'r') : undefined;
   try {
     const result = spawnSync('/bin/sh', ['-c', `umask 077; exec /bin/sh -c "$0" 2>&1`, line], {

@@ -1,0 +1,29 @@
+/**
+ * What `node dist/vdeliver.cjs` runs: the program's bundle, compiled from the V8 code cache the
+ * build made for it, so a delivery does not spend its first milliseconds compiling the same code
+ * every time. If V8 rejects the cache (another Node.js version), it compiles the source as usual.
+ * Node's own require() would compile the bundle afresh on every run: it has no code cache in Node 20.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { Script } from 'node:vm';
+
+declare const BUNDLE: string;
+
+const file = join(__dirname, BUNDLE);
+const cacheFile = `${file}.cache`;
+let cachedData: Buffer | undefined;
+try {
+  cachedData = readFileSync(cacheFile);
+} catch {
+  // No cache (a build without one): compile from source.
+}
+// The same wrapper Node puts around a CommonJS module, so the bundle runs exactly as under require().
+const script = new Script(`(function (exports, require, module, __filename, __dirname) {${readFileSync(file, 'utf8')}\n})`, { filename: file, cachedData });
+// The build runs one delivery with this set, and keeps what V8 compiled by the end of it.
+const writeCache = process.env.VDELIVER_WRITE_CODE_CACHE;
+if (writeCache) process.on('exit', () => writeFileSync(writeCache, script.createCachedData()));
+if (process.env.VDELIVER_REPORT_CODE_CACHE) process.stderr.write(`code cache ${cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'accepted'}\n`);
+const module = { exports: {} };
+script.runInThisContext()(module.exports, createRequire(file), module, file, __dirname);
