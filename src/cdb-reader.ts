@@ -36,6 +36,8 @@ export class CdbReader {
   private readonly slotBlock = Buffer.alloc(MAX_SLOT_BLOCK * 8);
   // DataView reads are about twice as fast as Buffer.readUInt32LE, which counts in a long probe.
   private readonly slotView = new DataView(this.slotBlock.buffer, this.slotBlock.byteOffset, this.slotBlock.length);
+  /** While a lookup runs: the bytesRead it may not go past (see find). */
+  private readLimit = Infinity;
 
   private constructor(private readonly fd: number, readonly size: number) {}
 
@@ -95,7 +97,15 @@ export class CdbReader {
     if (tablePos < HEADER_SIZE) throw this.corrupt(`hash table at ${tablePos} overlaps the header`);
     // A bucket cannot have more slots than fit in the file.
     this.checked(tablePos, slots * 8, this.size);
-    return this.probe(key, h, tablePos, slots, limit);
+    // In a valid table the probed slots and the records they point to are distinct, non-overlapping
+    // parts of the file, so one probe sequence never reads more than the file holds. Reading more
+    // means slots point at the same bytes again and again (which made getAll quadratic).
+    this.readLimit = this.bytesRead + this.size;
+    try {
+      return this.probe(key, h, tablePos, slots, limit);
+    } finally {
+      this.readLimit = Infinity;
+    }
   }
 
   /** Linear probing from the key's home slot, reading the slots in growing blocks. */
@@ -167,6 +177,7 @@ export class CdbReader {
   }
 
   private readInto(buf: Buffer, pos: number): void {
+    if (this.bytesRead + buf.length > this.readLimit) throw this.corrupt(`a lookup read more than the ${this.size}-byte file holds`);
     let done = 0;
     while (done < buf.length) {
       let n: number;

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CdbReader } from '../src/cdb-reader';
+import { standardHash } from '../src/cdb-hash';
 import { scratchDir } from './helpers/fixtures';
 
 // Finding: a corrupt table whose hash bucket spans the whole file made one lookup do one 8-byte
@@ -46,6 +47,43 @@ describe('a corrupt bucket spanning the whole file', () => {
         // Each slot is read once per sequence.
         expect(reader.bytesRead - before.bytes).toBeLessThanOrEqual(sequences * size);
       }
+    } finally {
+      reader.close();
+    }
+  });
+});
+
+describe('slots that all point at the same record', () => {
+  const dir = scratchDir();
+  afterAll(() => dir.cleanup());
+
+  test('getAll stops with a corrupt error once it has read as much as the file holds; get still answers', () => {
+    const key = Buffer.from('alice');
+    const data = Buffer.alloc(4096, 0x61);
+    const size = 1024 * 1024;
+    const bytes = Buffer.alloc(size);
+    bytes.writeUInt32LE(key.length, HEADER);
+    bytes.writeUInt32LE(data.length, HEADER + 4);
+    key.copy(bytes, HEADER + 8);
+    data.copy(bytes, HEADER + 8 + key.length);
+    // The key's bucket spans the rest of the file, and every slot names the one record.
+    const tablePos = HEADER + 8 + key.length + data.length;
+    const slots = Math.floor((size - tablePos) / 8);
+    const h = standardHash(key);
+    bytes.writeUInt32LE(tablePos, (h & 255) * 8);
+    bytes.writeUInt32LE(slots, (h & 255) * 8 + 4);
+    for (let i = 0; i < slots; i++) {
+      bytes.writeUInt32LE(h, tablePos + i * 8);
+      bytes.writeUInt32LE(HEADER, tablePos + i * 8 + 4);
+    }
+    const path = join(dir.path, 'same-record.cdb');
+    writeFileSync(path, bytes);
+    const reader = CdbReader.open(path);
+    try {
+      // Before the limit, this returned one copy per slot: about 130,000 values, 500 times the file.
+      expect(() => reader.getAll(key)).toThrow(expect.objectContaining({ name: 'CdbError', kind: 'corrupt' }));
+      expect(reader.bytesRead).toBeLessThanOrEqual(size + 8);
+      expect(reader.get(key)?.equals(data)).toBe(true);
     } finally {
       reader.close();
     }
