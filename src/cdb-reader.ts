@@ -16,15 +16,28 @@ const HEADER_SIZE = 2048;
 
 export interface CdbRecord { key: Buffer; data: Buffer }
 
+/** A normal lookup probes one to three slots, so the first read of a bucket takes only a few. */
+const FIRST_SLOT_BLOCK = 4;
+/** A long probe sequence (a full or corrupt bucket) then costs one read per 512 slots (4 KiB). */
+const MAX_SLOT_BLOCK = 512;
+
 /**
  * A cdb file answered with positional reads: a lookup costs one read of the header slot,
- * one per probed hash slot and one per candidate record. The file is never read whole,
- * and every offset is checked against the file size before it is used.
+ * a few reads of hash slots (in blocks that grow from 4 to 512 slots while the probe goes on)
+ * and a few per candidate record. The file is never read whole, and every offset is checked
+ * against the file size before it is used.
  */
 export class CdbReader {
   /** Bytes read from the file so far (lets tests and benchmarks show lookups stay small). */
   bytesRead = 0;
+  /** read(2) calls made so far: what a corrupt table costs in syscalls, not only in bytes. */
+  reads = 0;
   private readonly scratch = Buffer.alloc(8);
+  private readonly slotBlock = Buffer.alloc(MAX_SLOT_BLOCK * 8);
+  // DataView reads are about twice as fast as Buffer.readUInt32LE, which counts in a long probe.
+  private readonly slotView = new DataView(this.slotBlock.buffer, this.slotBlock.byteOffset, this.slotBlock.length);
+  /** While a lookup runs: the bytesRead it may not go past (see find). */
+  private readLimit = Infinity;
 
   private constructor(private readonly fd: number, readonly size: number) {}
 
@@ -83,12 +96,38 @@ export class CdbReader {
     const [tablePos, slots] = this.pair((h & 255) * 8, HEADER_SIZE);
     if (slots === 0) return [];
     if (tablePos < HEADER_SIZE) throw this.corrupt(`hash table at ${tablePos} overlaps the header`);
+    // A bucket cannot have more slots than fit in the file.
     this.checked(tablePos, slots * 8, this.size);
+    // In a valid table the probed slots and the records they point to are distinct, non-overlapping
+    // parts of the file, so one probe sequence never reads more than the file holds. Reading more
+    // means slots point at the same bytes again and again (which made getAll quadratic).
+    this.readLimit = this.bytesRead + this.size;
+    try {
+      return this.probe(key, h, tablePos, slots, limit);
+    } finally {
+      this.readLimit = Infinity;
+    }
+  }
+
+  /** Linear probing from the key's home slot, reading the slots in growing blocks. */
+  private probe(key: Uint8Array, h: number, tablePos: number, slots: number, limit: number): Buffer[] {
     const found: Buffer[] = [];
     let slot = Math.floor(h / 256) % slots;
+    let blockSize = FIRST_SLOT_BLOCK;
+    let inBlock = 0;
+    let at = 0;
     // At most `slots` probes: a table with no empty slot must not loop forever.
     for (let probes = 0; probes < slots && found.length < limit; probes++) {
-      const [slotHash, recordPos] = this.pair(tablePos + slot * 8, this.size);
+      if (at === inBlock) {
+        // Never past the bucket's end (the probe wraps to slot 0 there), nor past the probes left.
+        inBlock = Math.min(blockSize, slots - slot, slots - probes);
+        this.readInto(this.slotBlock.subarray(0, inBlock * 8), tablePos + slot * 8);
+        blockSize = Math.min(blockSize * 2, MAX_SLOT_BLOCK);
+        at = 0;
+      }
+      const slotHash = this.slotView.getUint32(at * 8, true);
+      const recordPos = this.slotView.getUint32(at * 8 + 4, true);
+      at++;
       if (recordPos === 0) break;
       if (slotHash === h) {
         const data = this.match(recordPos, key);
@@ -139,6 +178,7 @@ export class CdbReader {
   }
 
   private readInto(buf: Buffer, pos: number): void {
+    if (this.bytesRead + buf.length > this.readLimit) throw this.corrupt(`a lookup read more than the ${this.size}-byte file holds`);
     let done = 0;
     while (done < buf.length) {
       let n: number;
@@ -147,6 +187,7 @@ export class CdbReader {
       } catch (error) {
         throw new CdbError('unreadable', `read error at ${pos + done}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { cause: error });
       }
+      this.reads++;
       if (n === 0) throw this.corrupt(`unexpected end of file at ${pos + done}`);
       done += n;
     }
