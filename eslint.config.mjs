@@ -1,0 +1,39 @@
+// Lint: typescript-eslint's recommended rules, and the architecture's two process rules
+// (ARCHITECTURE.md): only src/cli touches `process`; only src/system starts processes.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'coverage/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', Buffer: 'readonly', __dirname: 'readonly', require: 'readonly', module: 'writable', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setImmediate: 'readonly', SharedArrayBuffer: 'readonly', Atomics: 'readonly', URL: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-require-imports': 'off',
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli/**'],
+    rules: {
+      'no-restricted-globals': ['error', { name: 'process', message: 'Only src/cli touches the process: take the value as a parameter.' }],
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/system/exec.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [
+        { name: 'node:child_process', message: 'Only src/system/exec.ts starts processes.' },
+        { name: 'execa', message: 'Only src/system/exec.ts starts processes (and execa stays off the delivery path).' },
+        { name: 'mailparser', message: 'mailparser belongs to src/admin only.' },
+      ] }],
+    },
+  },
+  {
+    files: ['test/**/*.ts', 'test/**/*.js', 'test/**/*.cjs', 'test/**/*.mjs', 'bench/**', 'scripts/**', 'examples/**', '*.js', '*.mjs'],
+    rules: { '@typescript-eslint/no-unused-expressions': 'off' },
+  },
+);
