@@ -2,7 +2,7 @@ import { chmodSync, chownSync, mkdirSync, rmSync, unlinkSync, writeFileSync } fr
 import { CdbReader } from '../src/cdb-reader';
 import { writeCdb } from '../src/cdb-writer';
 import { join } from 'node:path';
-import { scratchDir, VMAILMGR } from './helpers/fixtures';
+import { basicRecords, scratchDir, VMAILMGR } from './helpers/fixtures';
 import { makeHome, type TestHome } from './helpers/home';
 import { cleanEnv, runAdmin } from './helpers/run';
 
@@ -13,6 +13,8 @@ let homes = 0;
 /** A healthy base-user setup: the basic table, every Maildir, .qmail-default, a qmail root. */
 function healthyHome(): TestHome {
   const t = makeHome(join(dir.path, `home-${++homes}`));
+  // makeHome joins the record's directory as text; the Maildir belongs at its exact bytes (jörg's are UTF-8).
+  for (const { directory } of basicRecords()) for (const sub of ['tmp', 'new', 'cur']) mkdirSync(join(t.home, directory, sub), { recursive: true });
   writeFileSync(join(t.home, '.qmail-default'), '|/usr/local/bin/vdeliver\n');
   chmodSync(join(t.home, '.qmail-default'), 0o644);
   chmodSync(t.home, 0o755);

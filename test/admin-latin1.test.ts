@@ -1,11 +1,12 @@
 import { isUtf8 } from 'node:buffer';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CdbReader } from '../src/cdb-reader';
 import { decodePasswordRecord } from '../src/password-record';
 import { UNLIMITED } from '../src/uint32';
 import { FIXTURES, parseCdbmake, ROOT, scratchDir } from './helpers/fixtures';
+import { cleanEnv, runAdmin } from './helpers/run';
 
 const LATIN1 = join(FIXTURES, 'latin1');
 const NO_DEFAULTS = { hardquota: UNLIMITED, softquota: UNLIMITED, msgsize: UNLIMITED, msgcount: UNLIMITED, expiry: UNLIMITED };
@@ -24,6 +25,16 @@ const latin1Records = (): Latin1Record[] => JSON.parse(readFileSync(join(LATIN1,
 
 const dir = scratchDir('vdeliver-latin1-');
 afterAll(() => dir.cleanup());
+const env = cleanEnv({ VDELIVER_CONFIG_DIR: join(dir.path, 'no-global') });
+
+let homes = 0;
+/** A base-user home holding a copy of the Latin-1 table. */
+function latin1Home(): string {
+  const home = join(dir.path, `home-${++homes}`);
+  mkdirSync(home);
+  copyFileSync(join(LATIN1, 'passwd.cdb'), join(home, 'passwd.cdb'));
+  return home;
+}
 
 describe('fixtures/latin1', () => {
   test('the committed files are exactly what scripts/make-latin1-fixture.mjs writes', () => {
@@ -59,5 +70,37 @@ describe('fixtures/latin1', () => {
     expect(fields.flatMap((f) => f.forwards_hex)).toContain(latin1('m\xfcller@example.org'));
     expect(fields.some((f) => f.directory_hex === latin1('./users/rene') && !isUtf8(Buffer.from(f.personal_hex, 'hex')))).toBe(true);
     expect(latin1Records().some((r) => Buffer.from(r.key_hex + r.value_hex, 'hex').every((b) => b < 0x80))).toBe(true);
+  });
+});
+
+describe('output: bytes that are not UTF-8 print as \\xNN, UTF-8 and ASCII as they are', () => {
+  test('list', () => {
+    const result = runAdmin(['list', '--home', latin1Home()], { env });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe('User Mailbox Aliases\nj\\xf6rg Yes\nmueller No m\\xfcller@example.org alice\nrene Yes\nalice Yes\n');
+  });
+
+  test('list --json and show --json print the same printable fields', () => {
+    const home = latin1Home();
+    const listed = runAdmin(['list', '--home', home, '--json'], { env }).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(listed.map((r) => [r.name, r.directory, r.forwards, r.personal])).toEqual([
+      ['j\\xf6rg', './users/j\\xf6rg', [], 'J\\xf6rg Sch\\xe4fer'],
+      ['mueller', './users/mueller', ['m\\xfcller@example.org', 'alice'], ''],
+      ['rene', './users/rene', [], 'Ren\\xe9 Lef\\xe8vre'],
+      ['alice', './users/alice', [], 'Alice Example'],
+    ]);
+    const shown = runAdmin(['show', '--home', home, '--json', 'mueller', 'rene'], { env });
+    expect(shown.status).toBe(0);
+    const views = shown.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(views.map(({ name, forwards, personal }) => ({ name, forwards, personal }))).toEqual([
+      { name: 'mueller', forwards: ['m\\xfcller@example.org', 'alice'], personal: '' },
+      { name: 'rene', forwards: [], personal: 'Ren\\xe9 Lef\\xe8vre' },
+    ]);
+  });
+
+  test('show', () => {
+    const result = runAdmin(['show', '--home', latin1Home(), 'rene'], { env });
+    expect(result.stdout).toContain('\nDirectory: ./users/rene\nPersonal: Ren\\xe9 Lef\\xe8vre\n');
   });
 });

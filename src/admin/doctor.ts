@@ -1,9 +1,10 @@
 import { accessSync, constants, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { byteString, fromText, fsPath, printable } from '../bytes';
 import { CdbReader } from '../cdb-reader';
 import { CONFIG_ITEMS, type ConfigItem } from '../config';
 import { decodePasswordRecord, type PasswordRecord } from '../password-record';
-import { oldFormatDefaults } from '../password-table';
+import { oldFormatDefaults, tableKey } from '../password-table';
 import { strtou } from '../uint32';
 import type { AdminContext } from './context';
 
@@ -12,7 +13,7 @@ export interface Check { status: 'ok' | 'warn' | 'fail'; what: string; fix?: str
 const ok = (what: string): Check => ({ status: 'ok', what });
 const warn = (what: string, fix?: string): Check => ({ status: 'warn', what, fix });
 const fail = (what: string, fix?: string): Check => ({ status: 'fail', what, fix });
-const stat = (path: string): Stats | undefined => statSync(path, { throwIfNoEntry: false });
+const stat = (path: string | Buffer): Stats | undefined => statSync(path, { throwIfNoEntry: false });
 const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, '0');
 
 /**
@@ -87,7 +88,10 @@ function checkItem(path: string, item: ConfigItem): Check {
   return ok(`${path} = ${first}`);
 }
 
-function readTable(ctx: AdminContext): { checks: Check[]; users: Array<{ key: string; record: PasswordRecord }> } {
+/** A valid record of the table; the key and the record's fields are byte strings (src/bytes.ts). */
+interface User { key: string; record: PasswordRecord }
+
+function readTable(ctx: AdminContext): { checks: Check[]; users: User[] } {
   let reader: CdbReader;
   try {
     reader = CdbReader.open(ctx.tablePath);
@@ -95,13 +99,14 @@ function readTable(ctx: AdminContext): { checks: Check[]; users: Array<{ key: st
     return { checks: [fail(`password table ${ctx.tablePath}: ${(error as Error).message}: every delivery defers`, 'rebuild it with vdeliver-admin build or vmailmgr\'s vrehash')], users: [] };
   }
   const checks: Check[] = [];
-  const users: Array<{ key: string; record: PasswordRecord }> = [];
+  const users: User[] = [];
   try {
-    for (const { key, data } of reader.records()) {
+    for (const { key: keyBytes, data } of reader.records()) {
+      const key = byteString(keyBytes);
       const record = decodePasswordRecord(data, () => oldFormatDefaults(ctx.config), ctx.now);
-      if (record) users.push({ key: key.toString('utf8'), record });
-      else checks.push(fail(`record '${key.toString('utf8')}' cannot be decoded: its mail defers`, `vdeliver-admin remove ${key.toString('utf8')}, then add it again`));
-      if (/[A-Z]/.test(key.toString('latin1'))) checks.push(warn(`key '${key.toString('utf8')}' has upper-case letters: it can never be found`, 'keys must be lower-case'));
+      if (record) users.push({ key, record });
+      else checks.push(fail(`record '${printable(key)}' cannot be decoded: its mail defers`, `vdeliver-admin remove ${printable(key)}, then add it again`));
+      if (/[A-Z]/.test(key)) checks.push(warn(`key '${printable(key)}' has upper-case letters: it can never be found`, 'keys must be lower-case'));
     }
   } catch (error) {
     checks.push(fail(`password table ${ctx.tablePath}: ${(error as Error).message}`, 'rebuild it'));
@@ -115,27 +120,29 @@ function readTable(ctx: AdminContext): { checks: Check[]; users: Array<{ key: st
   return { checks, users };
 }
 
-function checkMaildirs(ctx: AdminContext, users: Array<{ key: string; record: PasswordRecord }>): Check[] {
+function checkMaildirs(ctx: AdminContext, users: User[]): Check[] {
   const owner = stat(ctx.home)?.uid;
   const checks: Check[] = [];
   for (const { key, record } of users.filter((u) => u.record.hasMailbox && u.record.mailboxEnabled)) {
-    const dir = resolve(ctx.home, record.directory);
-    const missing = ['tmp', 'new', 'cur'].filter((sub) => !stat(join(dir, sub))?.isDirectory());
-    if (missing.length) checks.push(fail(`${key}: ${record.directory} is not a Maildir (no ${missing.join(', ')}): mail defers`, `mkdir -p ${missing.map((m) => join(dir, m)).join(' ')}`));
-    else if (owner !== undefined && stat(join(dir, 'new'))?.uid !== owner) checks.push(fail(`${key}: ${record.directory}/new is not owned by the base user (uid ${owner}): delivery may fail`, `chown -R ${owner} ${dir}`));
+    const dir = resolve(fromText(ctx.home), record.directory);
+    const [name, shown] = [printable(key), printable(record.directory)];
+    const missing = ['tmp', 'new', 'cur'].filter((sub) => !stat(fsPath(join(dir, sub)))?.isDirectory());
+    if (missing.length) checks.push(fail(`${name}: ${shown} is not a Maildir (no ${missing.join(', ')}): mail defers`, `mkdir -p ${missing.map((m) => printable(join(dir, m))).join(' ')}`));
+    else if (owner !== undefined && stat(fsPath(join(dir, 'new')))?.uid !== owner) checks.push(fail(`${name}: ${shown}/new is not owned by the base user (uid ${owner}): delivery may fail`, `chown -R ${owner} ${printable(dir)}`));
   }
   if (checks.length === 0) checks.push(ok('every mailbox is a Maildir owned by the base user'));
   return checks;
 }
 
-function checkCatchAll(ctx: AdminContext, users: Array<{ key: string }>): Check[] {
+function checkCatchAll(ctx: AdminContext, users: User[]): Check[] {
   const name = ctx.config.string('default-username');
-  if (users.some((u) => u.key === name.toLowerCase())) return [ok(`catch-all '${name}' exists: unknown names go there`)];
+  // Looked up as delivery does: the name's bytes, ASCII lower-cased.
+  if (users.some((u) => u.key === tableKey(fromText(name)))) return [ok(`catch-all '${name}' exists: unknown names go there`)];
   if (ctx.config.source('default-username')) return [ok(`no catch-all: default-username '${name}' names no user, so unknown names bounce`)];
   return [warn(`no catch-all '${name}': unknown names bounce`, `vdeliver-admin add + --no-mailbox --forward postmaster, or set default-username to make "none" explicit`)];
 }
 
-function checkQueue(ctx: AdminContext, env: Readonly<Record<string, string | undefined>>, users: Array<{ record: PasswordRecord }>): Check[] {
+function checkQueue(ctx: AdminContext, env: Readonly<Record<string, string | undefined>>, users: User[]): Check[] {
   const root = resolve(ctx.home, ctx.config.string('qmail-root'));
   const queue = env.QMAILQUEUE ? (isAbsolute(env.QMAILQUEUE) ? env.QMAILQUEUE : join(root, env.QMAILQUEUE)) : join(root, 'bin', 'qmail-queue');
   const checks: Check[] = [];

@@ -1,8 +1,13 @@
+import { printable } from '../bytes';
 import type { VirtualUser } from '../lookup';
 import type { PasswordRecord } from '../password-record';
 import { UNLIMITED } from '../uint32';
 
-/** The `show --json` object: exactly these keys, numbers null for unlimited / never. */
+/**
+ * The `show --json` object: exactly these keys, numbers null for unlimited / never. The record's
+ * fields are bytes; here they are printable() text (valid UTF-8 as it is, other bytes as `\xNN`),
+ * the same in the text and the JSON output.
+ */
 export interface UserView {
   name: string;
   found: boolean;
@@ -36,10 +41,10 @@ export function userView(name: string, user: VirtualUser | undefined): UserView 
 
 export function recordView(r: PasswordRecord): Omit<UserView, 'name' | 'found' | 'via'> {
   return {
-    password: r.password,
-    directory: r.directory,
-    forwards: r.forwards,
-    personal: r.personal,
+    password: printable(r.password),
+    directory: printable(r.directory),
+    forwards: r.forwards.map(printable),
+    personal: printable(r.personal),
     hardquota: limit(r.hardquota),
     softquota: limit(r.softquota),
     msgsize: limit(r.msgsize),
