@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fromText } from '../src/bytes';
 import { CdbReader } from '../src/cdb-reader';
 import { buildCdb } from '../src/cdb-writer';
 import { adminContext, type AdminContext, AdminError } from '../src/admin/context';
@@ -167,13 +168,14 @@ describe('add', () => {
 
   test('a non-ASCII name is found afterwards through the signed-char hash', () => {
     const h = home();
-    run('add', h, ['jörg']);
+    // Arguments are byte strings: these are the UTF-8 bytes of jörg, as a UTF-8 terminal sends them.
+    run('add', h, [fromText('jörg')]);
     const t = PasswordTable.open(table(h), NO_DEFAULTS, NOW);
-    expect(t.find('jörg')).toMatchObject({ status: 'found', record: { directory: './users/jörg' } });
+    expect(t.find('jörg')).toMatchObject({ status: 'found', record: { directory: fromText('./users/jörg') } });
     t.close();
     expect(readFileSync(table(h)).equals(vmailmgrTable(records(table(h))))).toBe(true);
     // The real table's jörg is the same key: adding Jörg again is a duplicate.
-    expect(adminError(() => run('add', home('basic'), ['Jörg']))).toBe("the virtual user 'jörg' already exists");
+    expect(adminError(() => run('add', home('basic'), [fromText('Jörg')]))).toBe("the virtual user 'jörg' already exists");
   });
 
   needs('cdb')('the non-ASCII name is written with vmailmgr\'s hash: tinycdb, which uses the standard one, misses it', () => {

@@ -1,12 +1,13 @@
 import { isUtf8 } from 'node:buffer';
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CdbReader } from '../src/cdb-reader';
-import { decodePasswordRecord } from '../src/password-record';
+import { md5Crypt } from '../src/md5-crypt';
+import { decodePasswordRecord, encodePasswordRecord, type PasswordRecord } from '../src/password-record';
 import { UNLIMITED } from '../src/uint32';
 import { FIXTURES, parseCdbmake, ROOT, scratchDir } from './helpers/fixtures';
-import { cleanEnv, runAdmin } from './helpers/run';
+import { BIN, cleanEnv, runAdmin } from './helpers/run';
 
 const LATIN1 = join(FIXTURES, 'latin1');
 const NO_DEFAULTS = { hardquota: UNLIMITED, softquota: UNLIMITED, msgsize: UNLIMITED, msgcount: UNLIMITED, expiry: UNLIMITED };
@@ -25,6 +26,8 @@ const latin1Records = (): Latin1Record[] => JSON.parse(readFileSync(join(LATIN1,
 
 const dir = scratchDir('vdeliver-latin1-');
 afterAll(() => dir.cleanup());
+// The run-as-owner case runs the admin as nobody, who must be able to reach the home.
+chmodSync(dir.path, 0o711);
 const env = cleanEnv({ VDELIVER_CONFIG_DIR: join(dir.path, 'no-global') });
 
 let homes = 0;
@@ -102,5 +105,156 @@ describe('output: bytes that are not UTF-8 print as \\xNN, UTF-8 and ASCII as th
   test('show', () => {
     const result = runAdmin(['show', '--home', latin1Home(), 'rene'], { env });
     expect(result.stdout).toContain('\nDirectory: ./users/rene\nPersonal: Ren\\xe9 Lef\\xe8vre\n');
+  });
+});
+
+/*
+ * Arguments below are byte strings: '\xf6' is the single byte F6 (Latin-1 ö), which a Latin-1
+ * terminal sends and Node's process.argv would turn into U+FFFD.
+ */
+let scripts = 0;
+/** Runs bin/vdeliver-admin with these exact argument bytes (spawnSync would send its arguments as UTF-8). */
+function runAdminBytes(args: string[], input?: Buffer): SpawnSyncReturns<string> {
+  const script = join(dir.path, `run-${++scripts}.sh`);
+  const quoted = [join(BIN, 'vdeliver-admin'), ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  writeFileSync(script, Buffer.from(`exec ${quoted}\n`, 'latin1'));
+  chmodSync(script, 0o755);
+  return spawnSync('/bin/sh', [script], { encoding: 'utf8', env, input });
+}
+
+type Raw = Array<[Buffer, Buffer]>;
+function tableRecords(home: string): Raw {
+  const reader = CdbReader.open(join(home, 'passwd.cdb'));
+  try {
+    return Array.from(reader.records(), ({ key, data }): [Buffer, Buffer] => [key, data]);
+  } finally {
+    reader.close();
+  }
+}
+const byKey = (raw: Raw, key: string): Buffer => raw.find(([k]) => k.equals(Buffer.from(key, 'latin1')))![1];
+const decoded = (value: Buffer): PasswordRecord => decodePasswordRecord(value, NO_DEFAULTS, 0)!;
+const withField = (value: Buffer, change: Partial<PasswordRecord>): Buffer => {
+  const { version: _version, ...fields } = decoded(value);
+  return encodePasswordRecord({ ...fields, ...change });
+};
+
+describe('8-bit names and values on the command line reach the table as their bytes', () => {
+  test("set $'j\\xf6rg' --msgsize 5000 finds the Latin-1 name and changes only msgsize", () => {
+    const home = latin1Home();
+    const before = tableRecords(home);
+    const result = runAdminBytes(['set', '--home', home, 'j\xf6rg', '--msgsize', '5000']);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe(`changed j\\xf6rg (msgsize) in ${join(home, 'passwd.cdb')}\n`);
+    expect(result.status).toBe(0);
+    const after = tableRecords(home);
+    expect(after).toEqual(before.map(([k, v]): [Buffer, Buffer] => [k, k.equals(Buffer.from('j\xf6rg', 'latin1')) ? withField(v, { msgsize: 5000 }) : v]));
+    expect(decoded(byKey(after, 'j\xf6rg'))).toMatchObject({ directory: './users/j\xf6rg', personal: 'J\xf6rg Sch\xe4fer', msgsize: 5000 });
+  });
+
+  test("show $'J\\xf6RG' looks up the bytes, ASCII lower-cased, and prints them printable", () => {
+    const result = runAdminBytes(['show', '--home', latin1Home(), '--json', 'J\xf6RG']);
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ name: 'J\\xf6RG', found: true, via: 'direct', directory: './users/j\\xf6rg' });
+  });
+
+  test('add stores name, forward, personal, directory and password hash byte for byte, and makes the Maildir at those bytes', () => {
+    const home = latin1Home();
+    const before = tableRecords(home);
+    const hash = '$1$s\xe4lt$x';
+    const result = runAdminBytes(['add', '--home', home, 'K\xe4the', '--forward', 'm\xfcller@example.org', '--forward', 'j\xf6rg',
+      '--personal', 'K\xe4the K\xf6hler', '--password-hash', hash, '--directory', './users/k\xe4the']);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe(`added k\\xe4the (mailbox ./users/k\\xe4the) to ${join(home, 'passwd.cdb')}\n`);
+    const after = tableRecords(home);
+    expect(after.slice(0, before.length)).toEqual(before);
+    expect(after[before.length][0]).toEqual(Buffer.from('k\xe4the', 'latin1'));
+    expect(decoded(after[before.length][1])).toMatchObject({
+      password: hash, directory: './users/k\xe4the', forwards: ['m\xfcller@example.org', 'j\xf6rg'], personal: 'K\xe4the K\xf6hler',
+    });
+    for (const sub of ['tmp', 'new', 'cur']) expect(statSync(Buffer.from(join(home, 'users', 'k\xe4the', sub), 'latin1')).isDirectory()).toBe(true);
+  });
+
+  test("remove $'j\\xf6rg' removes that record and keeps the others' bytes", () => {
+    const home = latin1Home();
+    const before = tableRecords(home);
+    const result = runAdminBytes(['remove', '--home', home, 'j\xf6rg']);
+    expect(result.stdout).toBe(`removed j\\xf6rg from ${join(home, 'passwd.cdb')} (its Maildir ./users/j\\xf6rg is left in place)\n`);
+    expect(tableRecords(home)).toEqual(before.slice(1));
+  });
+
+  test('an unknown Latin-1 name is named with its bytes', () => {
+    const result = runAdminBytes(['set', '--home', latin1Home(), 'j\xfcrg', '--msgsize', '5000']);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe("vdeliver-admin: no virtual user 'j\\xfcrg'\n");
+  });
+
+  test('a home whose name is not UTF-8: one line, exit 1', () => {
+    const result = runAdminBytes(['list', '--home', join(dir.path, 'h\xf6me')]);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(`vdeliver-admin: --home ${join(dir.path, 'h\\xf6me')}: a home directory whose name is not UTF-8 is not supported\n`);
+  });
+
+  (process.getuid?.() === 0 ? test : test.skip)('run as root, the copy that runs as the home\'s owner gets the same bytes', () => {
+    const home = latin1Home();
+    chownSync(home, 65534, 65534);
+    chownSync(join(home, 'passwd.cdb'), 65534, 65534);
+    const result = runAdminBytes(['set', '--home', home, 'j\xf6rg', '--personal', 'J\xf6rg']);
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(decoded(byKey(tableRecords(home), 'j\xf6rg')).personal).toBe('J\xf6rg');
+    expect(statSync(join(home, 'passwd.cdb')).uid).toBe(65534);
+  });
+});
+
+describe('values read from files and standard input are bytes', () => {
+  /** The fixture's records as a users file: every field exactly as records.json has it. */
+  function usersFile(): Buffer {
+    const bytes = (hex: string): string => Buffer.from(hex, 'hex').toString('latin1');
+    const n = (v: number | null): string => (v === null ? '-' : String(v));
+    const lines = latin1Records().map(({ key_hex, fields: f }) => [bytes(key_hex), bytes(f.password_hex), bytes(f.directory_hex),
+      f.forwards_hex.map(bytes).join(','), f.has_mailbox ? '1' : '0', f.mailbox_enabled ? '1' : '0', n(f.hardquota), n(f.softquota),
+      n(f.msgsize), n(f.msgcount), String(f.ctime), n(f.expiry), bytes(f.personal_hex)].join('\t'));
+    return Buffer.from(`${lines.join('\n')}\n`, 'latin1');
+  }
+
+  test('build from a Latin-1 users file (with a Latin-1 name) writes the fixture byte for byte', () => {
+    const file = join(dir.path, 'users-\xe9.tsv');
+    writeFileSync(Buffer.from(file, 'latin1'), usersFile());
+    const home = join(dir.path, 'built');
+    mkdirSync(home);
+    const result = runAdminBytes(['build', '--home', home, file]);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe(`wrote 4 records to ${join(home, 'passwd.cdb')}\n`);
+    expect(readFileSync(join(home, 'passwd.cdb')).equals(readFileSync(join(LATIN1, 'passwd.cdb')))).toBe(true);
+  });
+
+  test('build - reads the users file from standard input as bytes', () => {
+    const home = join(dir.path, 'built-stdin');
+    mkdirSync(home);
+    const result = runAdminBytes(['build', '--home', home, '-'], usersFile());
+    expect(result.status).toBe(0);
+    expect(readFileSync(join(home, 'passwd.cdb')).equals(readFileSync(join(LATIN1, 'passwd.cdb')))).toBe(true);
+  });
+
+  test('--password-stdin hashes the exact bytes of a UTF-8 password (openssl agrees)', () => {
+    const home = latin1Home();
+    const password = Buffer.from('p\u00e4ssw\u00f6rd', 'utf8');
+    const result = runAdminBytes(['set', '--home', home, 'alice', '--password-stdin'], Buffer.concat([password, Buffer.from('\n')]));
+    expect(result.status).toBe(0);
+    const stored = decoded(byKey(tableRecords(home), 'alice')).password;
+    const salt = stored.split('$')[2];
+    expect(stored).toBe(execFileSync('openssl', ['passwd', '-1', '-salt', salt, '-stdin'], { input: password, encoding: 'utf8' }).trim());
+    expect(md5Crypt('p\u00e4ssw\u00f6rd', stored)).toBe(stored);
+  });
+
+  test('--password-stdin refuses a password that is not UTF-8 (it would be hashed as other bytes), table untouched', () => {
+    const home = latin1Home();
+    const bytes = readFileSync(join(home, 'passwd.cdb'));
+    const result = runAdminBytes(['set', '--home', home, 'alice', '--password-stdin'], Buffer.from('p\xe4sswort\n', 'latin1'));
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe('vdeliver-admin: --password-stdin: the password is not valid UTF-8, so it cannot be hashed as given; store its MD5-crypt with --password-hash\n');
+    expect(readFileSync(join(home, 'passwd.cdb')).equals(bytes)).toBe(true);
+    expect(existsSync(join(home, 'passwd.cdb.tmp'))).toBe(false);
   });
 });

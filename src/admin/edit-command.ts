@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { fromText, fsPath, printable, toText } from '../bytes';
 import { md5Crypt, newSalt } from '../md5-crypt';
 import type { PasswordRecord } from '../password-record';
-import { tableKey } from '../password-table';
 import { UNLIMITED } from '../uint32';
 import { type AdminContext, AdminError } from './context';
-import { addRecord, checkForwards, checkName, decodeAt, editTable, findRecord, type NewRecord, removeRecords, replaceRecord, strictNumber } from './edit';
+import { addRecord, checkForwards, checkName, decodeAt, editTable, findRecord, type NewRecord, removeRecords, replaceRecord, shownKey, strictNumber } from './edit';
 import type { EditCommand } from './edit-help';
 
 export type { EditCommand };
@@ -51,6 +51,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   '--expiry': { kind: 'number', commands: BOTH, set: (o, v) => { o.expiry = parseNumber('--expiry', v); } },
 };
 
+/** `args` and what `readStdin` returns are byte strings (src/bytes.ts): every value is stored as its exact bytes. */
 export function editCommand(command: EditCommand, args: string[], ctx: AdminContext, readStdin: () => string): Result {
   const { name, options } = parseArgs(command, args);
   checkName(name);
@@ -70,7 +71,7 @@ function parseArgs(command: EditCommand, args: string[]): { name: string; option
     const eq = arg.indexOf('=');
     const flag = eq > 0 ? arg.slice(0, eq) : arg;
     const spec = OPTIONS[flag];
-    if (!spec || !spec.commands.includes(command)) throw new AdminError(`${command}: unknown option ${flag} (see vdeliver-admin ${command} --help)`);
+    if (!spec || !spec.commands.includes(command)) throw new AdminError(`${command}: unknown option ${printable(flag)} (see vdeliver-admin ${command} --help)`);
     const slot = spec.slot ?? flag;
     if (seen.has(slot) && flag !== '--forward') throw new AdminError(`${command}: ${flag} is given twice or conflicts with another option`);
     seen.add(slot);
@@ -81,7 +82,7 @@ function parseArgs(command: EditCommand, args: string[]): { name: string; option
     }
     if (eq < 0 && i + 1 >= args.length) throw new AdminError(`${command}: ${flag} needs a value`);
     const value = eq > 0 ? arg.slice(eq + 1) : args[++i];
-    if (spec.kind === 'yes-no' && value !== 'yes' && value !== 'no') throw new AdminError(`${command}: ${flag} must be yes or no, not '${value}'`);
+    if (spec.kind === 'yes-no' && value !== 'yes' && value !== 'no') throw new AdminError(`${command}: ${flag} must be yes or no, not '${printable(value)}'`);
     if (spec.kind === 'text') checkText(flag, value);
     spec.set(options, value);
   }
@@ -97,10 +98,14 @@ function checkText(flag: string, value: string): void {
   if (value === '' && flag !== '--personal') throw new AdminError(`${flag} cannot be empty`);
 }
 
+/** The first line as text for md5Crypt, which hashes a password's UTF-8 bytes: exactly the line's bytes when they are UTF-8. */
 function passwordFromStdin(readStdin: () => string): string {
   const line = readStdin().split('\n')[0].replace(/\r$/, '');
   if (line === '') throw new AdminError('--password-stdin: the first line of standard input is empty');
-  return line;
+  const text = toText(line);
+  // Any other text would hash different bytes than the ones given, and the password would never match.
+  if (text === undefined) throw new AdminError('--password-stdin: the password is not valid UTF-8, so it cannot be hashed as given; store its MD5-crypt with --password-hash');
+  return text;
 }
 
 /** now + seconds, or never; refuses what would wrap past 2106, where the 32-bit field ends. */
@@ -114,7 +119,8 @@ function add(ctx: AdminContext, name: string, o: Options, password: string | und
   const { config } = ctx;
   const record: NewRecord = {
     password: password ?? '*',
-    directory: o.directory ?? `./${config.string('user-dir')}${name.replace(/\./g, ':')}`,
+    // The config is read as text; the record holds bytes.
+    directory: o.directory ?? `./${fromText(config.string('user-dir'))}${name.replace(/\./g, ':')}`,
     forwards: o.forwards,
     personal: o.personal ?? '',
     hardquota: o.limits.hardquota ?? config.number('default-hardquota'),
@@ -131,8 +137,8 @@ function add(ctx: AdminContext, name: string, o: Options, password: string | und
     return { records: addRecord(records, name, record), result: undefined };
   });
   const errors: string[] = [];
-  const what = record.hasMailbox ? `mailbox ${record.directory}${maildirNote(ctx, record.directory, errors)}` : `no mailbox, ${forwardsNote(record.forwards)}`;
-  return { out: `added ${tableKey(name)} (${what}) to ${ctx.tablePath}\n`, errors };
+  const what = record.hasMailbox ? `mailbox ${printable(record.directory)}${maildirNote(ctx, record.directory, errors)}` : `no mailbox, ${forwardsNote(record.forwards)}`;
+  return { out: `added ${shownKey(name)} (${what}) to ${ctx.tablePath}\n`, errors };
 }
 
 function set(ctx: AdminContext, name: string, o: Options, password: string | undefined): Result {
@@ -142,9 +148,9 @@ function set(ctx: AdminContext, name: string, o: Options, password: string | und
   if (changed.length === 0) throw new AdminError('set: give at least one field to change (see vdeliver-admin set --help)');
   const { before, after } = editTable(ctx, false, (records) => {
     const index = findRecord(records, name);
-    if (index < 0) throw new AdminError(`no virtual user '${tableKey(name)}'`);
+    if (index < 0) throw new AdminError(`no virtual user '${shownKey(name)}'`);
     const current = decodeAt(ctx, records, index);
-    if (!current) throw new AdminError(`the record for '${tableKey(name)}' cannot be decoded; remove it and add it again`);
+    if (!current) throw new AdminError(`the record for '${shownKey(name)}' cannot be decoded; remove it and add it again`);
     const next = changeRecord(ctx, current, o, password);
     checkForwards(records, o.forwards);
     return { records: replaceRecord(records, name, next), result: { before: current, after: next } };
@@ -153,15 +159,15 @@ function set(ctx: AdminContext, name: string, o: Options, password: string | und
   const notes = [changed.join(', ')];
   if (before.version !== 2) notes.push(`rewritten from the version-${before.version} format`);
   const newMailbox = after.hasMailbox && after.directory !== '' && (!before.hasMailbox || after.directory !== before.directory);
-  if (newMailbox) notes.push(`mailbox ${after.directory}${maildirNote(ctx, after.directory, errors)}`);
-  return { out: `changed ${tableKey(name)} (${notes.join('; ')}) in ${ctx.tablePath}\n`, errors };
+  if (newMailbox) notes.push(`mailbox ${printable(after.directory)}${maildirNote(ctx, after.directory, errors)}`);
+  return { out: `changed ${shownKey(name)} (${notes.join('; ')}) in ${ctx.tablePath}\n`, errors };
 }
 
 function changeRecord(ctx: AdminContext, current: PasswordRecord, o: Options, password: string | undefined): NewRecord {
   const { version: _version, ...next } = current;
   const forwards = [...(o.clearForwards ? [] : current.forwards)];
   for (const forward of o.forwards) {
-    if (forwards.includes(forward)) throw new AdminError(`the forward '${forward}' is already there`);
+    if (forwards.includes(forward)) throw new AdminError(`the forward '${printable(forward)}' is already there`);
     forwards.push(forward);
   }
   const result: NewRecord = {
@@ -192,30 +198,31 @@ function remove(ctx: AdminContext, name: string): Result {
   const notes: string[] = [];
   if (!removed.record) notes.push('an invalid record');
   if (removed.count > 1) notes.push(`${removed.count} records with this key`);
-  if (removed.record?.directory) notes.push(`its ${removed.record.hasMailbox ? 'Maildir' : 'directory'} ${removed.record.directory} is left in place`);
-  return { out: `removed ${tableKey(name)} from ${ctx.tablePath}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}\n`, errors: [] };
+  if (removed.record?.directory) notes.push(`its ${removed.record.hasMailbox ? 'Maildir' : 'directory'} ${printable(removed.record.directory)} is left in place`);
+  return { out: `removed ${shownKey(name)} from ${ctx.tablePath}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}\n`, errors: [] };
 }
 
-const forwardsNote = (forwards: readonly string[]): string => (forwards.length === 0 ? 'no forwards' : `forwards to ${forwards.join(', ')}`);
+const forwardsNote = (forwards: readonly string[]): string => (forwards.length === 0 ? 'no forwards' : `forwards to ${forwards.map(printable).join(', ')}`);
 
 /**
  * Creates the Maildir under the home directory unless it is there; what exists is never changed,
  * only a missing tmp, new or cur is added. A failure is reported, not thrown: the record is in.
  */
 function maildirNote(ctx: AdminContext, directory: string, errors: string[]): string {
-  const path = resolve(ctx.home, directory);
+  // The home is text (a path Node was given), the directory bytes: join them as bytes.
+  const path = resolve(fromText(ctx.home), directory);
   try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    const created = mkdirIfMissing(path);
-    for (const sub of ['tmp', 'new', 'cur']) mkdirIfMissing(join(path, sub));
+    mkdirSync(fsPath(dirname(path)), { recursive: true, mode: 0o700 });
+    const created = mkdirIfMissing(fsPath(path));
+    for (const sub of ['tmp', 'new', 'cur']) mkdirIfMissing(fsPath(join(path, sub)));
     return created ? '' : ', Maildir already there';
   } catch (error) {
-    errors.push(`the table is changed, but the Maildir ${path} could not be created: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    errors.push(`the table is changed, but the Maildir ${printable(path)} could not be created: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
     return ', Maildir not created';
   }
 }
 
-function mkdirIfMissing(path: string): boolean {
+function mkdirIfMissing(path: string | Buffer): boolean {
   try {
     mkdirSync(path, { mode: 0o700 });
     return true;

@@ -1,4 +1,5 @@
 import { closeSync, openSync, unlinkSync } from 'node:fs';
+import { printable, toBytes } from '../bytes';
 import { CdbError, CdbReader } from '../cdb-reader';
 import { writeCdb } from '../cdb-writer';
 import { decodePasswordRecord, encodePasswordRecord, type PasswordRecord } from '../password-record';
@@ -15,11 +16,22 @@ export interface StoredRecord { key: Buffer; value: Buffer }
 
 export type NewRecord = Omit<PasswordRecord, 'version'>;
 
+/*
+ * Names, forwards and every other field are byte strings (src/bytes.ts), as they come from the
+ * command line, a users file or the table: a key is the name's exact bytes, and messages show
+ * them through printable().
+ */
+
+/** The table key of a name: its bytes, ASCII upper case folded as delivery looks it up. */
+export const keyOf = (name: string): Buffer => toBytes(tableKey(name));
+/** The key as messages show it. */
+export const shownKey = (name: string): string => printable(tableKey(name));
+
 /** vmailmgr's validate_username(): not empty, none of `/ : \n \r \t` or space. */
 export function checkName(name: string): void {
   if (name === '') throw new AdminError('the name of a virtual user cannot be empty');
   const bad = /[/:\n\r\t ]/.exec(name);
-  if (bad) throw new AdminError(`the name '${name.replace(/[\n\r\t]/g, ' ')}' contains ${describe(bad[0])}, which vmailmgr forbids in names`);
+  if (bad) throw new AdminError(`the name '${printable(name.replace(/[\n\r\t]/g, ' '))}' contains ${describe(bad[0])}, which vmailmgr forbids in names`);
   if (name.includes('\0')) throw new AdminError('the name of a virtual user cannot contain a NUL byte');
 }
 
@@ -28,7 +40,7 @@ const describe = (c: string): string => ({ '\n': 'a newline', '\r': 'a carriage 
 /** A number for a record: decimal below UINT_MAX, or `-` for unlimited / never. `what` names it in the error. */
 export function strictNumber(text: string, what: string): number {
   if (text === '-') return UNLIMITED;
-  if (!/^\d{1,10}$/.test(text) || Number(text) >= UNLIMITED) throw new AdminError(`${what} must be a number below 4294967295 or '-', not '${text}'`);
+  if (!/^\d{1,10}$/.test(text) || Number(text) >= UNLIMITED) throw new AdminError(`${what} must be a number below 4294967295 or '-', not '${printable(text)}'`);
   return Number(text);
 }
 
@@ -36,8 +48,8 @@ export function strictNumber(text: string, what: string): number {
 export function checkForwards(records: readonly StoredRecord[], forwards: readonly string[]): void {
   for (const forward of forwards) {
     const at = forward.indexOf('@');
-    if (at >= 0 && forward.indexOf('@', at + 1) >= 0) throw new AdminError(`the forward '${forward}' contains more than one @`);
-    if (at < 0 && findRecord(records, forward) < 0) throw new AdminError(`the forward '${forward}' names no virtual user of this domain (add @domain for another one)`);
+    if (at >= 0 && forward.indexOf('@', at + 1) >= 0) throw new AdminError(`the forward '${printable(forward)}' contains more than one @`);
+    if (at < 0 && findRecord(records, forward) < 0) throw new AdminError(`the forward '${printable(forward)}' names no virtual user of this domain (add @domain for another one)`);
   }
 }
 
@@ -61,7 +73,7 @@ export function readRecords(ctx: AdminContext, missingIsEmpty: boolean): StoredR
 
 /** Index of the record the delivery lookup answers for `name` (the first with its key), or -1. */
 export function findRecord(records: readonly StoredRecord[], name: string): number {
-  const key = Buffer.from(tableKey(name), 'utf8');
+  const key = keyOf(name);
   return records.findIndex((r) => r.key.equals(key));
 }
 
@@ -70,25 +82,25 @@ export function decodeAt(ctx: AdminContext, records: readonly StoredRecord[], in
   return decodePasswordRecord(records[index].value, oldFormatDefaults(ctx.config), ctx.now);
 }
 
-const stored = (name: string, record: NewRecord): StoredRecord => ({ key: Buffer.from(tableKey(name), 'utf8'), value: encodePasswordRecord(record) });
+const stored = (name: string, record: NewRecord): StoredRecord => ({ key: keyOf(name), value: encodePasswordRecord(record) });
 
 /** A new record goes at the end; the name must not be in the table yet. */
 export function addRecord(records: readonly StoredRecord[], name: string, record: NewRecord): StoredRecord[] {
-  if (findRecord(records, name) >= 0) throw new AdminError(`the virtual user '${tableKey(name)}' already exists`);
+  if (findRecord(records, name) >= 0) throw new AdminError(`the virtual user '${shownKey(name)}' already exists`);
   return [...records, stored(name, record)];
 }
 
 /** The changed record keeps its position; a later duplicate of the key is left as it is (vmailmgr does the same). */
 export function replaceRecord(records: readonly StoredRecord[], name: string, record: NewRecord): StoredRecord[] {
   const index = findRecord(records, name);
-  if (index < 0) throw new AdminError(`no virtual user '${tableKey(name)}'`);
+  if (index < 0) throw new AdminError(`no virtual user '${shownKey(name)}'`);
   return records.map((r, i) => (i === index ? stored(name, record) : r));
 }
 
 /** Drops every record with the name's key, as vmailmgr's cdb_del.cc does, so no duplicate surfaces afterwards. */
 export function removeRecords(records: readonly StoredRecord[], name: string): StoredRecord[] {
-  if (findRecord(records, name) < 0) throw new AdminError(`no virtual user '${tableKey(name)}'`);
-  const key = Buffer.from(tableKey(name), 'utf8');
+  if (findRecord(records, name) < 0) throw new AdminError(`no virtual user '${shownKey(name)}'`);
+  const key = keyOf(name);
   return records.filter((r) => !r.key.equals(key));
 }
 

@@ -1,3 +1,4 @@
+import { printable } from '../bytes';
 import type { PasswordRecord } from '../password-record';
 import { tableKey } from '../password-table';
 import { AdminError } from './context';
@@ -9,12 +10,12 @@ import { checkName, strictNumber } from './edit';
  *   key password directory forwards has_mailbox mailbox_enabled hardquota softquota msgsize msgcount ctime expiry personal
  * forwards are comma-separated; numbers are decimal or `-` (unlimited / never); flags are 1 or 0.
  * A first line starting with `key<TAB>` is a header; lines starting with `#` and empty lines are skipped.
+ * The text is a byte string (src/bytes.ts), and so is every field; `source` names the file in messages.
  */
 export const USERS_FILE_COLUMNS = ['key', 'password', 'directory', 'forwards', 'has_mailbox', 'mailbox_enabled',
   'hardquota', 'softquota', 'msgsize', 'msgcount', 'ctime', 'expiry', 'personal'] as const;
 
 export interface UserLine { key: string; record: Omit<PasswordRecord, 'version'> }
-
 
 export function parseUsersFile(text: string, source: string): UserLine[] {
   const users: UserLine[] = [];
@@ -34,7 +35,7 @@ export function parseUsersFile(text: string, source: string): UserLine[] {
       throw new AdminError(`${where}: ${(error as Error).message}`);
     }
     const key = tableKey(name);
-    if (seen.has(key)) throw new AdminError(`${where}: '${key}' appears twice`);
+    if (seen.has(key)) throw new AdminError(`${where}: '${printable(key)}' appears twice`);
     seen.add(key);
     if ([password, directory, forwards, personal].some((f) => f.includes('\0'))) throw new AdminError(`${where}: NUL byte in a field`);
     users.push({
@@ -62,6 +63,6 @@ export function parseUsersFile(text: string, source: string): UserLine[] {
 const number = (text: string, where: string, column: string): number => strictNumber(text, `${where}: ${column}`);
 
 function flag(text: string, where: string, column: string): boolean {
-  if (text !== '0' && text !== '1') throw new AdminError(`${where}: ${column} must be 1 or 0, not '${text}'`);
+  if (text !== '0' && text !== '1') throw new AdminError(`${where}: ${column} must be 1 or 0, not '${printable(text)}'`);
   return text === '1';
 }

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
+import { byteString, fromText, printable, toBytes, toText } from '../bytes';
 import { adminContext, type AdminContext, AdminError } from '../admin/context';
 import { build } from '../admin/build';
 import { doctor, formatChecks } from '../admin/doctor';
@@ -64,12 +65,46 @@ Exits 1 if any check fails.
 /** Commands that write in the base user's home: run as root, they run as its owner instead. */
 const AS_OWNER = new Set(['build', 'add', 'set', 'remove', 'test']);
 
+/** Hands the exact argument bytes to the copy that runs as the home's owner (runAsOwner). */
+const ARGV_VARIABLE = 'VDELIVER_ADMIN_ARGV';
+
+/**
+ * The arguments as byte strings (src/bytes.ts). Node decodes argv as UTF-8, turning a Latin-1
+ * name into U+FFFD that matches no record; Linux keeps the exact bytes in /proc/self/cmdline (or,
+ * in the copy runAsOwner starts, in ARGV_VARIABLE). Either is used only when it decodes to exactly
+ * process.argv, so it can restore bytes but never change an argument.
+ */
+function argvBytes(): string[] {
+  const text = process.argv.slice(2);
+  const handed = process.env[ARGV_VARIABLE];
+  delete process.env[ARGV_VARIABLE];
+  const agrees = (raw: string[] | undefined): raw is string[] =>
+    raw !== undefined && raw.length === text.length && raw.every((arg, i) => toBytes(arg).toString('utf8') === text[i]);
+  const fromHanded = handed === undefined ? undefined : splitArgs(Buffer.from(handed, 'hex'));
+  if (agrees(fromHanded)) return fromHanded;
+  const fromProc = procCmdline()?.slice(-text.length || Infinity);
+  if (agrees(fromProc)) return fromProc;
+  return text.map(fromText);
+}
+
+/** /proc/self/cmdline as byte strings (node, its options, the script, then the arguments), or undefined without /proc. */
+function procCmdline(): string[] | undefined {
+  try {
+    return splitArgs(readFileSync('/proc/self/cmdline'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** NUL-terminated arguments as byte strings. */
+const splitArgs = (bytes: Buffer): string[] => (bytes.length === 0 ? [] : byteString(bytes).replace(/\0$/, '').split('\0'));
+
 interface Parsed { command: string; home?: string; json: boolean; help: boolean; args: string[] }
 
-/** The options every command shares; the rest is left to the command. */
-function parse(argv: string[], env: NodeJS.ProcessEnv): Parsed {
+/** The options every command shares, from the byte-string arguments; the rest is left to the command. */
+function parse(argv: string[]): Parsed {
   const [command = '', ...rest] = argv;
-  const parsed: Parsed = { command, home: env.HOME, json: false, help: false, args: [] };
+  const parsed: Parsed = { command, json: false, help: false, args: [] };
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i];
     if (arg === '--help' || arg === '-h') parsed.help = true;
@@ -85,32 +120,46 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): Parsed {
 
 function rejectOptions(parsed: Parsed): void {
   const option = parsed.args.find((a) => a.startsWith('-') && a !== '-' && a !== '--');
-  if (option) throw new AdminError(`unknown option ${option} (see vdeliver-admin ${parsed.command} --help)`);
+  if (option) throw new AdminError(`unknown option ${printable(option)} (see vdeliver-admin ${parsed.command} --help)`);
 }
+
+/**
+ * The home as the text path Node's file functions and the config take. A name that is not UTF-8
+ * has no such text, so it is refused rather than turned into a different directory.
+ */
+function homeText(home: string | undefined): string | undefined {
+  if (home === undefined) return process.env.HOME;
+  const text = toText(home);
+  if (text === undefined) throw new AdminError(`--home ${printable(home)}: a home directory whose name is not UTF-8 is not supported`);
+  return text;
+}
+
+/** Node's own text for an argument, for `test`, which takes its arguments as process.argv gives them. */
+const argText = (arg: string): string => toBytes(arg).toString('utf8');
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    const parsed = parse(argv, process.env);
+    const parsed = parse(argv);
     if (['', '--help', '-h', 'help'].includes(parsed.command)) {
       process.stdout.write(USAGE);
       return parsed.command === '' ? 1 : 0;
     }
-    if (!(parsed.command in HELP)) throw new AdminError(`unknown command '${parsed.command}' (see vdeliver-admin --help)`);
+    if (!(parsed.command in HELP)) throw new AdminError(`unknown command '${printable(parsed.command)}' (see vdeliver-admin --help)`);
     if (parsed.help) {
       process.stdout.write(HELP[parsed.command]);
       return 0;
     }
-    const ctx = adminContext(parsed.home, process.env, Math.floor(Date.now() / 1000));
+    const ctx = adminContext(homeText(parsed.home), process.env, Math.floor(Date.now() / 1000));
     const owner = AS_OWNER.has(parsed.command) ? homeOwner(ctx) : undefined;
-    if (owner) return runAsOwner(owner);
-    if (parsed.command === 'test') return await test(ctx, parsed.args);
+    if (owner) return runAsOwner(owner, argv);
+    if (parsed.command === 'test') return await test(ctx, parsed.args.map(argText));
     if (parsed.command === 'doctor') {
       rejectOptions(parsed);
       const checks = doctor(ctx, process.env);
       process.stdout.write(formatChecks(checks));
       return checks.some((c) => c.status === 'fail') ? 1 : 0;
     }
-    const stdin = (): string => readFileSync(0, 'utf8');
+    const stdin = (): string => byteString(readFileSync(0));
     if (parsed.command === 'show' || parsed.command === 'list' || parsed.command === 'build') rejectOptions(parsed);
     const result =
       parsed.command === 'show' ? show(ctx, parsed.args, parsed.json)
@@ -157,16 +206,20 @@ function homeOwner(ctx: AdminContext): { uid: number; gid: number } | undefined 
   return stat && stat.uid !== 0 ? { uid: stat.uid, gid: stat.gid } : undefined;
 }
 
-/** Run this same command again as the home's owner, so every file it writes belongs to the base user. */
-function runAsOwner(owner: { uid: number; gid: number }): number {
-  const result = spawnSync(process.execPath, process.argv.slice(1), { uid: owner.uid, gid: owner.gid, stdio: 'inherit' });
+/**
+ * Run this same command again as the home's owner, so every file it writes belongs to the base user.
+ * Node passes arguments to a child as UTF-8 text, so their exact bytes go along in ARGV_VARIABLE.
+ */
+function runAsOwner(owner: { uid: number; gid: number }, argv: string[]): number {
+  const env = { ...process.env, [ARGV_VARIABLE]: toBytes(argv.map((arg) => `${arg}\0`).join('')).toString('hex') };
+  const result = spawnSync(process.execPath, process.argv.slice(1), { uid: owner.uid, gid: owner.gid, stdio: 'inherit', env });
   if (result.error) throw new AdminError(`cannot run as uid ${owner.uid}: ${result.error.message}`);
   return result.status ?? 1;
 }
 
 const firstLineOf = (error: unknown): string => String(error instanceof Error ? error.message : error).split('\n')[0];
 
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (error) => {
+main(argvBytes()).then((code) => { process.exitCode = code; }, (error) => {
   process.stderr.write(`vdeliver-admin: internal error: ${firstLineOf(error)}\n`);
   process.exitCode = 2;
 });
