@@ -258,3 +258,21 @@ describe('values read from files and standard input are bytes', () => {
     expect(existsSync(join(home, 'passwd.cdb.tmp'))).toBe(false);
   });
 });
+
+describe('regressions', () => {
+  test('set latin --msgsize 5000 rewrote the untouched directory and personal fields as EF BF BD', () => {
+    const home = latin1Home();
+    const before = tableRecords(home);
+    // rene's personal name is Latin-1; jörg's directory and personal name are.
+    expect(runAdmin(['set', '--home', home, 'rene', '--msgsize', '5000'], { env }).status).toBe(0);
+    expect(runAdminBytes(['set', '--home', home, 'j\xf6rg', '--msgcount', '10', '--forward', 'alice']).status).toBe(0);
+    const after = tableRecords(home);
+    expect(Buffer.concat(after.flat()).includes(Buffer.from('efbfbd', 'hex'))).toBe(false);
+    expect(after).toEqual(before.map(([k, v]): [Buffer, Buffer] => {
+      const key = k.toString('latin1');
+      return [k, key === 'rene' ? withField(v, { msgsize: 5000 }) : key === 'j\xf6rg' ? withField(v, { msgcount: 10, forwards: ['alice'] }) : v];
+    }));
+    expect(decoded(byKey(after, 'rene')).personal).toBe('Ren\xe9 Lef\xe8vre');
+    expect(decoded(byKey(after, 'j\xf6rg'))).toMatchObject({ directory: './users/j\xf6rg', personal: 'J\xf6rg Sch\xe4fer' });
+  });
+});
