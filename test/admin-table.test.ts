@@ -119,3 +119,12 @@ describe('vdeliver-admin build', () => {
     expect(result.stderr).toBe(`vdeliver-admin: ${file}:1: msgcount must be a number below 4294967295 or '-', not 'lots'\n`);
   });
 });
+
+describe('the command', () => {
+  test.each(['nosuch', 'constructor', 'toString'])('%p is an unknown command: one line, exit 1', (command) => {
+    const result = runAdmin([command, '--help'], { env });
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(`vdeliver-admin: unknown command '${command}' (see vdeliver-admin --help)\n`);
+  });
+});

@@ -144,7 +144,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(USAGE);
       return parsed.command === '' ? 1 : 0;
     }
-    if (!(parsed.command in HELP)) throw new AdminError(`unknown command '${printable(parsed.command)}' (see vdeliver-admin --help)`);
+    // Own keys only: `in` would take 'constructor' or 'toString' for commands.
+    if (!Object.hasOwn(HELP, parsed.command)) throw new AdminError(`unknown command '${printable(parsed.command)}' (see vdeliver-admin --help)`);
     if (parsed.help) {
       process.stdout.write(HELP[parsed.command]);
       return 0;
