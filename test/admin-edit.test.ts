@@ -309,12 +309,37 @@ describe('bad input: one clear sentence, table untouched', () => {
     ['a line break in a field', 'add', ['x', '--personal', 'a\nb'], '--personal cannot contain a NUL byte or a line break'],
     ['an empty password line', 'add', ['x', '--password-stdin'], '--password-stdin: the first line of standard input is empty'],
     ['a duplicate forward', 'set', ['info', '--forward', 'alice'], "the forward 'alice' is already there"],
+    ['an absolute directory', 'add', ['x', '--directory', '/var/mail/x'], "the directory '/var/mail/x' is absolute; give --allow-outside-home to store a directory outside the home"],
+    ['a directory climbing out with ..', 'add', ['x', '--directory', '../../x'], "the directory '../../x' climbs out of the home with ..; give --allow-outside-home to store a directory outside the home"],
+    ['.. hidden inside a directory', 'set', ['alice', '--directory', './users/../../../x'], "the directory './users/../../../x' climbs out of the home with ..; give --allow-outside-home to store a directory outside the home"],
+    ['--allow-outside-home twice', 'add', ['x', '--allow-outside-home', '--allow-outside-home'], 'add: --allow-outside-home is given twice or conflicts with another option'],
   ])('%s', (_what, command, args, message) => {
     const h = home('basic');
     const bytes = readFileSync(table(h));
     expect(adminError(() => run(command, h, args))).toEqual(message);
     expect(readFileSync(table(h)).equals(bytes)).toBe(true);
     expect(readdirSync(h)).toEqual(['passwd.cdb']);
+  });
+
+  test('--allow-outside-home stores such a directory as given; .. that stays inside needs no flag', () => {
+    const h = home('basic');
+    expect(run('add', h, ['inside', '--directory', './users/../mail/inside']).errors).toEqual([]);
+    expect(recordOf(h, 'inside').directory).toBe('./users/../mail/inside');
+    const outside = join(dir.path, `outside${homes}`);
+    expect(run('add', h, ['out', '--directory', outside, '--allow-outside-home']).out).toBe(`added out (mailbox ${outside}) to ${table(h)}\n`);
+    expect(existsSync(join(outside, 'new'))).toBe(true);
+    run('set', h, ['alice', '--directory', '../elsewhere/alice', '--allow-outside-home', '--has-mailbox', 'no']);
+    expect(recordOf(h, 'alice').directory).toBe('../elsewhere/alice');
+    // A record already outside keeps working for changes that leave its directory alone.
+    expect(run('set', h, ['out', '--msgsize', '5000']).out).toBe(`changed out (msgsize) in ${table(h)}\n`);
+  });
+
+  test('a user-dir that climbs out of the home makes the default directory climb out: refused the same way', () => {
+    const h = home('basic');
+    mkdirSync(join(h, '.vmailmgr'));
+    writeFileSync(join(h, '.vmailmgr', 'user-dir'), '../shared\n');
+    expect(adminError(() => run('add', h, ['x']))).toBe("the directory './../shared/x' climbs out of the home with ..; give --allow-outside-home to store a directory outside the home");
+    expect(readdirSync(h).sort()).toEqual(['.vmailmgr', 'passwd.cdb']);
   });
 
   test('remove and set need an existing table; add does not', () => {

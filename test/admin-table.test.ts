@@ -1,4 +1,4 @@
-import { copyFileSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { CdbReader } from '../src/cdb-reader';
@@ -109,6 +109,37 @@ describe('vdeliver-admin build', () => {
       expect(count).toBe(records);
       reader.close();
     }
+  });
+
+  test.each([
+    ['/var/mail/alice', 'is absolute'],
+    ['../../x', 'climbs out of the home with ..'],
+    ['./users/../../../x', 'climbs out of the home with ..'],
+  ])('refuses the directory %p with its line number, unless --allow-outside-home is given', (directory, why) => {
+    const file = join(dir.path, 'outside.tsv');
+    writeFileSync(file, `key\tpassword\n# users\nbob\t*\t./users/bob\t\t1\t1\t-\t-\t-\t-\t0\t-\t\nalice\t*\t${directory}\t\t1\t1\t-\t-\t-\t-\t0\t-\t\n`);
+    const target = home(`outside-${directory.replace(/\W/g, '')}`);
+    const refused = runAdmin(['build', '--home', target, file], { env });
+    expect(refused.status).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toBe(`vdeliver-admin: ${file}:4: the directory '${directory}' ${why}; give --allow-outside-home to store a directory outside the home\n`);
+    expect(existsSync(join(target, 'passwd.cdb'))).toBe(false);
+    const allowed = runAdmin(['build', '--home', target, '--allow-outside-home', file], { env });
+    expect(allowed.stderr).toBe('');
+    expect(allowed.stdout).toBe(`wrote 2 records to ${join(target, 'passwd.cdb')}\n`);
+  });
+
+  test('add and set refuse such a directory too: one line, exit 1, table untouched', () => {
+    const target = home('outside-edit', join(VMAILMGR, 'basic', 'passwd.cdb'));
+    const bytes = readFileSync(join(target, 'passwd.cdb'));
+    const absolute = join(dir.path, 'absolute-x');
+    for (const args of [['add', 'x', '--directory', absolute], ['set', 'alice', '--directory=../alice']]) {
+      const result = runAdmin([args[0], '--home', target, ...args.slice(1)], { env });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(/^vdeliver-admin: the directory '[^']+' (is absolute|climbs out of the home with \.\.); give --allow-outside-home to store a directory outside the home\n$/);
+    }
+    expect(readFileSync(join(target, 'passwd.cdb')).equals(bytes)).toBe(true);
+    expect(existsSync(absolute)).toBe(false);
   });
 
   test('rejects a malformed users file with the line number', () => {

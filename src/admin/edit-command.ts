@@ -5,7 +5,7 @@ import { md5Crypt, newSalt } from '../md5-crypt';
 import type { PasswordRecord } from '../password-record';
 import { UNLIMITED } from '../uint32';
 import { type AdminContext, AdminError } from './context';
-import { addRecord, checkForwards, checkName, decodeAt, editTable, findRecord, type NewRecord, removeRecords, replaceRecord, shownKey, strictNumber } from './edit';
+import { addRecord, ALLOW_OUTSIDE_HOME, checkDirectory, checkForwards, checkName, decodeAt, editTable, findRecord, type NewRecord, removeRecords, replaceRecord, shownKey, strictNumber } from './edit';
 import type { EditCommand } from './edit-help';
 
 export type { EditCommand };
@@ -27,6 +27,7 @@ interface Options {
   limits: Partial<Record<(typeof LIMITS)[number], number>>;
   /** Seconds from now, or UNLIMITED for never. */
   expiry?: number;
+  allowOutsideHome?: boolean;
 }
 
 type Kind = 'text' | 'number' | 'yes-no' | 'flag';
@@ -49,6 +50,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   '--msgsize': limit('msgsize'),
   '--msgcount': limit('msgcount'),
   '--expiry': { kind: 'number', commands: BOTH, set: (o, v) => { o.expiry = parseNumber('--expiry', v); } },
+  [ALLOW_OUTSIDE_HOME]: { kind: 'flag', commands: BOTH, set: (o) => { o.allowOutsideHome = true; } },
 };
 
 /** `args` and what `readStdin` returns are byte strings (src/bytes.ts): every value is stored as its exact bytes. */
@@ -132,6 +134,8 @@ function add(ctx: AdminContext, name: string, o: Options, password: string | und
     hasMailbox: o.hasMailbox ?? true,
     mailboxEnabled: true,
   };
+  // The default too: user-dir may climb out with `..`.
+  checkDirectory(record.directory, o.allowOutsideHome ?? false);
   editTable(ctx, true, (records) => {
     checkForwards(records, record.forwards);
     return { records: addRecord(records, name, record), result: undefined };
@@ -146,6 +150,8 @@ function set(ctx: AdminContext, name: string, o: Options, password: string | und
     o.mailboxEnabled !== undefined && 'mailbox-enabled', (o.clearForwards || o.forwards.length > 0) && 'forwards', o.personal !== undefined && 'personal',
     ...LIMITS.map((l) => o.limits[l] !== undefined && l), o.expiry !== undefined && 'expiry'].filter((c): c is string => c !== false);
   if (changed.length === 0) throw new AdminError('set: give at least one field to change (see vdeliver-admin set --help)');
+  // Only a new directory: a record that already points elsewhere can still have its other fields changed.
+  if (o.directory !== undefined) checkDirectory(o.directory, o.allowOutsideHome ?? false);
   const { before, after } = editTable(ctx, false, (records) => {
     const index = findRecord(records, name);
     if (index < 0) throw new AdminError(`no virtual user '${shownKey(name)}'`);

@@ -9,6 +9,8 @@ const FIELDS = `  --password-hash HASH   store HASH as the encrypted password (e
   --hardquota N, --softquota N, --msgsize N, --msgcount N
                          limits; - means unlimited
   --expiry N             the account expires N seconds from now; - means never
+  --allow-outside-home   accept a directory that is absolute or climbs out of the home
+                         with .. (refused otherwise: mail would be stored outside the home)
 `;
 const TAIL = `The table is rewritten whole and atomically, records in their order, in vmailmgr's
 version-2 format and signed-char hash; run as the base user so vdeliver can still read it.

@@ -1,4 +1,5 @@
 import { closeSync, openSync, unlinkSync } from 'node:fs';
+import { isAbsolute, normalize } from 'node:path';
 import { printable, toBytes } from '../bytes';
 import { CdbError, CdbReader } from '../cdb-reader';
 import { writeCdb } from '../cdb-writer';
@@ -36,6 +37,19 @@ export function checkName(name: string): void {
 }
 
 const describe = (c: string): string => ({ '\n': 'a newline', '\r': 'a carriage return', '\t': 'a tab', ' ': 'a space' })[c] ?? `'${c}'`;
+
+export const ALLOW_OUTSIDE_HOME = '--allow-outside-home';
+
+/**
+ * A record's directory must lie inside the home unless the admin says otherwise: delivery uses it
+ * as given from the home, so an absolute path or `..` that climbs out stores mail (and makes add
+ * create directories) wherever the base user can write. Checked on the name alone, as stored.
+ */
+export function checkDirectory(directory: string, allowOutsideHome: boolean): void {
+  if (allowOutsideHome || directory === '') return;
+  const why = isAbsolute(directory) ? 'is absolute' : normalize(directory).split('/')[0] === '..' ? 'climbs out of the home with ..' : undefined;
+  if (why) throw new AdminError(`the directory '${printable(directory)}' ${why}; give ${ALLOW_OUTSIDE_HOME} to store a directory outside the home`);
+}
 
 /** A number for a record: decimal below UINT_MAX, or `-` for unlimited / never. `what` names it in the error. */
 export function strictNumber(text: string, what: string): number {

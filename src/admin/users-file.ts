@@ -2,7 +2,7 @@ import { printable } from '../bytes';
 import type { PasswordRecord } from '../password-record';
 import { tableKey } from '../password-table';
 import { AdminError } from './context';
-import { checkName, strictNumber } from './edit';
+import { checkDirectory, checkName, strictNumber } from './edit';
 
 /**
  * The plain-text source of a table: tab-separated, one user per line, with the columns of
@@ -17,7 +17,7 @@ export const USERS_FILE_COLUMNS = ['key', 'password', 'directory', 'forwards', '
 
 export interface UserLine { key: string; record: Omit<PasswordRecord, 'version'> }
 
-export function parseUsersFile(text: string, source: string): UserLine[] {
+export function parseUsersFile(text: string, source: string, allowOutsideHome = false): UserLine[] {
   const users: UserLine[] = [];
   const seen = new Set<string>();
   text.split('\n').forEach((raw, index) => {
@@ -31,6 +31,7 @@ export function parseUsersFile(text: string, source: string): UserLine[] {
     const [name, password, directory, forwards, hm, en, hq, sq, ms, mc, ct, ex, personal] = cols;
     try {
       checkName(name);
+      checkDirectory(directory, allowOutsideHome);
     } catch (error) {
       throw new AdminError(`${where}: ${(error as Error).message}`);
     }

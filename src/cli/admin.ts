@@ -40,7 +40,7 @@ Lists every record in table order: name, mailbox (Yes, Yes(disabled), No)
 and forwards. An invalid record is reported and the listing goes on; the
 exit status is then 1.
 `,
-  build: `usage: vdeliver-admin build [--home DIR] FILE
+  build: `usage: vdeliver-admin build [--home DIR] [--allow-outside-home] FILE
 
 Writes $HOME/<password-file>.cdb atomically from FILE, a tab-separated users
 file with the columns
@@ -48,7 +48,8 @@ file with the columns
   hardquota softquota msgsize msgcount ctime expiry personal
 (forwards comma-separated; numbers decimal or - for unlimited/never; flags 1/0).
 Records keep the file's order and use vmailmgr's signed-char hash, so
-vmailmgr's own tools can read the table.
+vmailmgr's own tools can read the table. A directory that is absolute or climbs
+out of the home with .. is refused unless --allow-outside-home is given.
 `,
   doctor: `usage: vdeliver-admin doctor [--home DIR]
 
@@ -161,11 +162,11 @@ export async function main(argv: string[]): Promise<number> {
       return checks.some((c) => c.status === 'fail') ? 1 : 0;
     }
     const stdin = (): string => byteString(readFileSync(0));
-    if (parsed.command === 'show' || parsed.command === 'list' || parsed.command === 'build') rejectOptions(parsed);
+    if (parsed.command === 'show' || parsed.command === 'list') rejectOptions(parsed);
     const result =
       parsed.command === 'show' ? show(ctx, parsed.args, parsed.json)
       : parsed.command === 'list' ? list(ctx, parsed.json)
-      : parsed.command === 'build' ? build(ctx, parsed.args[0], stdin)
+      : parsed.command === 'build' ? build(ctx, parsed.args, stdin)
       : editCommand(parsed.command as 'add' | 'set' | 'remove', parsed.args, ctx, stdin);
     process.stdout.write(result.out);
     for (const error of result.errors) process.stderr.write(`vdeliver-admin: ${error}\n`);
