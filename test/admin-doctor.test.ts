@@ -1,13 +1,18 @@
-import { chmodSync, chownSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, lchownSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { CdbReader } from '../src/cdb-reader';
 import { writeCdb } from '../src/cdb-writer';
 import { join } from 'node:path';
 import { basicRecords, scratchDir, VMAILMGR } from './helpers/fixtures';
 import { makeHome, type TestHome } from './helpers/home';
-import { cleanEnv, runAdmin } from './helpers/run';
+import { BIN, cleanEnv, runAdmin } from './helpers/run';
 
 const dir = scratchDir('vdeliver-doctor-');
 afterAll(() => dir.cleanup());
+// Doctor runs as nobody in some cases below, and nobody must be able to reach the homes.
+chmodSync(dir.path, 0o711);
+const NOBODY = 65534;
+const isRoot = process.getuid?.() === 0;
 
 let homes = 0;
 /** A healthy base-user setup: the basic table, every Maildir, .qmail-default, a qmail root. */
@@ -91,4 +96,57 @@ test('a catch-all that is deliberately absent is fine', () => {
   const { status, lines } = doctor(t);
   expect(status).toBe(0);
   expect(lines).toContain("ok   no catch-all: default-username 'nobody-at-all' names no user, so unknown names bounce");
+});
+
+/** Every file and directory under `root` (symlinks themselves) to uid/gid. */
+function chownTree(root: string, uid: number, gid: number): void {
+  lchownSync(root, uid, gid);
+  if (!lstatSync(root).isDirectory()) return;
+  for (const name of readdirSync(root)) chownTree(join(root, name), uid, gid);
+}
+
+/**
+ * Doctor as the base user runs it. Root reads and searches everything, so as root the setup is
+ * handed to nobody and doctor runs as nobody; otherwise it runs as ourselves, the owner.
+ */
+function doctorAsBaseUser(t: TestHome): { status: number | null; lines: string[] } {
+  if (isRoot) chownTree(t.root, NOBODY, NOBODY);
+  const result = spawnSync(join(BIN, 'vdeliver-admin'), ['doctor', '--home', t.home], {
+    encoding: 'utf8', env: cleanEnv({ VDELIVER_CONFIG_DIR: t.globalDir }), ...(isRoot ? { uid: NOBODY, gid: NOBODY } : {}),
+  });
+  expect(result.stderr).toBe('');
+  return { status: result.status, lines: result.stdout.trim().split('\n') };
+}
+
+describe('what the base user cannot read or search is a failure with its fix, not an internal error', () => {
+  test('the healthy setup, seen by its owner, has no failure', () => {
+    const { status, lines } = doctorAsBaseUser(healthyHome());
+    expect(failures(lines)).toEqual([]);
+    expect(status).toBe(0);
+  });
+
+  test.each<[string, (t: TestHome) => void, RegExp]>([
+    ['.qmail-default cannot be read', (t) => chmodSync(join(t.home, '.qmail-default'), 0o000), /^fail \/.*\/home\/\.qmail-default cannot be read \(EACCES\): qmail-local defers every delivery \(fix: chmod 644 \/.*\/home\/\.qmail-default\)$/],
+    ['.qmail-default is a directory', (t) => { unlinkSync(join(t.home, '.qmail-default')); mkdirSync(join(t.home, '.qmail-default')); }, /^fail .*\.qmail-default cannot be read \(EISDIR\)/],
+    ['the home cannot be searched', (t) => chmodSync(t.home, 0o600), /^fail home \/.*\/home cannot be searched \(0600\): qmail-local cannot enter it and defers every delivery; nothing in it can be checked \(fix: chmod u\+rx \/.*\/home\)$/],
+    ['.vmailmgr cannot be searched', (t) => {
+      renameSync(join(t.home, '.vmailmgr', 'qmail-root'), join(t.globalDir, 'qmail-root'));
+      writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-predeliver'), '#!/bin/sh\n');
+      chmodSync(join(t.home, '.vmailmgr'), 0o600);
+    }, /^fail config directory \/.*\/home\/\.vmailmgr cannot be searched: its items and hooks are silently ignored \(fix: chmod a\+rx \/.*\/\.vmailmgr\)$/],
+    ["the Maildirs' parent users/ cannot be searched", (t) => chmodSync(join(t.home, 'users'), 0o600), /^fail \/.*\/home\/users cannot be searched: \d+ Maildir\(s\) behind it cannot be reached \(mailer-daemon, postmaster, root, alice, carol and \d+ more\), so their mail defers \(fix: chmod u\+rx \/.*\/home\/users\)$/],
+    ['one Maildir cannot be searched', (t) => chmodSync(join(t.home, 'users', 'bob'), 0o600), /^fail \/.*\/home\/users\/bob cannot be searched: 1 Maildir\(s\) behind it cannot be reached \(bob\), so their mail defers \(fix: chmod u\+rx \/.*\/users\/bob\)$/],
+  ])('%s: one fail line with the fix, exit 1', (_what, breakIt, line) => {
+    const t = healthyHome();
+    breakIt(t);
+    const { status, lines } = doctorAsBaseUser(t);
+    expect(failures(lines)).toEqual([expect.stringMatching(line)]);
+    expect(status).toBe(1);
+  });
+
+  test('a home that cannot be searched stops the checks there', () => {
+    const t = healthyHome();
+    chmodSync(t.home, 0o600);
+    expect(doctorAsBaseUser(t).lines).toEqual([expect.stringMatching(/^fail home .* cannot be searched/)]);
+  });
 });

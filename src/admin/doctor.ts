@@ -13,34 +13,73 @@ export interface Check { status: 'ok' | 'warn' | 'fail'; what: string; fix?: str
 const ok = (what: string): Check => ({ status: 'ok', what });
 const warn = (what: string, fix?: string): Check => ({ status: 'warn', what, fix });
 const fail = (what: string, fix?: string): Check => ({ status: 'fail', what, fix });
-const stat = (path: string | Buffer): Stats | undefined => statSync(path, { throwIfNoEntry: false });
 const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, '0');
+
+/*
+ * Doctor runs where things are broken: a file it cannot read or a directory it cannot search is
+ * a finding with its fix, never an exception. These helpers report errors instead of throwing.
+ */
+
+/** The error code `work` fails with, or undefined when it succeeds. */
+function failure(work: () => unknown): string | undefined {
+  try {
+    work();
+    return undefined;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code ?? String(error);
+  }
+}
+
+/** stat, or undefined when the path is missing or cannot be reached. */
+function stat(path: string | Buffer): Stats | undefined {
+  let st: Stats | undefined;
+  return failure(() => { st = statSync(path); }) ? undefined : st;
+}
+
+const searchable = (dir: string | Buffer): boolean => failure(() => accessSync(dir, constants.X_OK)) === undefined;
+
+/** The first directory on the way to `path` (from /) that cannot be searched, if any. */
+function firstUnsearchable(path: string): string | undefined {
+  let prefix = '';
+  for (const part of path.split('/').filter(Boolean)) {
+    prefix += `/${part}`;
+    const st = stat(fsPath(prefix));
+    if (!st) return undefined;
+    if (st.isDirectory() && !searchable(fsPath(prefix))) return prefix;
+  }
+  return undefined;
+}
 
 /**
  * Everything that makes qmail-local or vdeliver defer or bounce for a base user, checked in the
  * order mail meets it: home, .qmail-default, config, password table, Maildirs, qmail-queue, hooks.
  */
 export function doctor(ctx: AdminContext, env: Readonly<Record<string, string | undefined>>): Check[] {
+  const home = checkHome(ctx);
+  // Nothing in a home that cannot be entered can be checked; qmail-local stops there too.
+  if (!home.enterable) return home.checks;
+  const config = checkConfig(ctx);
   const records = readTable(ctx);
   return [
-    ...checkHome(ctx),
+    ...home.checks,
     ...checkQmailDefault(ctx),
-    ...checkConfig(ctx),
+    ...config.checks,
     ...records.checks,
     ...checkMaildirs(ctx, records.users),
     ...checkCatchAll(ctx, records.users),
     ...checkQueue(ctx, env, records.users),
-    ...checkHooks(ctx),
+    ...checkHooks(ctx, config.unsearchable),
   ];
 }
 
-function checkHome(ctx: AdminContext): Check[] {
+function checkHome(ctx: AdminContext): { checks: Check[]; enterable: boolean } {
   const st = stat(ctx.home);
-  if (!st?.isDirectory()) return [fail(`home directory ${ctx.home} does not exist`)];
+  if (!st?.isDirectory()) return { checks: [fail(`home directory ${ctx.home} does not exist`)], enterable: true };
+  if (!searchable(ctx.home)) return { checks: [fail(`home ${ctx.home} cannot be searched (${octal(st.mode)}): qmail-local cannot enter it and defers every delivery; nothing in it can be checked`, `chmod u+rx ${ctx.home}`)], enterable: false };
   const checks = [(st.mode & 0o002) ? fail(`home ${ctx.home} is world-writable (${octal(st.mode)}): qmail-local defers every delivery`, `chmod o-w ${ctx.home}`) : ok(`home ${ctx.home} is not writable by others`)];
   checks.push((st.mode & 0o1000) ? fail(`home ${ctx.home} is sticky: qmail-local defers ("user is editing his .qmail file")`, `chmod -t ${ctx.home} (vrehash leaves it set if interrupted)`) : ok('home is not sticky'));
   if (st.uid === 0) checks.push(warn('home is owned by root: qmail never delivers to uid 0', 'chown the home to the base user'));
-  return checks;
+  return { checks, enterable: true };
 }
 
 function checkQmailDefault(ctx: AdminContext): Check[] {
@@ -48,9 +87,12 @@ function checkQmailDefault(ctx: AdminContext): Check[] {
   const st = stat(path);
   if (!st) return [fail(`${path} does not exist: mail for this domain is not handed to vdeliver`, `echo '|/usr/local/bin/vdeliver' > ${path}`)];
   const checks: Check[] = [];
-  const lines = readFileSync(path, 'utf8').split('\n');
+  let text = '';
+  const unreadable = failure(() => { text = readFileSync(path, 'latin1'); });
+  if (unreadable) return [fail(`${path} cannot be read (${unreadable}): qmail-local defers every delivery`, `chmod 644 ${path}`)];
+  const lines = text.split('\n');
   const program = lines.find((l) => l.startsWith('|'));
-  checks.push(program && /(^|\/|\s)vdeliver(\s|$)/.test(program.slice(1)) ? ok(`.qmail-default runs ${program.slice(1).trim()}`) : fail('.qmail-default does not run vdeliver', 'its line should be |/usr/local/bin/vdeliver'));
+  checks.push(program && /(^|\/|\s)vdeliver(\s|$)/.test(program.slice(1)) ? ok(`.qmail-default runs ${printable(program.slice(1).trim())}`) : fail('.qmail-default does not run vdeliver', 'its line should be |/usr/local/bin/vdeliver'));
   if (lines[0] === '') checks.push(fail('.qmail-default starts with a blank line: qmail-local defers', 'remove the blank first line'));
   if (st.mode & 0o022) checks.push(fail(`.qmail-default is group- or world-writable (${octal(st.mode)}): qmail-local refuses a world-writable one, and others could redirect mail`, `chmod go-w ${path}`));
   if (st.mode & 0o100) checks.push(fail('.qmail-default has the execute bit: qmail-local treats it as forward-only and defers on the program line', `chmod -x ${path}`));
@@ -58,21 +100,27 @@ function checkQmailDefault(ctx: AdminContext): Check[] {
   return checks;
 }
 
-function checkConfig(ctx: AdminContext): Check[] {
+/** The config directories and their items; `unsearchable` are the directories whose hooks cannot be looked at. */
+function checkConfig(ctx: AdminContext): { checks: Check[]; unsearchable: Set<string> } {
   const checks: Check[] = [];
+  const unsearchable = new Set<string>();
   for (const dir of ctx.config.directories) {
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      checks.push(code === 'ENOENT' ? ok(`config directory ${dir} is absent (defaults apply)`) : fail(`config directory ${dir} cannot be read (${code})`, `chmod a+rx ${dir}`));
-      continue;
+    let names: string[] = [];
+    const code = failure(() => { names = readdirSync(dir); });
+    if (code === 'ENOENT') {
+      checks.push(ok(`config directory ${dir} is absent (defaults apply)`));
+    } else if (stat(dir)?.isDirectory() && !searchable(dir)) {
+      // Listable but not searchable: vdeliver reads none of its items and runs none of its hooks.
+      unsearchable.add(dir);
+      checks.push(fail(`config directory ${dir} cannot be searched: its items and hooks are silently ignored`, `chmod a+rx ${dir}`));
+    } else if (code) {
+      checks.push(fail(`config directory ${dir} cannot be read (${code})`, `chmod a+rx ${dir}`));
+    } else {
+      for (const name of names.filter((n): n is ConfigItem => Object.hasOwn(CONFIG_ITEMS, n))) checks.push(checkItem(join(dir, name), name));
+      checks.push(ok(`config directory ${dir} is readable`));
     }
-    for (const name of names.filter((n): n is ConfigItem => n in CONFIG_ITEMS)) checks.push(checkItem(join(dir, name), name));
-    checks.push(ok(`config directory ${dir} is readable`));
   }
-  return checks;
+  return { checks, unsearchable };
 }
 
 function checkItem(path: string, item: ConfigItem): Check {
@@ -123,12 +171,20 @@ function readTable(ctx: AdminContext): { checks: Check[]; users: User[] } {
 function checkMaildirs(ctx: AdminContext, users: User[]): Check[] {
   const owner = stat(ctx.home)?.uid;
   const checks: Check[] = [];
+  // A directory on the way that cannot be searched hides every Maildir behind it: one line for it, naming them.
+  const blocked = new Map<string, string[]>();
   for (const { key, record } of users.filter((u) => u.record.hasMailbox && u.record.mailboxEnabled)) {
     const dir = resolve(fromText(ctx.home), record.directory);
     const [name, shown] = [printable(key), printable(record.directory)];
     const missing = ['tmp', 'new', 'cur'].filter((sub) => !stat(fsPath(join(dir, sub)))?.isDirectory());
-    if (missing.length) checks.push(fail(`${name}: ${shown} is not a Maildir (no ${missing.join(', ')}): mail defers`, `mkdir -p ${missing.map((m) => printable(join(dir, m))).join(' ')}`));
+    const wall = missing.length ? firstUnsearchable(join(dir, missing[0])) : undefined;
+    if (wall) blocked.set(wall, [...(blocked.get(wall) ?? []), name]);
+    else if (missing.length) checks.push(fail(`${name}: ${shown} is not a Maildir (no ${missing.join(', ')}): mail defers`, `mkdir -p ${missing.map((m) => printable(join(dir, m))).join(' ')}`));
     else if (owner !== undefined && stat(fsPath(join(dir, 'new')))?.uid !== owner) checks.push(fail(`${name}: ${shown}/new is not owned by the base user (uid ${owner}): delivery may fail`, `chown -R ${owner} ${printable(dir)}`));
+  }
+  for (const [wall, names] of blocked) {
+    const listed = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
+    checks.push(fail(`${printable(wall)} cannot be searched: ${names.length} Maildir(s) behind it cannot be reached (${listed}), so their mail defers`, `chmod u+rx ${printable(wall)}`));
   }
   if (checks.length === 0) checks.push(ok('every mailbox is a Maildir owned by the base user'));
   return checks;
@@ -163,9 +219,9 @@ function checkQueue(ctx: AdminContext, env: Readonly<Record<string, string | und
   return checks;
 }
 
-function checkHooks(ctx: AdminContext): Check[] {
+function checkHooks(ctx: AdminContext, unsearchable: ReadonlySet<string>): Check[] {
   const checks: Check[] = [];
-  for (const dir of [...ctx.config.directories].reverse()) {
+  for (const dir of [...ctx.config.directories].reverse().filter((d) => !unsearchable.has(d))) {
     for (const name of ['vdeliver-predeliver', 'vdeliver-postdeliver']) {
       const path = join(dir, name);
       const st = stat(path);
