@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, lchownSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { CdbReader } from '../src/cdb-reader';
 import { writeCdb } from '../src/cdb-writer';
 import { join } from 'node:path';
@@ -149,4 +149,22 @@ describe('what the base user cannot read or search is a failure with its fix, no
     chmodSync(t.home, 0o600);
     expect(doctorAsBaseUser(t).lines).toEqual([expect.stringMatching(/^fail home .* cannot be searched/)]);
   });
+});
+
+test('files left in tmp/ for more than 36 hours are pointed out, and the fix removes just those', () => {
+  const t = healthyHome();
+  const tmp = join(t.home, 'users', 'alice', 'tmp');
+  const hoursAgo = (h: number): number => Date.now() / 1000 - h * 3600;
+  for (const [name, atime, mtime] of [['old1', 37, 37], ['old2', 100, 40], ['fresh', 1, 1], ['read-lately', 2, 50], ['almost', 35, 35]] as const) {
+    writeFileSync(join(tmp, name), 'half a message');
+    utimesSync(join(tmp, name), hoursAgo(atime), hoursAgo(mtime));
+  }
+  const { status, lines } = doctor(t);
+  expect(status).toBe(0);
+  const stale = lines.filter((l) => l.includes(' in tmp/ '));
+  expect(stale).toEqual([`warn alice: 2 file(s) in tmp/ older than 36 hours, left by an interrupted delivery; Maildir readers remove them (fix: find ${tmp} -type f -amin +2160 -mmin +2160 -delete)`]);
+  const fix = /\(fix: (.*)\)$/.exec(stale[0])![1];
+  expect(spawnSync('/bin/sh', ['-c', fix]).status).toBe(0);
+  expect(readdirSync(tmp).sort()).toEqual(['almost', 'fresh', 'read-lately']);
+  expect(doctor(t).lines.filter((l) => l.includes(' in tmp/ '))).toEqual([]);
 });

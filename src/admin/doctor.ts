@@ -1,4 +1,4 @@
-import { accessSync, constants, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, lstatSync, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { byteString, fromText, fsPath, printable } from '../bytes';
 import { CdbReader } from '../cdb-reader';
@@ -36,6 +36,12 @@ function stat(path: string | Buffer): Stats | undefined {
   return failure(() => { st = statSync(path); }) ? undefined : st;
 }
 
+/** lstat (the link itself, not what it points at), or undefined likewise. */
+function lstat(path: string | Buffer): Stats | undefined {
+  let st: Stats | undefined;
+  return failure(() => { st = lstatSync(path); }) ? undefined : st;
+}
+
 const searchable = (dir: string | Buffer): boolean => failure(() => accessSync(dir, constants.X_OK)) === undefined;
 
 /** The first directory on the way to `path` (from /) that cannot be searched, if any. */
@@ -66,6 +72,7 @@ export function doctor(ctx: AdminContext, env: Readonly<Record<string, string | 
     ...config.checks,
     ...records.checks,
     ...checkMaildirs(ctx, records.users),
+    ...checkStaleTmp(ctx, records.users),
     ...checkCatchAll(ctx, records.users),
     ...checkQueue(ctx, env, records.users),
     ...checkHooks(ctx, config.unsearchable),
@@ -187,6 +194,31 @@ function checkMaildirs(ctx: AdminContext, users: User[]): Check[] {
     checks.push(fail(`${printable(wall)} cannot be searched: ${names.length} Maildir(s) behind it cannot be reached (${listed}), so their mail defers`, `chmod u+rx ${printable(wall)}`));
   }
   if (checks.length === 0) checks.push(ok('every mailbox is a Maildir owned by the base user'));
+  return checks;
+}
+
+/** djb's Maildir rule: a reader removes a file in tmp/ that has not been touched for 36 hours. */
+const STALE_SECONDS = 36 * 3600;
+
+/** Files left in tmp/ by deliveries that died half way (vdeliver itself never leaves one). */
+function checkStaleTmp(ctx: AdminContext, users: User[]): Check[] {
+  const checks: Check[] = [];
+  const before = (ctx.now - STALE_SECONDS) * 1000;
+  for (const { key, record } of users.filter((u) => u.record.hasMailbox)) {
+    const tmp = join(resolve(fromText(ctx.home), record.directory), 'tmp');
+    let names: Buffer[] = [];
+    // A tmp/ that cannot be listed is checkMaildirs' business.
+    if (failure(() => { names = readdirSync(fsPath(tmp), { encoding: 'buffer' }); })) continue;
+    const stale = names.filter((name) => {
+      const st = lstat(fsPath(join(tmp, byteString(name))));
+      // Neither written nor read since: atime alone is unreliable under noatime.
+      return st?.isFile() && Math.max(st.atimeMs, st.mtimeMs) < before;
+    });
+    if (stale.length > 0) {
+      checks.push(warn(`${printable(key)}: ${stale.length} file(s) in tmp/ older than 36 hours, left by an interrupted delivery; Maildir readers remove them`,
+        `find ${printable(tmp)} -type f -amin +2160 -mmin +2160 -delete`));
+    }
+  }
   return checks;
 }
 
