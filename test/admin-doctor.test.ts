@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, lchownSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { CdbReader } from '../src/cdb-reader';
 import { writeCdb } from '../src/cdb-writer';
+import { encodePasswordRecord } from '../src/password-record';
+import { UNLIMITED } from '../src/uint32';
 import { join } from 'node:path';
 import { basicRecords, scratchDir, VMAILMGR } from './helpers/fixtures';
 import { makeHome, type TestHome } from './helpers/home';
@@ -167,4 +169,51 @@ test('files left in tmp/ for more than 36 hours are pointed out, and the fix rem
   expect(spawnSync('/bin/sh', ['-c', fix]).status).toBe(0);
   expect(readdirSync(tmp).sort()).toEqual(['almost', 'fresh', 'read-lately']);
   expect(doctor(t).lines.filter((l) => l.includes(' in tmp/ '))).toEqual([]);
+});
+
+test('records whose directory leads outside the home, or through a symlink, get a warning each', () => {
+  const t = healthyHome();
+  const elsewhere = join(t.root, 'elsewhere');
+  const users = join(t.home, 'users');
+  const maildir = (path: string): void => { for (const sub of ['tmp', 'new', 'cur']) mkdirSync(join(path, sub), { recursive: true }); };
+  mkdirSync(join(elsewhere, 'a', 'b'), { recursive: true });
+  for (const path of [join(elsewhere, 'abs'), join(users, 'absin'), join(t.root, 'climb'), join(t.root, 'hidden'), join(users, 'linked-real'),
+    join(elsewhere, 'linkout'), join(elsewhere, 'a', 'dotdot'), join(users, 'fine')]) maildir(path);
+  // vdeliver's plan resolves `..` by name (users/dotdot), so the Maildir check looks there.
+  maildir(join(users, 'dotdot'));
+  symlinkSync('linked-real', join(users, 'linked'));
+  symlinkSync(join(elsewhere, 'linkout'), join(users, 'linkout'));
+  symlinkSync(join(elsewhere, 'a', 'b'), join(users, 'deep'));
+  const extra: Array<[string, string]> = [
+    ['abs', join(elsewhere, 'abs')],
+    ['absin', join(users, 'absin')],
+    ['climb', '../climb'],
+    ['hidden', './users/../../hidden'],
+    ['linked', './users/linked'],
+    ['linkout', './users/linkout'],
+    // Lexically ./users/dotdot; the kernel goes to the parent of deep's target.
+    ['dotdot', './users/deep/../dotdot'],
+    ['fine', './users/../users/fine'],
+  ];
+  const reader = CdbReader.open(join(VMAILMGR, 'basic', 'passwd.cdb'));
+  const records = [...reader.records()].map((r): [Buffer, Buffer] => [r.key, r.data]);
+  reader.close();
+  const record = (directory: string): Buffer => encodePasswordRecord({
+    password: '*', directory, forwards: [], personal: '', hardquota: UNLIMITED, softquota: UNLIMITED, msgsize: UNLIMITED,
+    msgcount: UNLIMITED, ctime: 0, expiry: UNLIMITED, hasMailbox: true, mailboxEnabled: true,
+  });
+  writeCdb(join(t.home, 'passwd.cdb'), [...records, ...extra.map(([key, directory]): [Buffer, Buffer] => [Buffer.from(key), record(directory)])], { hash: 'signed' });
+
+  const { status, lines } = doctor(t);
+  expect(failures(lines)).toEqual([]);
+  expect(status).toBe(0);
+  const fix = (key: string): string => `(fix: unless that is deliberate, move the Maildir into the home and give the record its place with vdeliver-admin set ${key} --directory)`;
+  expect(lines.filter((l) => / directory .* (leads|goes) /.test(l))).toEqual([
+    `warn abs: directory ${join(elsewhere, 'abs')} leads outside the home, to ${join(elsewhere, 'abs')} ${fix('abs')}`,
+    `warn climb: directory ../climb leads outside the home, to ${join(t.root, 'climb')} ${fix('climb')}`,
+    `warn hidden: directory ./users/../../hidden leads outside the home, to ${join(t.root, 'hidden')} ${fix('hidden')}`,
+    `warn linked: directory ./users/linked goes through the symlink ${join(users, 'linked')} (fix: unless that is deliberate, point the record at the real directory)`,
+    `warn linkout: directory ./users/linkout leads outside the home through the symlink ${join(users, 'linkout')}, to ${join(elsewhere, 'linkout')} ${fix('linkout')}`,
+    `warn dotdot: directory ./users/deep/../dotdot leads outside the home through the symlink ${join(users, 'deep')}, to ${join(elsewhere, 'a', 'dotdot')} ${fix('dotdot')}`,
+  ]);
 });

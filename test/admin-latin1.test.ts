@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CdbReader } from '../src/cdb-reader';
 import { md5Crypt } from '../src/md5-crypt';
@@ -274,5 +274,31 @@ describe('regressions', () => {
     }));
     expect(decoded(byKey(after, 'rene')).personal).toBe('Ren\xe9 Lef\xe8vre');
     expect(decoded(byKey(after, 'j\xf6rg'))).toMatchObject({ directory: './users/j\xf6rg', personal: 'J\xf6rg Sch\xe4fer' });
+  });
+});
+
+describe('doctor on Latin-1 records', () => {
+  test('finds the Maildirs at their exact bytes and names the records printable', () => {
+    const home = latin1Home();
+    chmodSync(home, 0o755);
+    writeFileSync(join(home, '.qmail-default'), '|/usr/local/bin/vdeliver\n');
+    mkdirSync(join(home, '.vmailmgr'));
+    mkdirSync(join(home, 'qmail', 'bin'), { recursive: true });
+    copyFileSync('/bin/true', join(home, 'qmail', 'bin', 'qmail-queue'));
+    writeFileSync(join(home, '.vmailmgr', 'qmail-root'), `${join(home, 'qmail')}\n`);
+    const at = (...parts: string[]): Buffer => Buffer.from(join(home, ...parts), 'latin1');
+    for (const user of ['j\xf6rg', 'rene', 'alice']) for (const sub of ['tmp', 'new', 'cur']) mkdirSync(at('users', user, sub), { recursive: true });
+    writeFileSync(at('users', 'j\xf6rg', 'tmp', 'left'), '');
+    const old = Date.now() / 1000 - 40 * 3600;
+    utimesSync(at('users', 'j\xf6rg', 'tmp', 'left'), old, old);
+
+    const result = runAdmin(['doctor', '--home', home], { env });
+    expect(result.stderr).toBe('');
+    const lines = result.stdout.trim().split('\n');
+    expect(lines.filter((l) => l.startsWith('fail'))).toEqual([]);
+    expect(result.status).toBe(0);
+    expect(lines).toContain(`ok   password table ${join(home, 'passwd.cdb')} holds 4 valid record(s)`);
+    expect(lines).toContain('ok   every mailbox is a Maildir owned by the base user');
+    expect(lines).toContain(`warn j\\xf6rg: 1 file(s) in tmp/ older than 36 hours, left by an interrupted delivery; Maildir readers remove them (fix: find ${join(home, 'users', 'j\\xf6rg', 'tmp')} -type f -amin +2160 -mmin +2160 -delete)`);
   });
 });
