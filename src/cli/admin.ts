@@ -56,8 +56,9 @@ out of the home with .. is refused unless --allow-outside-home is given.
 Checks what makes qmail-local or vdeliver defer or bounce: the home directory's
 mode, .qmail-default, the config directories and items, the password table and
 every record, the Maildirs and their owner, the catch-all, qmail-queue and
-control/me, and the hooks. Prints ok / warn / fail per check, with the fix.
-Exits 1 if any check fails.
+control/me, and the hooks. Also warns about files left in tmp/ for more than
+36 hours and about directories outside the home or through a symlink. Prints
+ok / warn / fail per check, with the fix. Exits 1 if any check fails.
 `,
   test: TEST_HELP,
   ...EDIT_HELP,
