@@ -135,7 +135,7 @@ describe('what the base user cannot read or search is a failure with its fix, no
       renameSync(join(t.home, '.vmailmgr', 'qmail-root'), join(t.globalDir, 'qmail-root'));
       writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-predeliver'), '#!/bin/sh\n');
       chmodSync(join(t.home, '.vmailmgr'), 0o600);
-    }, /^fail config directory \/.*\/home\/\.vmailmgr cannot be searched: its items and hooks are silently ignored \(fix: chmod a\+rx \/.*\/\.vmailmgr\)$/],
+    }, /^fail config directory \/.*\/home\/\.vmailmgr cannot be searched: vdeliver cannot look at its items and hooks, so every delivery defers \(fix: chmod a\+rx \/.*\/\.vmailmgr\)$/],
     ["the Maildirs' parent users/ cannot be searched", (t) => chmodSync(join(t.home, 'users'), 0o600), /^fail \/.*\/home\/users cannot be searched: \d+ Maildir\(s\) behind it cannot be reached \(mailer-daemon, postmaster, root, alice, carol and \d+ more\), so their mail defers \(fix: chmod u\+rx \/.*\/home\/users\)$/],
     ['one Maildir cannot be searched', (t) => chmodSync(join(t.home, 'users', 'bob'), 0o600), /^fail \/.*\/home\/users\/bob cannot be searched: 1 Maildir\(s\) behind it cannot be reached \(bob\), so their mail defers \(fix: chmod u\+rx \/.*\/users\/bob\)$/],
   ])('%s: one fail line with the fix, exit 1', (_what, breakIt, line) => {

@@ -171,7 +171,7 @@ describe('add', () => {
     // Arguments are byte strings: these are the UTF-8 bytes of jörg, as a UTF-8 terminal sends them.
     run('add', h, [fromText('jörg')]);
     const t = PasswordTable.open(table(h), NO_DEFAULTS, NOW);
-    expect(t.find('jörg')).toMatchObject({ status: 'found', record: { directory: fromText('./users/jörg') } });
+    expect(t.find(fromText('jörg'))).toMatchObject({ status: 'found', record: { directory: fromText('./users/jörg') } });
     t.close();
     expect(readFileSync(table(h)).equals(vmailmgrTable(records(table(h))))).toBe(true);
     // The real table's jörg is the same key: adding Jörg again is a duplicate.

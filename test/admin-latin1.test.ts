@@ -188,11 +188,21 @@ describe('8-bit names and values on the command line reach the table as their by
     expect(result.stderr).toBe("vdeliver-admin: no virtual user 'j\\xfcrg'\n");
   });
 
-  test('a home whose name is not UTF-8: one line, exit 1', () => {
-    const result = runAdminBytes(['list', '--home', join(dir.path, 'h\xf6me')]);
-    expect(result.status).toBe(1);
-    expect(result.stdout).toBe('');
-    expect(result.stderr).toBe(`vdeliver-admin: --home ${join(dir.path, 'h\\xf6me')}: a home directory whose name is not UTF-8 is not supported\n`);
+  test('a home whose name is not UTF-8 is read at its bytes; writing there is refused in one line', () => {
+    const home = join(dir.path, 'h\xf6me');
+    mkdirSync(Buffer.from(home, 'latin1'));
+    copyFileSync(join(LATIN1, 'passwd.cdb'), Buffer.from(join(home, 'passwd.cdb'), 'latin1'));
+    const listed = runAdminBytes(['list', '--home', home]);
+    expect(listed.stderr).toBe('');
+    expect(listed.stdout).toMatch(/^User Mailbox Aliases\nj\\xf6rg Yes\n/);
+    const shown = runAdminBytes(['show', '--home', home, 'j\xf6rg']);
+    expect(shown.status).toBe(0);
+    const set = runAdminBytes(['set', '--home', home, 'alice', '--msgsize', '5000']);
+    expect(set.status).toBe(1);
+    expect(set.stdout).toBe('');
+    expect(set.stderr).toBe(`vdeliver-admin: cannot write ${join(dir.path, 'h\\xf6me', 'passwd.cdb')}: a table whose path is not UTF-8 can be read but not written\n`);
+    expect(readFileSync(Buffer.from(join(home, 'passwd.cdb'), 'latin1')).equals(readFileSync(join(LATIN1, 'passwd.cdb')))).toBe(true);
+    expect(existsSync(Buffer.from(join(home, 'passwd.cdb.tmp'), 'latin1'))).toBe(false);
   });
 
   (process.getuid?.() === 0 ? test : test.skip)('run as root, the copy that runs as the home\'s owner gets the same bytes', () => {

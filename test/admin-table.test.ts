@@ -159,3 +159,16 @@ describe('the command', () => {
     expect(result.stderr).toBe(`vdeliver-admin: unknown command '${command}' (see vdeliver-admin --help)\n`);
   });
 });
+
+describe('the configuration', () => {
+  test.each([['list'], ['show', 'alice'], ['add', 'x'], ['set', 'alice', '--msgsize', '1']])('an item that cannot be read: %p says which, in one line, exit 1', (...args) => {
+    const target = home(`unreadable-${args[0]}`, join(VMAILMGR, 'basic', 'passwd.cdb'));
+    mkdirSync(join(target, '.vmailmgr', 'password-file'), { recursive: true });
+    const bytes = readFileSync(join(target, 'passwd.cdb'));
+    const result = runAdmin([args[0], '--home', target, ...args.slice(1)], { env });
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(`vdeliver-admin: cannot read ${join(target, '.vmailmgr', 'password-file')}: EISDIR (illegal operation on a directory)\n`);
+    expect(readFileSync(join(target, 'passwd.cdb')).equals(bytes)).toBe(true);
+  });
+});

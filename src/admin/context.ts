@@ -1,13 +1,20 @@
+import { fsPath, printable } from '../bytes';
 import { Config, DEFAULT_GLOBAL_DIR, GLOBAL_DIR_VARIABLE } from '../config';
 import { CdbError } from '../cdb-reader';
+import { DeliveryFailure } from '../outcome';
 import { oldFormatDefaults, PasswordTable, tablePath } from '../password-table';
 
-/** What every admin command needs: the base user's home, its config and its table. */
+/**
+ * What every admin command needs: the base user's home, its config and its table. Paths are
+ * byte strings (src/bytes.ts), like the config's: give them to node:fs as fsPath(), to people
+ * through printable().
+ */
 export interface AdminContext {
-  home: string;
-  config: Config;
-  tablePath: string;
-  now: number;
+  readonly home: string;
+  readonly config: Config;
+  /** Reads the password-file item, so it can throw what configError() turns into one line. */
+  readonly tablePath: string;
+  readonly now: number;
 }
 
 export class AdminError extends Error {
@@ -17,10 +24,12 @@ export class AdminError extends Error {
   }
 }
 
+/** `env` holds byte strings (the global config directory may be any bytes). */
 export function adminContext(home: string | undefined, env: Readonly<Record<string, string | undefined>>, now: number): AdminContext {
   if (!home) throw new AdminError('no home directory: pass --home DIR or set HOME');
   const config = new Config(home, env[GLOBAL_DIR_VARIABLE] || DEFAULT_GLOBAL_DIR);
-  return { home, config, tablePath: tablePath(home, config), now };
+  // Worked out when used: doctor must get going even when password-file cannot be read, to say so.
+  return { home, config, now, get tablePath() { return tablePath(home, config); } };
 }
 
 export function openTable(ctx: AdminContext): PasswordTable {
@@ -35,5 +44,17 @@ export function openTable(ctx: AdminContext): PasswordTable {
 export function tableError(ctx: AdminContext, error: unknown): unknown {
   if (!(error instanceof CdbError)) return error;
   const why = error.kind === 'missing' ? 'does not exist' : error.kind === 'unreadable' ? `cannot be read (${error.message})` : `is not a valid cdb (${error.message})`;
-  return new AdminError(`the password table ${ctx.tablePath} ${why}`);
+  return new AdminError(`the password table ${printable(ctx.tablePath)} ${why}`);
 }
+
+/**
+ * A config item that cannot be read makes the config throw the delivery's deferral (vdeliver does
+ * not guess a value); for the admin it is one line, without the status code. Other errors pass through.
+ */
+export function configError(error: unknown): unknown {
+  if (!(error instanceof DeliveryFailure)) return error;
+  return new AdminError(printable(error.outcome.line.replace(/^vdeliver: /, '').replace(/ \(#\d\.\d+\.\d+\)$/, '')));
+}
+
+/** The table's path as node:fs takes it. */
+export const tableFile = (ctx: AdminContext): string | Buffer => fsPath(ctx.tablePath);

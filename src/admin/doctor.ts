@@ -1,8 +1,9 @@
 import { accessSync, constants, lstatSync, readdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { byteString, fromText, fsPath, printable } from '../bytes';
+import { byteString, fsPath, printable, toBytes } from '../bytes';
 import { CdbReader } from '../cdb-reader';
 import { CONFIG_ITEMS, type ConfigItem } from '../config';
+import { DeliveryFailure } from '../outcome';
 import { decodePasswordRecord, type PasswordRecord } from '../password-record';
 import { oldFormatDefaults, tableKey } from '../password-table';
 import { strtou } from '../uint32';
@@ -18,7 +19,10 @@ const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, 
 /*
  * Doctor runs where things are broken: a file it cannot read or a directory it cannot search is
  * a finding with its fix, never an exception. These helpers report errors instead of throwing.
+ * Paths are byte strings (src/bytes.ts), as the home, the config and the records give them;
+ * messages show them through printable() (`p` below).
  */
+const p = printable;
 
 /** The error code `work` fails with, or undefined when it succeeds. */
 function failure(work: () => unknown): string | undefined {
@@ -31,27 +35,47 @@ function failure(work: () => unknown): string | undefined {
 }
 
 /** stat, or undefined when the path is missing or cannot be reached. */
-function stat(path: string | Buffer): Stats | undefined {
+function stat(path: string): Stats | undefined {
   let st: Stats | undefined;
-  return failure(() => { st = statSync(path); }) ? undefined : st;
+  return failure(() => { st = statSync(fsPath(path)); }) ? undefined : st;
 }
 
 /** lstat (the link itself, not what it points at), or undefined likewise. */
-function lstat(path: string | Buffer): Stats | undefined {
+function lstat(path: string): Stats | undefined {
   let st: Stats | undefined;
-  return failure(() => { st = lstatSync(path); }) ? undefined : st;
+  return failure(() => { st = lstatSync(fsPath(path)); }) ? undefined : st;
 }
 
-const searchable = (dir: string | Buffer): boolean => failure(() => accessSync(dir, constants.X_OK)) === undefined;
+const searchable = (dir: string): boolean => failure(() => accessSync(fsPath(dir), constants.X_OK)) === undefined;
+
+/** A file's bytes as a byte string, or its error code. */
+function readBytes(path: string): { text: string } | { code: string } {
+  let text = '';
+  const code = failure(() => { text = readFileSync(fsPath(path), 'latin1'); });
+  return code ? { code } : { text };
+}
+
+/**
+ * A section that needs a config item vdeliver cannot read (the config then throws the delivery's
+ * deferral): checkConfig has reported the item, so the section says only what it could not check.
+ */
+function needingConfig<T>(what: string, section: () => T, instead: (check: Check) => T): T {
+  try {
+    return section();
+  } catch (error) {
+    if (!(error instanceof DeliveryFailure)) throw error;
+    return instead(warn(`${what} not checked: ${p(error.outcome.line.replace(/^vdeliver: /, '').replace(/ \(#\d\.\d+\.\d+\)$/, ''))}`));
+  }
+}
 
 /** The first directory on the way to `path` (from /) that cannot be searched, if any. */
 function firstUnsearchable(path: string): string | undefined {
   let prefix = '';
   for (const part of path.split('/').filter(Boolean)) {
     prefix += `/${part}`;
-    const st = stat(fsPath(prefix));
+    const st = stat(prefix);
     if (!st) return undefined;
-    if (st.isDirectory() && !searchable(fsPath(prefix))) return prefix;
+    if (st.isDirectory() && !searchable(prefix)) return prefix;
   }
   return undefined;
 }
@@ -65,7 +89,7 @@ export function doctor(ctx: AdminContext, env: Readonly<Record<string, string | 
   // Nothing in a home that cannot be entered can be checked; qmail-local stops there too.
   if (!home.enterable) return home.checks;
   const config = checkConfig(ctx);
-  const records = readTable(ctx);
+  const records = needingConfig('password table', () => readTable(ctx), (check) => ({ checks: [check], users: [] }));
   return [
     ...home.checks,
     ...checkQmailDefault(ctx),
@@ -74,31 +98,32 @@ export function doctor(ctx: AdminContext, env: Readonly<Record<string, string | 
     ...checkMaildirs(ctx, records.users),
     ...checkStaleTmp(ctx, records.users),
     ...checkPlacement(ctx, records.users),
-    ...checkCatchAll(ctx, records.users),
-    ...checkQueue(ctx, env, records.users),
+    ...needingConfig('catch-all', () => checkCatchAll(ctx, records.users), (check) => [check]),
+    ...needingConfig('qmail-queue', () => checkQueue(ctx, env, records.users), (check) => [check]),
     ...checkHooks(ctx, config.unsearchable),
   ];
 }
 
 function checkHome(ctx: AdminContext): { checks: Check[]; enterable: boolean } {
+  const home = p(ctx.home);
   const st = stat(ctx.home);
-  if (!st?.isDirectory()) return { checks: [fail(`home directory ${ctx.home} does not exist`)], enterable: true };
-  if (!searchable(ctx.home)) return { checks: [fail(`home ${ctx.home} cannot be searched (${octal(st.mode)}): qmail-local cannot enter it and defers every delivery; nothing in it can be checked`, `chmod u+rx ${ctx.home}`)], enterable: false };
-  const checks = [(st.mode & 0o002) ? fail(`home ${ctx.home} is world-writable (${octal(st.mode)}): qmail-local defers every delivery`, `chmod o-w ${ctx.home}`) : ok(`home ${ctx.home} is not writable by others`)];
-  checks.push((st.mode & 0o1000) ? fail(`home ${ctx.home} is sticky: qmail-local defers ("user is editing his .qmail file")`, `chmod -t ${ctx.home} (vrehash leaves it set if interrupted)`) : ok('home is not sticky'));
+  if (!st?.isDirectory()) return { checks: [fail(`home directory ${home} does not exist`)], enterable: true };
+  if (!searchable(ctx.home)) return { checks: [fail(`home ${home} cannot be searched (${octal(st.mode)}): qmail-local cannot enter it and defers every delivery; nothing in it can be checked`, `chmod u+rx ${home}`)], enterable: false };
+  const checks = [(st.mode & 0o002) ? fail(`home ${home} is world-writable (${octal(st.mode)}): qmail-local defers every delivery`, `chmod o-w ${home}`) : ok(`home ${home} is not writable by others`)];
+  checks.push((st.mode & 0o1000) ? fail(`home ${home} is sticky: qmail-local defers ("user is editing his .qmail file")`, `chmod -t ${home} (vrehash leaves it set if interrupted)`) : ok('home is not sticky'));
   if (st.uid === 0) checks.push(warn('home is owned by root: qmail never delivers to uid 0', 'chown the home to the base user'));
   return { checks, enterable: true };
 }
 
 function checkQmailDefault(ctx: AdminContext): Check[] {
-  const path = join(ctx.home, '.qmail-default');
-  const st = stat(path);
+  const file = join(ctx.home, '.qmail-default');
+  const path = p(file);
+  const st = stat(file);
   if (!st) return [fail(`${path} does not exist: mail for this domain is not handed to vdeliver`, `echo '|/usr/local/bin/vdeliver' > ${path}`)];
   const checks: Check[] = [];
-  let text = '';
-  const unreadable = failure(() => { text = readFileSync(path, 'latin1'); });
-  if (unreadable) return [fail(`${path} cannot be read (${unreadable}): qmail-local defers every delivery`, `chmod 644 ${path}`)];
-  const lines = text.split('\n');
+  const read = readBytes(file);
+  if ('code' in read) return [fail(`${path} cannot be read (${read.code}): qmail-local defers every delivery`, `chmod 644 ${path}`)];
+  const lines = read.text.split('\n');
   const program = lines.find((l) => l.startsWith('|'));
   checks.push(program && /(^|\/|\s)vdeliver(\s|$)/.test(program.slice(1)) ? ok(`.qmail-default runs ${printable(program.slice(1).trim())}`) : fail('.qmail-default does not run vdeliver', 'its line should be |/usr/local/bin/vdeliver'));
   if (lines[0] === '') checks.push(fail('.qmail-default starts with a blank line: qmail-local defers', 'remove the blank first line'));
@@ -114,34 +139,32 @@ function checkConfig(ctx: AdminContext): { checks: Check[]; unsearchable: Set<st
   const unsearchable = new Set<string>();
   for (const dir of ctx.config.directories) {
     let names: string[] = [];
-    const code = failure(() => { names = readdirSync(dir); });
+    const code = failure(() => { names = readdirSync(fsPath(dir), { encoding: 'latin1' }); });
     if (code === 'ENOENT') {
-      checks.push(ok(`config directory ${dir} is absent (defaults apply)`));
+      checks.push(ok(`config directory ${p(dir)} is absent (defaults apply)`));
     } else if (stat(dir)?.isDirectory() && !searchable(dir)) {
-      // Listable but not searchable: vdeliver reads none of its items and runs none of its hooks.
+      // Listable but not searchable: none of its items or hooks can be opened, and vdeliver does not guess.
       unsearchable.add(dir);
-      checks.push(fail(`config directory ${dir} cannot be searched: its items and hooks are silently ignored`, `chmod a+rx ${dir}`));
+      checks.push(fail(`config directory ${p(dir)} cannot be searched: vdeliver cannot look at its items and hooks, so every delivery defers`, `chmod a+rx ${p(dir)}`));
     } else if (code) {
-      checks.push(fail(`config directory ${dir} cannot be read (${code})`, `chmod a+rx ${dir}`));
+      checks.push(fail(`config directory ${p(dir)} cannot be read (${code})`, `chmod a+rx ${p(dir)}`));
     } else {
       for (const name of names.filter((n): n is ConfigItem => Object.hasOwn(CONFIG_ITEMS, n))) checks.push(checkItem(join(dir, name), name));
-      checks.push(ok(`config directory ${dir} is readable`));
+      checks.push(ok(`config directory ${p(dir)} is readable`));
     }
   }
   return { checks, unsearchable };
 }
 
-function checkItem(path: string, item: ConfigItem): Check {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    return fail(`${path} cannot be read (${(error as NodeJS.ErrnoException).code}): it is silently ignored`, `chmod a+r ${path}`);
-  }
-  const first = text.split('\n')[0].trim();
-  if (CONFIG_ITEMS[item].type === 'number' && !strtou(Buffer.from(first)).digits) return fail(`${path}: '${first}' is not a number: the next directory's value or the default is used`, 'write digits, or - for unlimited');
-  if (first === '' && CONFIG_ITEMS[item].type !== 'list') return warn(`${path} is empty: it does not override anything`);
-  return ok(`${path} = ${first}`);
+function checkItem(file: string, item: ConfigItem): Check {
+  const path = p(file);
+  const read = readBytes(file);
+  // vdeliver does not guess a value it cannot read: every delivery that needs the item defers.
+  if ('code' in read) return fail(`${path} cannot be read (${read.code}): deliveries that need it defer`, `chmod a+r ${path}`);
+  const first = read.text.split('\n')[0].trim();
+  if (CONFIG_ITEMS[item].type === 'number' && !strtou(toBytes(first)).digits) return fail(`${path}: '${p(first)}' is not a number: the next directory's value or the default is used`, 'write digits, or - for unlimited');
+  if (first === '' && CONFIG_ITEMS[item].type !== 'list' && CONFIG_ITEMS[item].type !== 'text') return warn(`${path} is empty: it does not override anything`);
+  return ok(`${path} = ${p(first)}`);
 }
 
 /** A valid record of the table; the key and the record's fields are byte strings (src/bytes.ts). */
@@ -150,9 +173,9 @@ interface User { key: string; record: PasswordRecord }
 function readTable(ctx: AdminContext): { checks: Check[]; users: User[] } {
   let reader: CdbReader;
   try {
-    reader = CdbReader.open(ctx.tablePath);
+    reader = CdbReader.open(fsPath(ctx.tablePath));
   } catch (error) {
-    return { checks: [fail(`password table ${ctx.tablePath}: ${(error as Error).message}: every delivery defers`, 'rebuild it with vdeliver-admin build or vmailmgr\'s vrehash')], users: [] };
+    return { checks: [fail(`password table ${p(ctx.tablePath)}: ${(error as Error).message}: every delivery defers`, 'rebuild it with vdeliver-admin build or vmailmgr\'s vrehash')], users: [] };
   }
   const checks: Check[] = [];
   const users: User[] = [];
@@ -165,14 +188,15 @@ function readTable(ctx: AdminContext): { checks: Check[]; users: User[] } {
       if (/[A-Z]/.test(key)) checks.push(warn(`key '${printable(key)}' has upper-case letters: it can never be found`, 'keys must be lower-case'));
     }
   } catch (error) {
-    checks.push(fail(`password table ${ctx.tablePath}: ${(error as Error).message}`, 'rebuild it'));
+    if (error instanceof DeliveryFailure) throw error; // an old-format record's defaults: needingConfig's business
+    checks.push(fail(`password table ${p(ctx.tablePath)}: ${(error as Error).message}`, 'rebuild it'));
   } finally {
     reader.close();
   }
-  checks.unshift(ok(`password table ${ctx.tablePath} holds ${users.length} valid record(s)`));
+  checks.unshift(ok(`password table ${p(ctx.tablePath)} holds ${users.length} valid record(s)`));
   // vmailmgr's writers and ours create it exclusively: left over from an interrupted edit, it blocks every edit.
   const lock = stat(`${ctx.tablePath}.tmp`);
-  if (lock) checks.push(warn(`${ctx.tablePath}.tmp exists (since ${lock.mtime.toISOString()}): table edits are blocked`, `remove it if no vmailmgr tool or vdeliver-admin is running`));
+  if (lock) checks.push(warn(`${p(ctx.tablePath)}.tmp exists (since ${lock.mtime.toISOString()}): table edits are blocked`, `remove it if no vmailmgr tool or vdeliver-admin is running`));
   return { checks, users };
 }
 
@@ -182,13 +206,13 @@ function checkMaildirs(ctx: AdminContext, users: User[]): Check[] {
   // A directory on the way that cannot be searched hides every Maildir behind it: one line for it, naming them.
   const blocked = new Map<string, string[]>();
   for (const { key, record } of users.filter((u) => u.record.hasMailbox && u.record.mailboxEnabled)) {
-    const dir = resolve(fromText(ctx.home), record.directory);
-    const [name, shown] = [printable(key), printable(record.directory)];
-    const missing = ['tmp', 'new', 'cur'].filter((sub) => !stat(fsPath(join(dir, sub)))?.isDirectory());
+    const dir = resolve(ctx.home, record.directory);
+    const [name, shown] = [p(key), p(record.directory)];
+    const missing = ['tmp', 'new', 'cur'].filter((sub) => !stat(join(dir, sub))?.isDirectory());
     const wall = missing.length ? firstUnsearchable(join(dir, missing[0])) : undefined;
     if (wall) blocked.set(wall, [...(blocked.get(wall) ?? []), name]);
     else if (missing.length) checks.push(fail(`${name}: ${shown} is not a Maildir (no ${missing.join(', ')}): mail defers`, `mkdir -p ${missing.map((m) => printable(join(dir, m))).join(' ')}`));
-    else if (owner !== undefined && stat(fsPath(join(dir, 'new')))?.uid !== owner) checks.push(fail(`${name}: ${shown}/new is not owned by the base user (uid ${owner}): delivery may fail`, `chown -R ${owner} ${printable(dir)}`));
+    else if (owner !== undefined && stat(join(dir, 'new'))?.uid !== owner) checks.push(fail(`${name}: ${shown}/new is not owned by the base user (uid ${owner}): delivery may fail`, `chown -R ${owner} ${printable(dir)}`));
   }
   for (const [wall, names] of blocked) {
     const listed = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
@@ -206,12 +230,12 @@ function checkStaleTmp(ctx: AdminContext, users: User[]): Check[] {
   const checks: Check[] = [];
   const before = (ctx.now - STALE_SECONDS) * 1000;
   for (const { key, record } of users.filter((u) => u.record.hasMailbox)) {
-    const tmp = join(resolve(fromText(ctx.home), record.directory), 'tmp');
-    let names: Buffer[] = [];
+    const tmp = join(resolve(ctx.home, record.directory), 'tmp');
+    let names: string[] = [];
     // A tmp/ that cannot be listed is checkMaildirs' business.
-    if (failure(() => { names = readdirSync(fsPath(tmp), { encoding: 'buffer' }); })) continue;
+    if (failure(() => { names = readdirSync(fsPath(tmp), { encoding: 'latin1' }); })) continue;
     const stale = names.filter((name) => {
-      const st = lstat(fsPath(join(tmp, byteString(name))));
+      const st = lstat(join(tmp, name));
       // Neither written nor read since: atime alone is unreliable under noatime.
       return st?.isFile() && Math.max(st.atimeMs, st.mtimeMs) < before;
     });
@@ -239,7 +263,7 @@ function realTarget(home: string, directory: string): { path: string; symlinks: 
       continue;
     }
     const next = join(current, part);
-    const st = lstat(fsPath(next));
+    const st = lstat(next);
     if (!st) return { path: join(next, ...parts.slice(i + 1)), symlinks };
     if (st.isSymbolicLink()) {
       symlinks.push(next);
@@ -262,7 +286,7 @@ function realpathBytes(path: string): string | undefined {
  * vdeliver-admin would refuse to put it, and where the home's backups and permissions do not reach.
  */
 function checkPlacement(ctx: AdminContext, users: User[]): Check[] {
-  const home = realpathBytes(fromText(ctx.home));
+  const home = realpathBytes(ctx.home);
   if (home === undefined) return [];
   const checks: Check[] = [];
   for (const { key, record } of users.filter((u) => u.record.directory !== '')) {
@@ -278,9 +302,10 @@ function checkPlacement(ctx: AdminContext, users: User[]): Check[] {
 }
 
 function checkCatchAll(ctx: AdminContext, users: User[]): Check[] {
-  const name = ctx.config.string('default-username');
+  const raw = ctx.config.string('default-username');
+  const name = p(raw);
   // Looked up as delivery does: the name's bytes, ASCII lower-cased.
-  if (users.some((u) => u.key === tableKey(fromText(name)))) return [ok(`catch-all '${name}' exists: unknown names go there`)];
+  if (users.some((u) => u.key === tableKey(raw))) return [ok(`catch-all '${name}' exists: unknown names go there`)];
   if (ctx.config.source('default-username')) return [ok(`no catch-all: default-username '${name}' names no user, so unknown names bounce`)];
   return [warn(`no catch-all '${name}': unknown names bounce`, `vdeliver-admin add + --no-mailbox --forward postmaster, or set default-username to make "none" explicit`)];
 }
@@ -290,18 +315,17 @@ function checkQueue(ctx: AdminContext, env: Readonly<Record<string, string | und
   const queue = env.QMAILQUEUE ? (isAbsolute(env.QMAILQUEUE) ? env.QMAILQUEUE : join(root, env.QMAILQUEUE)) : join(root, 'bin', 'qmail-queue');
   const checks: Check[] = [];
   if (users.some((u) => u.record.forwards.length > 0)) {
-    try {
-      accessSync(queue, constants.X_OK);
-      checks.push(ok(`qmail-queue ${queue} is executable`));
-    } catch {
-      const elsewhere = ['/usr/sbin/qmail-queue', '/usr/bin/qmail-queue'].find((p) => stat(p));
-      checks.push(fail(`qmail-queue ${queue} is missing or not executable: forwards defer ("qmail-queue exited with an error")`, elsewhere ? `qmail is installed elsewhere: put its root in ~/.vmailmgr/qmail-root, or link ${elsewhere} to ${queue}` : 'set qmail-root to where qmail lives'));
+    if (failure(() => accessSync(fsPath(queue), constants.X_OK)) === undefined) {
+      checks.push(ok(`qmail-queue ${p(queue)} is executable`));
+    } else {
+      const elsewhere = ['/usr/sbin/qmail-queue', '/usr/bin/qmail-queue'].find((q) => stat(q));
+      checks.push(fail(`qmail-queue ${p(queue)} is missing or not executable: forwards defer ("qmail-queue exited with an error")`, elsewhere ? `qmail is installed elsewhere: put its root in ~/.vmailmgr/qmail-root, or link ${elsewhere} to ${p(queue)}` : 'set qmail-root to where qmail lives'));
     }
   }
   if (users.some((u) => u.record.forwards.some((f) => f.endsWith('@')))) {
-    let me = '';
-    try { me = readFileSync(join(root, 'control', 'me'), 'utf8').split('\n')[0]; } catch { /* reported below */ }
-    checks.push(me ? ok(`control/me is '${me}' (completes forwards ending in @)`) : fail(`${join(root, 'control', 'me')} is missing or empty: forwards ending in @ defer`, 'write the host name into control/me'));
+    const read = readBytes(join(root, 'control', 'me'));
+    const me = 'text' in read ? read.text.split('\n')[0] : '';
+    checks.push(me ? ok(`control/me is '${p(me)}' (completes forwards ending in @)`) : fail(`${p(join(root, 'control', 'me'))} is missing or empty: forwards ending in @ defer`, 'write the host name into control/me'));
   }
   return checks;
 }
@@ -313,9 +337,9 @@ function checkHooks(ctx: AdminContext, unsearchable: ReadonlySet<string>): Check
       const path = join(dir, name);
       const st = stat(path);
       if (!st) continue;
-      if (!st.isFile()) checks.push(fail(`hook ${path} is not a regular file: it would fail to run and defer mail`));
-      else if (!(st.mode & 0o111)) checks.push(warn(`hook ${path} has no execute bit: it is silently skipped`, `chmod +x ${path}`));
-      else checks.push(ok(`hook ${path} will run`));
+      if (!st.isFile()) checks.push(fail(`hook ${p(path)} is not a regular file: it would fail to run and defer mail`));
+      else if (!(st.mode & 0o111)) checks.push(warn(`hook ${p(path)} has no execute bit: it is silently skipped`, `chmod +x ${p(path)}`));
+      else checks.push(ok(`hook ${p(path)} will run`));
     }
   }
   return checks;

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fromText, fsPath, printable, toText } from '../bytes';
+import { fsPath, printable, toText } from '../bytes';
 import { md5Crypt, newSalt } from '../md5-crypt';
 import type { PasswordRecord } from '../password-record';
 import { UNLIMITED } from '../uint32';
@@ -121,8 +121,7 @@ function add(ctx: AdminContext, name: string, o: Options, password: string | und
   const { config } = ctx;
   const record: NewRecord = {
     password: password ?? '*',
-    // The config is read as text; the record holds bytes.
-    directory: o.directory ?? `./${fromText(config.string('user-dir'))}${name.replace(/\./g, ':')}`,
+    directory: o.directory ?? `./${config.string('user-dir')}${name.replace(/\./g, ':')}`,
     forwards: o.forwards,
     personal: o.personal ?? '',
     hardquota: o.limits.hardquota ?? config.number('default-hardquota'),
@@ -142,7 +141,7 @@ function add(ctx: AdminContext, name: string, o: Options, password: string | und
   });
   const errors: string[] = [];
   const what = record.hasMailbox ? `mailbox ${printable(record.directory)}${maildirNote(ctx, record.directory, errors)}` : `no mailbox, ${forwardsNote(record.forwards)}`;
-  return { out: `added ${shownKey(name)} (${what}) to ${ctx.tablePath}\n`, errors };
+  return { out: `added ${shownKey(name)} (${what}) to ${printable(ctx.tablePath)}\n`, errors };
 }
 
 function set(ctx: AdminContext, name: string, o: Options, password: string | undefined): Result {
@@ -166,7 +165,7 @@ function set(ctx: AdminContext, name: string, o: Options, password: string | und
   if (before.version !== 2) notes.push(`rewritten from the version-${before.version} format`);
   const newMailbox = after.hasMailbox && after.directory !== '' && (!before.hasMailbox || after.directory !== before.directory);
   if (newMailbox) notes.push(`mailbox ${printable(after.directory)}${maildirNote(ctx, after.directory, errors)}`);
-  return { out: `changed ${shownKey(name)} (${notes.join('; ')}) in ${ctx.tablePath}\n`, errors };
+  return { out: `changed ${shownKey(name)} (${notes.join('; ')}) in ${printable(ctx.tablePath)}\n`, errors };
 }
 
 function changeRecord(ctx: AdminContext, current: PasswordRecord, o: Options, password: string | undefined): NewRecord {
@@ -205,7 +204,7 @@ function remove(ctx: AdminContext, name: string): Result {
   if (!removed.record) notes.push('an invalid record');
   if (removed.count > 1) notes.push(`${removed.count} records with this key`);
   if (removed.record?.directory) notes.push(`its ${removed.record.hasMailbox ? 'Maildir' : 'directory'} ${printable(removed.record.directory)} is left in place`);
-  return { out: `removed ${shownKey(name)} from ${ctx.tablePath}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}\n`, errors: [] };
+  return { out: `removed ${shownKey(name)} from ${printable(ctx.tablePath)}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}\n`, errors: [] };
 }
 
 const forwardsNote = (forwards: readonly string[]): string => (forwards.length === 0 ? 'no forwards' : `forwards to ${forwards.map(printable).join(', ')}`);
@@ -215,8 +214,7 @@ const forwardsNote = (forwards: readonly string[]): string => (forwards.length =
  * only a missing tmp, new or cur is added. A failure is reported, not thrown: the record is in.
  */
 function maildirNote(ctx: AdminContext, directory: string, errors: string[]): string {
-  // The home is text (a path Node was given), the directory bytes: join them as bytes.
-  const path = resolve(fromText(ctx.home), directory);
+  const path = resolve(ctx.home, directory);
   try {
     mkdirSync(fsPath(dirname(path)), { recursive: true, mode: 0o700 });
     const created = mkdirIfMissing(fsPath(path));

@@ -1,12 +1,12 @@
 import { closeSync, openSync, unlinkSync } from 'node:fs';
 import { isAbsolute, normalize } from 'node:path';
-import { printable, toBytes } from '../bytes';
+import { fsPath, printable, toBytes, toText } from '../bytes';
 import { CdbError, CdbReader } from '../cdb-reader';
 import { writeCdb } from '../cdb-writer';
 import { decodePasswordRecord, encodePasswordRecord, type PasswordRecord } from '../password-record';
 import { oldFormatDefaults, tableKey } from '../password-table';
 import { UNLIMITED } from '../uint32';
-import { type AdminContext, AdminError, tableError } from './context';
+import { type AdminContext, AdminError, tableError, tableFile } from './context';
 
 /**
  * One record exactly as stored. Edits carry every record they do not change as raw bytes, so
@@ -71,7 +71,7 @@ export function checkForwards(records: readonly StoredRecord[], forwards: readon
 export function readRecords(ctx: AdminContext, missingIsEmpty: boolean): StoredRecord[] {
   let reader: CdbReader;
   try {
-    reader = CdbReader.open(ctx.tablePath);
+    reader = CdbReader.open(tableFile(ctx));
   } catch (error) {
     if (error instanceof CdbError && error.kind === 'missing' && missingIsEmpty) return [];
     throw tableError(ctx, error);
@@ -120,10 +120,13 @@ export function removeRecords(records: readonly StoredRecord[], name: string): S
 
 /** The whole table, atomically, with vmailmgr's signed-char hash so its own tools still read it. */
 export function writeRecords(ctx: AdminContext, records: readonly StoredRecord[]): void {
+  // writeCdb names its files as text; the text of a UTF-8 path is exactly its bytes, and other bytes have none.
+  const path = toText(ctx.tablePath);
+  if (path === undefined) throw new AdminError(`cannot write ${printable(ctx.tablePath)}: a table whose path is not UTF-8 can be read but not written`);
   try {
-    writeCdb(ctx.tablePath, records.map((r): [Buffer, Buffer] => [r.key, r.value]), { hash: 'signed' });
+    writeCdb(path, records.map((r): [Buffer, Buffer] => [r.key, r.value]), { hash: 'signed' });
   } catch (error) {
-    throw new AdminError(`cannot write ${ctx.tablePath}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    throw new AdminError(`cannot write ${printable(ctx.tablePath)}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
 }
 
@@ -141,14 +144,15 @@ export function editTable<T>(ctx: AdminContext, missingIsEmpty: boolean, change:
 
 /** Run `work` while holding `<table>.tmp`, created with O_EXCL as vmailmgr's own writers do. */
 export function withTableLock<T>(ctx: AdminContext, work: () => T): T {
-  const lock = `${ctx.tablePath}.tmp`;
+  const lock = fsPath(`${ctx.tablePath}.tmp`);
+  const shown = printable(`${ctx.tablePath}.tmp`);
   let fd: number;
   try {
     fd = openSync(lock, 'wx', 0o600);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') throw new AdminError(`${lock} exists: another program is changing the table (remove the file if none is)`);
-    throw new AdminError(`cannot create ${lock}: ${code ?? String(error)}`);
+    if (code === 'EEXIST') throw new AdminError(`${shown} exists: another program is changing the table (remove the file if none is)`);
+    throw new AdminError(`cannot create ${shown}: ${code ?? String(error)}`);
   }
   try {
     return work();
@@ -158,7 +162,7 @@ export function withTableLock<T>(ctx: AdminContext, work: () => T): T {
   }
 }
 
-function releaseLock(lock: string): void {
+function releaseLock(lock: string | Buffer): void {
   try {
     unlinkSync(lock);
   } catch {

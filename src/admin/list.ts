@@ -1,8 +1,6 @@
-import { byteString, printable } from '../bytes';
-import { CdbError, CdbReader } from '../cdb-reader';
-import { decodePasswordRecord } from '../password-record';
-import { oldFormatDefaults } from '../password-table';
-import { type AdminContext, tableError } from './context';
+import { printable } from '../bytes';
+import { CdbError } from '../cdb-reader';
+import { type AdminContext, openTable, tableError } from './context';
 import { recordView } from './user-view';
 
 /**
@@ -10,21 +8,14 @@ import { recordView } from './user-view';
  * record is reported and the listing goes on. Keys and fields are bytes, printed through printable().
  */
 export function list(ctx: AdminContext, json: boolean): { out: string; errors: string[] } {
-  // The reader itself, not PasswordTable.entries(): that one hands out keys decoded as UTF-8.
-  let reader: CdbReader;
-  try {
-    reader = CdbReader.open(ctx.tablePath);
-  } catch (error) {
-    throw tableError(ctx, error);
-  }
+  const table = openTable(ctx);
   const lines: string[] = json ? [] : ['User Mailbox Aliases'];
   const errors: string[] = [];
   try {
-    for (const { key: keyBytes, data } of reader.records()) {
-      const key = printable(byteString(keyBytes));
-      const record = decodePasswordRecord(data, () => oldFormatDefaults(ctx.config), ctx.now);
+    for (const { key: keyBytes, record, value } of table.entries()) {
+      const key = printable(keyBytes);
       if (!record) {
-        errors.push(`the record for '${key}' cannot be decoded (starts ${data.subarray(0, 8).toString('hex')})`);
+        errors.push(`the record for '${key}' cannot be decoded (starts ${value.subarray(0, 8).toString('hex')})`);
         lines.push(json ? JSON.stringify({ name: key, valid: false }) : `${key} INVALID`);
         continue;
       }
@@ -39,7 +30,7 @@ export function list(ctx: AdminContext, json: boolean): { out: string; errors: s
     if (error instanceof CdbError) throw tableError(ctx, error);
     throw error;
   } finally {
-    reader.close();
+    table.close();
   }
   return { out: lines.map((l) => `${l}\n`).join(''), errors };
 }

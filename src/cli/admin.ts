@@ -1,13 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
-import { byteString, fromText, printable, toBytes, toText } from '../bytes';
-import { adminContext, type AdminContext, AdminError } from '../admin/context';
+import { byteString, fromText, fsPath, printable, toBytes } from '../bytes';
+import { adminContext, type AdminContext, AdminError, configError } from '../admin/context';
 import { build } from '../admin/build';
 import { doctor, formatChecks } from '../admin/doctor';
 import { EDIT_HELP, editCommand } from '../admin/edit-command';
 import { list } from '../admin/list';
 import { show } from '../admin/show';
 import { formatResult, parseTestArgs, TEST_HELP, testDelivery } from '../admin/test-command';
+import { environmentBytes } from '../raw-env';
 
 const USAGE = `usage: vdeliver-admin COMMAND [--home DIR] [options]
 
@@ -125,17 +126,6 @@ function rejectOptions(parsed: Parsed): void {
   if (option) throw new AdminError(`unknown option ${printable(option)} (see vdeliver-admin ${parsed.command} --help)`);
 }
 
-/**
- * The home as the text path Node's file functions and the config take. A name that is not UTF-8
- * has no such text, so it is refused rather than turned into a different directory.
- */
-function homeText(home: string | undefined): string | undefined {
-  if (home === undefined) return process.env.HOME;
-  const text = toText(home);
-  if (text === undefined) throw new AdminError(`--home ${printable(home)}: a home directory whose name is not UTF-8 is not supported`);
-  return text;
-}
-
 /** Node's own text for an argument, for `test`, which takes its arguments as process.argv gives them. */
 const argText = (arg: string): string => toBytes(arg).toString('utf8');
 
@@ -152,13 +142,15 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP[parsed.command]);
       return 0;
     }
-    const ctx = adminContext(homeText(parsed.home), process.env, Math.floor(Date.now() / 1000));
+    // Byte strings, like the arguments: HOME and VDELIVER_CONFIG_DIR name directories by their bytes.
+    const env = environmentBytes(process.env, '/proc/self/environ');
+    const ctx = adminContext(parsed.home ?? env.HOME, env, Math.floor(Date.now() / 1000));
     const owner = AS_OWNER.has(parsed.command) ? homeOwner(ctx) : undefined;
     if (owner) return runAsOwner(owner, argv);
     if (parsed.command === 'test') return await test(ctx, parsed.args.map(argText));
     if (parsed.command === 'doctor') {
       rejectOptions(parsed);
-      const checks = doctor(ctx, process.env);
+      const checks = doctor(ctx, env);
       process.stdout.write(formatChecks(checks));
       return checks.some((c) => c.status === 'fail') ? 1 : 0;
     }
@@ -172,7 +164,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(result.out);
     for (const error of result.errors) process.stderr.write(`vdeliver-admin: ${error}\n`);
     return result.errors.length > 0 ? 1 : 0;
-  } catch (error) {
+  } catch (caught) {
+    const error = configError(caught);
     if (error instanceof AdminError) {
       process.stderr.write(`vdeliver-admin: ${error.message}\n`);
       return error.exitCode;
@@ -205,7 +198,7 @@ async function test(ctx: AdminContext, args: string[]): Promise<number> {
 /** The home's owner, when we are root and it is someone else (qmail never delivers as root). */
 function homeOwner(ctx: AdminContext): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
-  const stat = statSync(ctx.home, { throwIfNoEntry: false });
+  const stat = statSync(fsPath(ctx.home), { throwIfNoEntry: false });
   return stat && stat.uid !== 0 ? { uid: stat.uid, gid: stat.gid } : undefined;
 }
 
