@@ -7,14 +7,13 @@ import { UNLIMITED } from '../src/uint32';
 import { join } from 'node:path';
 import { basicRecords, scratchDir, VMAILMGR } from './helpers/fixtures';
 import { makeHome, type TestHome } from './helpers/home';
+import { isRoot, NOBODY } from './helpers/requirements.cjs';
 import { BIN, cleanEnv, runAdmin } from './helpers/run';
 
 const dir = scratchDir('vdeliver-doctor-');
 afterAll(() => dir.cleanup());
 // Doctor runs as nobody in some cases below, and nobody must be able to reach the homes.
 chmodSync(dir.path, 0o711);
-const NOBODY = 65534;
-const isRoot = process.getuid?.() === 0;
 
 let homes = 0;
 /** A healthy base-user setup: the basic table, every Maildir, .qmail-default, a qmail root. */
@@ -112,9 +111,9 @@ function chownTree(root: string, uid: number, gid: number): void {
  * handed to nobody and doctor runs as nobody; otherwise it runs as ourselves, the owner.
  */
 function doctorAsBaseUser(t: TestHome): { status: number | null; lines: string[] } {
-  if (isRoot) chownTree(t.root, NOBODY, NOBODY);
+  if (isRoot()) chownTree(t.root, NOBODY, NOBODY);
   const result = spawnSync(join(BIN, 'vdeliver-admin'), ['doctor', '--home', t.home], {
-    encoding: 'utf8', env: cleanEnv({ VDELIVER_CONFIG_DIR: t.globalDir }), ...(isRoot ? { uid: NOBODY, gid: NOBODY } : {}),
+    encoding: 'utf8', env: cleanEnv({ VDELIVER_CONFIG_DIR: t.globalDir }), ...(isRoot() ? { uid: NOBODY, gid: NOBODY } : {}),
   });
   expect(result.stderr).toBe('');
   return { status: result.status, lines: result.stdout.trim().split('\n') };

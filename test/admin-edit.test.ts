@@ -180,7 +180,7 @@ describe('add', () => {
 
   needs('cdb')('the non-ASCII name is written with vmailmgr\'s hash: tinycdb, which uses the standard one, misses it', () => {
     const h = home();
-    run('add', h, ['jörg']);
+    run('add', h, [fromText('jörg')]);
     expect(() => execFileSync('cdb', ['-q', table(h), 'jörg'])).toThrow(expect.objectContaining({ status: 100 }));
   });
 });
