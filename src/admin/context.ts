@@ -49,11 +49,18 @@ export function tableError(ctx: AdminContext, error: unknown): unknown {
 
 /**
  * A config item that cannot be read makes the config throw the delivery's deferral (vdeliver does
- * not guess a value); for the admin it is one line, without the status code. Other errors pass through.
+ * not guess a value). For the admin that is a sentence without "vdeliver: " and the status code;
+ * undefined for any other error.
  */
+export function configProblem(error: unknown): string | undefined {
+  if (!(error instanceof DeliveryFailure)) return undefined;
+  return printable(error.outcome.line.replace(/^vdeliver: /, '').replace(/ \(#\d\.\d+\.\d+\)$/, ''));
+}
+
+/** The config's deferral as one AdminError line; other errors pass through. */
 export function configError(error: unknown): unknown {
-  if (!(error instanceof DeliveryFailure)) return error;
-  return new AdminError(printable(error.outcome.line.replace(/^vdeliver: /, '').replace(/ \(#\d\.\d+\.\d+\)$/, '')));
+  const problem = configProblem(error);
+  return problem === undefined ? error : new AdminError(problem);
 }
 
 /** The table's path as node:fs takes it. */

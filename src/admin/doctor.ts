@@ -3,11 +3,10 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { byteString, fsPath, printable, toBytes } from '../bytes';
 import { CdbReader } from '../cdb-reader';
 import { CONFIG_ITEMS, type ConfigItem } from '../config';
-import { DeliveryFailure } from '../outcome';
 import { decodePasswordRecord, type PasswordRecord } from '../password-record';
 import { oldFormatDefaults, tableKey } from '../password-table';
 import { strtou } from '../uint32';
-import type { AdminContext } from './context';
+import { type AdminContext, configProblem } from './context';
 
 export interface Check { status: 'ok' | 'warn' | 'fail'; what: string; fix?: string }
 
@@ -20,9 +19,8 @@ const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, 
  * Doctor runs where things are broken: a file it cannot read or a directory it cannot search is
  * a finding with its fix, never an exception. These helpers report errors instead of throwing.
  * Paths are byte strings (src/bytes.ts), as the home, the config and the records give them;
- * messages show them through printable() (`p` below).
+ * messages show them through printable().
  */
-const p = printable;
 
 /** The error code `work` fails with, or undefined when it succeeds. */
 function failure(work: () => unknown): string | undefined {
@@ -63,8 +61,9 @@ function needingConfig<T>(what: string, section: () => T, instead: (check: Check
   try {
     return section();
   } catch (error) {
-    if (!(error instanceof DeliveryFailure)) throw error;
-    return instead(warn(`${what} not checked: ${p(error.outcome.line.replace(/^vdeliver: /, '').replace(/ \(#\d\.\d+\.\d+\)$/, ''))}`));
+    const problem = configProblem(error);
+    if (problem === undefined) throw error;
+    return instead(warn(`${what} not checked: ${problem}`));
   }
 }
 
@@ -105,7 +104,7 @@ export function doctor(ctx: AdminContext, env: Readonly<Record<string, string | 
 }
 
 function checkHome(ctx: AdminContext): { checks: Check[]; enterable: boolean } {
-  const home = p(ctx.home);
+  const home = printable(ctx.home);
   const st = stat(ctx.home);
   if (!st?.isDirectory()) return { checks: [fail(`home directory ${home} does not exist`)], enterable: true };
   if (!searchable(ctx.home)) return { checks: [fail(`home ${home} cannot be searched (${octal(st.mode)}): qmail-local cannot enter it and defers every delivery; nothing in it can be checked`, `chmod u+rx ${home}`)], enterable: false };
@@ -117,7 +116,7 @@ function checkHome(ctx: AdminContext): { checks: Check[]; enterable: boolean } {
 
 function checkQmailDefault(ctx: AdminContext): Check[] {
   const file = join(ctx.home, '.qmail-default');
-  const path = p(file);
+  const path = printable(file);
   const st = stat(file);
   if (!st) return [fail(`${path} does not exist: mail for this domain is not handed to vdeliver`, `echo '|/usr/local/bin/vdeliver' > ${path}`)];
   const checks: Check[] = [];
@@ -141,30 +140,30 @@ function checkConfig(ctx: AdminContext): { checks: Check[]; unsearchable: Set<st
     let names: string[] = [];
     const code = failure(() => { names = readdirSync(fsPath(dir), { encoding: 'latin1' }); });
     if (code === 'ENOENT') {
-      checks.push(ok(`config directory ${p(dir)} is absent (defaults apply)`));
+      checks.push(ok(`config directory ${printable(dir)} is absent (defaults apply)`));
     } else if (stat(dir)?.isDirectory() && !searchable(dir)) {
       // Listable but not searchable: none of its items or hooks can be opened, and vdeliver does not guess.
       unsearchable.add(dir);
-      checks.push(fail(`config directory ${p(dir)} cannot be searched: vdeliver cannot look at its items and hooks, so every delivery defers`, `chmod a+rx ${p(dir)}`));
+      checks.push(fail(`config directory ${printable(dir)} cannot be searched: vdeliver cannot look at its items and hooks, so every delivery defers`, `chmod a+rx ${printable(dir)}`));
     } else if (code) {
-      checks.push(fail(`config directory ${p(dir)} cannot be read (${code})`, `chmod a+rx ${p(dir)}`));
+      checks.push(fail(`config directory ${printable(dir)} cannot be read (${code})`, `chmod a+rx ${printable(dir)}`));
     } else {
       for (const name of names.filter((n): n is ConfigItem => Object.hasOwn(CONFIG_ITEMS, n))) checks.push(checkItem(join(dir, name), name));
-      checks.push(ok(`config directory ${p(dir)} is readable`));
+      checks.push(ok(`config directory ${printable(dir)} is readable`));
     }
   }
   return { checks, unsearchable };
 }
 
 function checkItem(file: string, item: ConfigItem): Check {
-  const path = p(file);
+  const path = printable(file);
   const read = readBytes(file);
   // vdeliver does not guess a value it cannot read: every delivery that needs the item defers.
   if ('code' in read) return fail(`${path} cannot be read (${read.code}): deliveries that need it defer`, `chmod a+r ${path}`);
   const first = read.text.split('\n')[0].trim();
-  if (CONFIG_ITEMS[item].type === 'number' && !strtou(toBytes(first)).digits) return fail(`${path}: '${p(first)}' is not a number: the next directory's value or the default is used`, 'write digits, or - for unlimited');
+  if (CONFIG_ITEMS[item].type === 'number' && !strtou(toBytes(first)).digits) return fail(`${path}: '${printable(first)}' is not a number: the next directory's value or the default is used`, 'write digits, or - for unlimited');
   if (first === '' && CONFIG_ITEMS[item].type !== 'list' && CONFIG_ITEMS[item].type !== 'text') return warn(`${path} is empty: it does not override anything`);
-  return ok(`${path} = ${p(first)}`);
+  return ok(`${path} = ${printable(first)}`);
 }
 
 /** A valid record of the table; the key and the record's fields are byte strings (src/bytes.ts). */
@@ -175,7 +174,7 @@ function readTable(ctx: AdminContext): { checks: Check[]; users: User[] } {
   try {
     reader = CdbReader.open(fsPath(ctx.tablePath));
   } catch (error) {
-    return { checks: [fail(`password table ${p(ctx.tablePath)}: ${(error as Error).message}: every delivery defers`, 'rebuild it with vdeliver-admin build or vmailmgr\'s vrehash')], users: [] };
+    return { checks: [fail(`password table ${printable(ctx.tablePath)}: ${(error as Error).message}: every delivery defers`, 'rebuild it with vdeliver-admin build or vmailmgr\'s vrehash')], users: [] };
   }
   const checks: Check[] = [];
   const users: User[] = [];
@@ -188,15 +187,15 @@ function readTable(ctx: AdminContext): { checks: Check[]; users: User[] } {
       if (/[A-Z]/.test(key)) checks.push(warn(`key '${printable(key)}' has upper-case letters: it can never be found`, 'keys must be lower-case'));
     }
   } catch (error) {
-    if (error instanceof DeliveryFailure) throw error; // an old-format record's defaults: needingConfig's business
-    checks.push(fail(`password table ${p(ctx.tablePath)}: ${(error as Error).message}`, 'rebuild it'));
+    if (configProblem(error) !== undefined) throw error; // an old-format record's defaults: needingConfig's business
+    checks.push(fail(`password table ${printable(ctx.tablePath)}: ${(error as Error).message}`, 'rebuild it'));
   } finally {
     reader.close();
   }
-  checks.unshift(ok(`password table ${p(ctx.tablePath)} holds ${users.length} valid record(s)`));
+  checks.unshift(ok(`password table ${printable(ctx.tablePath)} holds ${users.length} valid record(s)`));
   // vmailmgr's writers and ours create it exclusively: left over from an interrupted edit, it blocks every edit.
   const lock = stat(`${ctx.tablePath}.tmp`);
-  if (lock) checks.push(warn(`${p(ctx.tablePath)}.tmp exists (since ${lock.mtime.toISOString()}): table edits are blocked`, `remove it if no vmailmgr tool or vdeliver-admin is running`));
+  if (lock) checks.push(warn(`${printable(ctx.tablePath)}.tmp exists (since ${lock.mtime.toISOString()}): table edits are blocked`, `remove it if no vmailmgr tool or vdeliver-admin is running`));
   return { checks, users };
 }
 
@@ -207,7 +206,7 @@ function checkMaildirs(ctx: AdminContext, users: User[]): Check[] {
   const blocked = new Map<string, string[]>();
   for (const { key, record } of users.filter((u) => u.record.hasMailbox && u.record.mailboxEnabled)) {
     const dir = resolve(ctx.home, record.directory);
-    const [name, shown] = [p(key), p(record.directory)];
+    const [name, shown] = [printable(key), printable(record.directory)];
     const missing = ['tmp', 'new', 'cur'].filter((sub) => !stat(join(dir, sub))?.isDirectory());
     const wall = missing.length ? firstUnsearchable(join(dir, missing[0])) : undefined;
     if (wall) blocked.set(wall, [...(blocked.get(wall) ?? []), name]);
@@ -303,7 +302,7 @@ function checkPlacement(ctx: AdminContext, users: User[]): Check[] {
 
 function checkCatchAll(ctx: AdminContext, users: User[]): Check[] {
   const raw = ctx.config.string('default-username');
-  const name = p(raw);
+  const name = printable(raw);
   // Looked up as delivery does: the name's bytes, ASCII lower-cased.
   if (users.some((u) => u.key === tableKey(raw))) return [ok(`catch-all '${name}' exists: unknown names go there`)];
   if (ctx.config.source('default-username')) return [ok(`no catch-all: default-username '${name}' names no user, so unknown names bounce`)];
@@ -316,16 +315,16 @@ function checkQueue(ctx: AdminContext, env: Readonly<Record<string, string | und
   const checks: Check[] = [];
   if (users.some((u) => u.record.forwards.length > 0)) {
     if (failure(() => accessSync(fsPath(queue), constants.X_OK)) === undefined) {
-      checks.push(ok(`qmail-queue ${p(queue)} is executable`));
+      checks.push(ok(`qmail-queue ${printable(queue)} is executable`));
     } else {
       const elsewhere = ['/usr/sbin/qmail-queue', '/usr/bin/qmail-queue'].find((q) => stat(q));
-      checks.push(fail(`qmail-queue ${p(queue)} is missing or not executable: forwards defer ("qmail-queue exited with an error")`, elsewhere ? `qmail is installed elsewhere: put its root in ~/.vmailmgr/qmail-root, or link ${elsewhere} to ${p(queue)}` : 'set qmail-root to where qmail lives'));
+      checks.push(fail(`qmail-queue ${printable(queue)} is missing or not executable: forwards defer ("qmail-queue exited with an error")`, elsewhere ? `qmail is installed elsewhere: put its root in ~/.vmailmgr/qmail-root, or link ${elsewhere} to ${printable(queue)}` : 'set qmail-root to where qmail lives'));
     }
   }
   if (users.some((u) => u.record.forwards.some((f) => f.endsWith('@')))) {
     const read = readBytes(join(root, 'control', 'me'));
     const me = 'text' in read ? read.text.split('\n')[0] : '';
-    checks.push(me ? ok(`control/me is '${p(me)}' (completes forwards ending in @)`) : fail(`${p(join(root, 'control', 'me'))} is missing or empty: forwards ending in @ defer`, 'write the host name into control/me'));
+    checks.push(me ? ok(`control/me is '${printable(me)}' (completes forwards ending in @)`) : fail(`${printable(join(root, 'control', 'me'))} is missing or empty: forwards ending in @ defer`, 'write the host name into control/me'));
   }
   return checks;
 }
@@ -337,9 +336,9 @@ function checkHooks(ctx: AdminContext, unsearchable: ReadonlySet<string>): Check
       const path = join(dir, name);
       const st = stat(path);
       if (!st) continue;
-      if (!st.isFile()) checks.push(fail(`hook ${p(path)} is not a regular file: it would fail to run and defer mail`));
-      else if (!(st.mode & 0o111)) checks.push(warn(`hook ${p(path)} has no execute bit: it is silently skipped`, `chmod +x ${p(path)}`));
-      else checks.push(ok(`hook ${p(path)} will run`));
+      if (!st.isFile()) checks.push(fail(`hook ${printable(path)} is not a regular file: it would fail to run and defer mail`));
+      else if (!(st.mode & 0o111)) checks.push(warn(`hook ${printable(path)} has no execute bit: it is silently skipped`, `chmod +x ${printable(path)}`));
+      else checks.push(ok(`hook ${printable(path)} will run`));
     }
   }
   return checks;

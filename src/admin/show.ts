@@ -9,15 +9,16 @@ import { formatUser, userView } from './user-view';
 export function show(ctx: AdminContext, names: string[], json: boolean): { out: string; errors: string[] } {
   if (names.length === 0) throw new AdminError('show: name at least one virtual user');
   const table = openTable(ctx);
-  const catchAll = printable(ctx.config.string('default-username'));
+  const catchAllName = ctx.config.string('default-username');
+  const catchAll = printable(catchAllName);
   const out: string[] = [];
   const errors: string[] = [];
   try {
     for (const name of names) {
       let view;
       try {
-        // Looked up by its exact bytes; the printable form is only what messages show.
-        view = userView(printable(name), lookupUser(table, name, ctx.config.string('default-username')));
+        // Looked up by its exact bytes; the printable form is only what the output shows.
+        view = userView(printable(name), lookupUser(table, name, catchAllName));
       } catch (error) {
         if (error instanceof DeliveryFailure) throw new AdminError(printable(error.outcome.line.replace(/^vdeliver: /, '')));
         if (error instanceof CdbError) throw tableError(ctx, error);
