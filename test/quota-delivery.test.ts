@@ -133,3 +133,21 @@ test('vdeliver-admin test shows the decision and its figures; its dry run writes
   expect(admin.stdout).toMatch(/would exit 100 \(bounce\): vdeliver: Sorry, the person you sent this message has too many messages/);
   expect(existsSync(join(maildir, MAILDIRSIZE))).toBe(false);
 });
+
+test('vdeliver-admin quota: limits, usage and the next delivery, reading changes nothing; --recalculate rewrites', () => {
+  const t = home({ hardquota: 5000, msgcount: 3 });
+  for (const size of [1000, 1000]) expect(runVdeliver(t, env(t), [], message(size)).status).toBe(0);
+  const admin = (...args: string[]) => spawnSync(join(ROOT, 'bin', 'vdeliver-admin'), ['quota', '--home', t.home, ...args],
+    { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VDELIVER_CONFIG_DIR: t.globalDir }, encoding: 'utf8' });
+  const used = 2 * stored(t, 1000);
+  const shown = admin('carol', '--size', '3000');
+  expect(shown.status).toBe(0);
+  expect(shown.stdout).toBe(`carol  ./users/carol\n  limits  hardquota 5000, softquota -, msgsize -, msgcount 3\n  usage   ${used} bytes in 2 message(s)\n`
+    + "  next    3000 bytes: bounce: vdeliver: Message would exceed virtual user's disk quota. (#5.2.2)\n");
+  const maildir = join(t.home, 'users', 'carol');
+  writeFileSync(join(maildir, MAILDIRSIZE), '5000S,3C\n0 0\n'); // figures that are wrong, but trusted
+  expect(JSON.parse(admin('--json', '--size', '100').stdout)).toMatchObject({ name: 'carol', usage: { bytes: 0, count: 0 }, next: { result: 'delivered' } });
+  expect(JSON.parse(admin('--json', '--recalculate').stdout)).toMatchObject({ usage: { bytes: used, count: 2 }, counted: 'asked for (--recalculate)' });
+  expect(readFileSync(join(maildir, MAILDIRSIZE), 'utf8')).toBe(`5000S,3C\n${used} 2\n`);
+  expect(admin('nobody').stderr).toBe("vdeliver-admin: no virtual user 'nobody'\n");
+});

@@ -30,7 +30,7 @@ const PARSE_LIMIT_MS = 10_000;
  * bin/vdeliver: the delivery path does not parse MIME. A message mailparser cannot handle
  * still gets a summary that says so.
  */
-export async function summarize(path: string): Promise<MessageSummary> {
+export async function summarize(path: string | Buffer): Promise<MessageSummary> {
   const size = statSync(path).size;
   const { simpleParser } = require('mailparser') as { simpleParser: SimpleParser };
   const stream = createReadStream(path);

@@ -1,7 +1,8 @@
 import { closeSync, openSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { basename, relative } from 'node:path';
-import { byteString, printable } from '../bytes';
+import { byteString, fsPath, printable } from '../bytes';
+import { errnoText } from '../errno';
 import { GLOBAL_DIR_VARIABLE } from '../config';
 import { deliver, type DeliveryObserver, type Report } from '../deliver';
 import type { HookRun } from '../hooks';
@@ -14,7 +15,6 @@ import { MessageSource } from '../message-source';
 import { exitCode } from '../outcome';
 import { tableKey } from '../password-table';
 import { qmailLocalEnv } from '../qmail-local-env';
-import { environmentBytes } from '../raw-env';
 import { formatUint } from '../uint32';
 import { type AdminContext, AdminError } from './context';
 import { summarize, type MessageSummary } from './message-summary';
@@ -107,18 +107,18 @@ export async function testDelivery(ctx: AdminContext, req: TestRequest, file: st
   Object.assign(deliveryEnv, req.env);
   let fd: number;
   try {
-    fd = openSync(file, 'r');
+    fd = openSync(fsPath(file), 'r');
   } catch (error) {
-    throw new AdminError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`);
+    throw new AdminError(`cannot read ${printable(file)}: ${errnoText(error)}`);
   }
   let message: MessageSummary;
   let report: Report;
   const { trace, observer } = watch();
   try {
-    message = await summarize(file);
+    message = await summarize(fsPath(file));
     report = await deliver({
       options: DEFAULT_OPTIONS,
-      env: environmentBytes(deliveryEnv),
+      env: deliveryEnv,
       globalDir: ctx.config.globalDir,
       openMessage: async () => MessageSource.fromSeekableFd(fd) ?? Promise.reject(new Error(`${file} is not a regular file`)),
       now: Date.now,
@@ -157,23 +157,25 @@ function describe(ctx: AdminContext, req: TestRequest, file: string, ext: string
   const r = user?.record;
   const hookViews = (paths: string[], runs: typeof trace.predeliver): HookView[] => paths.map((path) => {
     const run = runs.find((x) => x.path === path);
-    return run ? { path, ran: true, exitCode: run.exitCode, result: run.timedOut ? 'timed out' : run.verdict, output: run.output } : { path, ran: false };
+    const shown = printable(path);
+    return run ? { path: shown, ran: true, exitCode: run.exitCode, result: run.timedOut ? 'timed out' : run.verdict, output: run.output && printable(run.output) } : { path: shown, ran: false };
   });
+  // Names and paths are byte strings: shown as UTF-8 text, or with \xNN for other bytes.
   return {
-    file,
-    address: req.to,
+    file: printable(file),
+    address: printable(req.to),
     dryRun: req.dryRun,
     message,
     lookup: {
-      ext, key: tableKey(ext), found: user !== undefined, via: user?.via, name: user?.name, catchAll,
+      ext: printable(ext), key: printable(tableKey(ext)), found: user !== undefined, via: user?.via, name: user && printable(user.name), catchAll: printable(catchAll),
       record: r && {
-        directory: r.directory, hasMailbox: r.hasMailbox, mailboxEnabled: r.mailboxEnabled, forwards: r.forwards,
+        directory: printable(r.directory), hasMailbox: r.hasMailbox, mailboxEnabled: r.mailboxEnabled, forwards: r.forwards.map(printable),
         expiry: formatUint(r.expiry), msgsize: formatUint(r.msgsize), msgcount: formatUint(r.msgcount),
         hardquota: formatUint(r.hardquota), softquota: formatUint(r.softquota),
       },
     },
     hooks: { predeliver: hookViews(plan?.predeliver ?? [], trace.predeliver), postdeliver: hookViews(plan?.postdeliver ?? [], trace.postdeliver) },
-    maildir: plan?.maildir && { directory: relative(ctx.home, plan.maildir.path), file: trace.stored && relative(ctx.home, trace.stored) },
+    maildir: plan?.maildir && { directory: printable(relative(ctx.home, plan.maildir.path)), file: trace.stored && printable(relative(ctx.home, trace.stored)) },
     quota: plan?.quota && trace.quota && {
       decision: trace.quota.decision.kind === 'refuse' ? `refuse (${trace.quota.decision.rule})` : trace.quota.decision.overSoft ? 'accept (over the soft quota, within the allowance)' : 'accept',
       line: trace.quota.decision.kind === 'refuse' ? trace.quota.decision.line : undefined,

@@ -7,6 +7,7 @@ import { doctor, formatChecks } from '../admin/doctor';
 import { EDIT_HELP, editCommand } from '../admin/edit-command';
 import { list } from '../admin/list';
 import { show } from '../admin/show';
+import { parseQuotaArgs, quota, QUOTA_HELP } from '../admin/quota';
 import { formatResult, parseTestArgs, TEST_HELP, testDelivery } from '../admin/test-command';
 import { environmentBytes } from '../raw-env';
 
@@ -20,6 +21,7 @@ commands:
   set NAME            change a virtual user
   remove NAME         remove a virtual user (its Maildir stays)
   doctor              check the base user's whole setup, one line per check
+  quota [NAME...]     limits, usage and the next delivery's fate per mailbox
   test --to ADDRESS FILE...
                       deliver test messages as qmail-local would, explaining each step
 
@@ -62,6 +64,7 @@ control/me, and the hooks. Also warns about files left in tmp/ for more than
 ok / warn / fail per check, with the fix. Exits 1 if any check fails.
 `,
   test: TEST_HELP,
+  quota: QUOTA_HELP,
   ...EDIT_HELP,
 };
 
@@ -126,9 +129,6 @@ function rejectOptions(parsed: Parsed): void {
   if (option) throw new AdminError(`unknown option ${printable(option)} (see vdeliver-admin ${parsed.command} --help)`);
 }
 
-/** Node's own text for an argument, for `test`, which takes its arguments as process.argv gives them. */
-const argText = (arg: string): string => toBytes(arg).toString('utf8');
-
 export async function main(argv: string[]): Promise<number> {
   try {
     const parsed = parse(argv);
@@ -147,7 +147,7 @@ export async function main(argv: string[]): Promise<number> {
     const ctx = adminContext(parsed.home ?? env.HOME, env, Math.floor(Date.now() / 1000));
     const owner = AS_OWNER.has(parsed.command) ? homeOwner(ctx) : undefined;
     if (owner) return runAsOwner(owner, argv);
-    if (parsed.command === 'test') return await test(ctx, parsed.args.map(argText));
+    if (parsed.command === 'test') return await test(ctx, parsed.args, env);
     if (parsed.command === 'doctor') {
       rejectOptions(parsed);
       const checks = doctor(ctx, env);
@@ -160,6 +160,7 @@ export async function main(argv: string[]): Promise<number> {
       parsed.command === 'show' ? show(ctx, parsed.args, parsed.json)
       : parsed.command === 'list' ? list(ctx, parsed.json)
       : parsed.command === 'build' ? build(ctx, parsed.args, stdin)
+      : parsed.command === 'quota' ? quota(ctx, { ...parseQuotaArgs(parsed.args), json: parsed.json })
       : editCommand(parsed.command as 'add' | 'set' | 'remove', parsed.args, ctx, stdin);
     process.stdout.write(result.out);
     for (const error of result.errors) process.stderr.write(`vdeliver-admin: ${error}\n`);
@@ -175,13 +176,13 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function test(ctx: AdminContext, args: string[]): Promise<number> {
-  const req = parseTestArgs(args, process.env);
+async function test(ctx: AdminContext, args: string[], env: Readonly<Record<string, string>>): Promise<number> {
+  const req = parseTestArgs(args, env);
   const counts = { delivered: 0, bounced: 0, deferred: 0 };
   const progress = process.stderr.isTTY && req.files.length > 1;
   for (const [i, file] of req.files.entries()) {
-    if (progress) process.stderr.write(`\r[${i + 1}/${req.files.length}] ${file}\x1b[K`);
-    const result = await testDelivery(ctx, req, file, process.env);
+    if (progress) process.stderr.write(`\r[${i + 1}/${req.files.length}] ${printable(file)}\x1b[K`);
+    const result = await testDelivery(ctx, req, file, env);
     if (progress) process.stderr.write('\r\x1b[K');
     process.stdout.write(req.json ? `${JSON.stringify(result)}\n` : `${formatResult(result)}\n`);
     if (result.exitCode === 0 || result.exitCode === 99) counts.delivered++;
