@@ -1,4 +1,4 @@
-import { writeFileAtomic } from './atomic-file';
+import { writeFileAtomic } from './files';
 import { type CdbHash, signedCharHash, standardHash } from './cdb-hash';
 
 export interface CdbWriteOptions {

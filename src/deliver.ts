@@ -1,4 +1,4 @@
-import type { DeliveryOptions } from './delivery-options';
+import type { DeliveryOptions } from './request';
 import { errnoText } from './errno';
 import { checkForward, forward } from './forward';
 import { gather } from './gather';

@@ -1,5 +1,4 @@
 import { constants } from 'node:os';
-import { failBounce, failDefer, type DeliveryFailure } from './outcome';
 
 /**
  * System errors, classified by their number, never by Node's code string: Node 20's libuv has no
@@ -47,8 +46,7 @@ export function errnoText(error: unknown): string {
  */
 const PERMANENT = new Set([constants.errno.EDQUOT]);
 
-export function fileFailure(sentence: string, error: unknown): DeliveryFailure {
+export function isPermanentErrno(error: unknown): boolean {
   const n = errnoOf(error);
-  if (n !== undefined && PERMANENT.has(n)) return failBounce('vdeliver: Delivery failed due to system quota violation (#5.2.2)', error);
-  return failDefer(`vdeliver: ${sentence} ${errnoText(error)} (#4.3.0)`, error);
+  return n !== undefined && PERMANENT.has(n);
 }

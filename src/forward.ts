@@ -3,7 +3,7 @@ import { fsPath, toBytes } from './bytes';
 import { errnoText } from './errno';
 import type { MessageSource } from './message-source';
 import { failBounce, failDefer } from './outcome';
-import { qmailQueueVerdict } from './qmail-queue-codes';
+import { qmailQueueVerdict } from './exit-codes';
 
 /** One qmail-queue run for all forwards. Every value is a byte string (src/bytes.ts). */
 export interface ForwardPlan {

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { fsPath } from './bytes';
 import { CdbError } from './cdb-reader';
 import { Config } from './config';
-import type { DeliveryOptions } from './delivery-options';
+import type { DeliveryOptions } from './request';
 import { findHooks } from './hooks';
 import { lookupUser, requireDeliverable, type VirtualUser } from './lookup';
 import { failBounce, failDefer } from './outcome';

@@ -1,7 +1,7 @@
 import { closeSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MessageSource } from './message-source';
-import { hookVerdict, type HookVerdict } from './hook-codes';
+import { hookVerdict, type HookVerdict } from './exit-codes';
 import { fsPath } from './bytes';
 import type { Config } from './config';
 import { errnoText, isErrno } from './errno';

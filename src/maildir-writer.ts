@@ -1,12 +1,10 @@
-import { closeSync, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync, constants } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomTag } from './random-tag';
+import { createExclusive, randomTag, syncDirectory, writeAll } from './files';
 import { fsPath } from './bytes';
-import { errnoText, fileFailure, isErrno } from './errno';
+import { errnoText, isErrno, isPermanentErrno } from './errno';
 import { BLOCK_SIZE } from './message-source';
-import { failDefer } from './outcome';
-import { syncDirectory } from './atomic-file';
-import { writeAll } from './write-all';
+import { type DeliveryFailure, failBounce, failDefer } from './outcome';
 
 /** A copy written to tmp/ and not yet visible. Paths are byte strings (src/bytes.ts). */
 export interface Staged { maildir: string; name: string; tmpPath: string; newPath: string }
@@ -14,7 +12,6 @@ export interface Staged { maildir: string; name: string; tmpPath: string; newPat
 export interface Naming { now: () => number; pid: number; hostname: string }
 
 const NOT_A_MAILDIR = 'vdeliver: Destination directory does not appear to be a maildir. (#4.2.1)';
-const NAME_ATTEMPTS = 3;
 /** link() refusals that mean "this file system does not do hard links", not "something is wrong". */
 const NO_HARD_LINKS = ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EXDEV', 'ENOSYS', 'EMLINK'];
 
@@ -46,7 +43,7 @@ const bytesContent = (bytes: Buffer): Content => ({
  */
 export function stage(maildir: string, prefix: Buffer, message: Content, naming: Naming): Staged {
   checkMaildir(maildir);
-  const { fd, name } = createExclusive(maildir, naming, prefix.length + message.size);
+  const { fd, name } = createInTmp(maildir, naming, prefix.length + message.size);
   const staged: Staged = { maildir, name, tmpPath: join(maildir, 'tmp', name), newPath: join(maildir, 'new', name) };
   try {
     try {
@@ -118,16 +115,19 @@ export function unstage(staged: Staged): void {
   try { unlinkSync(fsPath(staged.tmpPath)); } catch { /* already gone */ }
 }
 
-function createExclusive(maildir: string, naming: Naming, size: number): { fd: number; name: string } {
-  for (let attempt = 1; ; attempt++) {
-    const name = uniqueName(naming, attempt, size);
-    try {
-      // eslint-disable-next-line no-bitwise
-      const fd = openSync(fsPath(join(maildir, 'tmp', name)), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      return { fd, name };
-    } catch (error) {
-      // Only a name collision is worth another try; anything else goes through the errno table.
-      if (!isErrno(error, 'EEXIST') || attempt >= NAME_ATTEMPTS) throw fileFailure('Error creating the output file.', error);
-    }
+function createInTmp(maildir: string, naming: Naming, size: number): { fd: number; name: string } {
+  try {
+    return createExclusive(join(maildir, 'tmp'), (attempt) => uniqueName(naming, attempt, size));
+  } catch (error) {
+    throw fileFailure('Error creating the output file.', error);
   }
+}
+
+/**
+ * A file-system failure as a delivery outcome, through the errno table: a quota bounces with
+ * vmailmgr's sentence, anything else defers with the sentence for the step and the errno.
+ */
+export function fileFailure(sentence: string, error: unknown): DeliveryFailure {
+  if (isPermanentErrno(error)) return failBounce('vdeliver: Delivery failed due to system quota violation (#5.2.2)', error);
+  return failDefer(`vdeliver: ${sentence} ${errnoText(error)} (#4.3.0)`, error);
 }

@@ -1,11 +1,8 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsPath } from './bytes';
 import { isErrno } from './errno';
-import type { QuotaLimits, Usage } from './quota-rules';
-import { effectiveHardQuota } from './quota-rules';
-import { randomTag } from './random-tag';
-import { UNLIMITED } from './uint32';
+import { writeFileAtomic } from './files';
 
 /**
  * The Maildir++ usage cache (Courier's README.maildirquota, also read and written by maildrop's
@@ -20,16 +17,13 @@ const MAX_SIZE = 5120;
 /** An over-quota figure older than this is rescanned: mail may have been deleted by a client that does not append. */
 const STALE_MS = 15 * 60 * 1000;
 
+/** What a mailbox holds: bytes and messages (Maildir++ counts bytes, not disk blocks). */
+export interface Usage { bytes: number; count: number }
+
 export interface MaildirSize {
   usage: Usage;
   /** Why the mailbox was rescanned, or undefined when the file's figures were used. */
   recalculated?: string;
-}
-
-/** The definition line for a record's limits: bytes (the effective hard quota) and count, `-` omitted. */
-export function quotaDefinition(limits: QuotaLimits): string {
-  const hard = effectiveHardQuota(limits);
-  return [hard === UNLIMITED ? '' : `${hard}S`, limits.msgcount === UNLIMITED ? '' : `${limits.msgcount}C`].filter(Boolean).join(',');
 }
 
 /**
@@ -191,20 +185,15 @@ const latestChange = (maildir: string): number => countedDirectories(maildir).re
   }
 }, 0);
 
-/** Write the file in tmp/ and rename it into place, so a reader sees the old figures or the new ones. */
+/**
+ * Write the file in tmp/ and rename it into place (the Maildir++ procedure), so a reader sees the
+ * old figures or the new ones. No fsync: after a crash the figures are recounted anyway.
+ */
 function writeCache(maildir: string, definition: string, usage: Usage): boolean {
-  const tmp = join(maildir, 'tmp', `${Date.now()}.maildirsize.P${process.pid}R${randomTag()}`);
   try {
-    const fd = openSync(fsPath(tmp), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-    try {
-      writeSync(fd, Buffer.from(`${definition}\n${usage.bytes} ${usage.count}\n`));
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(fsPath(tmp), fsPath(join(maildir, MAILDIRSIZE)));
+    writeFileAtomic(join(maildir, MAILDIRSIZE), [Buffer.from(`${definition}\n${usage.bytes} ${usage.count}\n`)], { tempDir: join(maildir, 'tmp'), durable: false });
     return true;
   } catch {
-    try { unlinkSync(fsPath(tmp)); } catch { /* never created */ }
     return false; // the figures still count for this delivery; the next one tries again
   }
 }

@@ -1,9 +1,7 @@
 import { closeSync, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { randomTag } from './random-tag';
-import { writeAll } from './write-all';
+import { temporaryFile, writeAll } from './files';
 
 /** Large blocks keep big messages fast; small messages get a buffer their own size. */
 export const BLOCK_SIZE = 1 << 20;
@@ -97,7 +95,4 @@ export class MessageSource {
   }
 }
 
-function privateFile(dir: string): { path: string; fd: number } {
-  const path = join(dir, `vdeliver-spool-${process.pid}-${randomTag()}`);
-  return { path, fd: openSync(path, 'wx+', 0o600) };
-}
+const privateFile = (dir: string): { path: string; fd: number } => temporaryFile(dir, 'vdeliver-spool');

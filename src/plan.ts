@@ -1,12 +1,11 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import { toBytes } from './bytes';
-import type { DeliveryOptions } from './delivery-options';
+import type { DeliveryOptions } from './request';
 import { completeForwards, type ForwardPlan } from './forward';
 import { type VirtualUser, wantsMailbox } from './lookup';
 import type { Request } from './request';
 import type { QuotaSettings, Surroundings } from './gather';
-import { quotaDefinition } from './maildirsize';
-import type { QuotaPlan } from './quota';
+import { quotaDefinition, type QuotaPlan } from './quota';
 import { formatUint } from './uint32';
 import { quoteName } from './status-line';
 

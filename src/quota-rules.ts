@@ -1,10 +1,9 @@
+import type { Usage } from './maildirsize';
 import { UNLIMITED } from './uint32';
 
 /** A record's four limits (UNLIMITED: none), as vcheckquota reads them from VUSER_*. */
 export interface QuotaLimits { hardquota: number; softquota: number; msgsize: number; msgcount: number }
 
-/** What the mailbox holds: bytes and messages (Maildir++ counts bytes, not disk blocks). */
-export interface Usage { bytes: number; count: number }
 
 export type QuotaRule = 'msgsize' | 'msgcount' | 'hardquota' | 'softquota';
 

@@ -1,10 +1,16 @@
 import { closeSync, constants, openSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsPath, toBytes } from './bytes';
-import { appendMaildirSize, readMaildirSize } from './maildirsize';
+import { appendMaildirSize, readMaildirSize, type Usage } from './maildirsize';
 import { commit, type Naming, stageBytes } from './maildir-writer';
-import { effectiveHardQuota, judgeQuota, type QuotaDecision, type QuotaLimits, type Usage } from './quota-rules';
+import { effectiveHardQuota, judgeQuota, type QuotaDecision, type QuotaLimits } from './quota-rules';
 import { UNLIMITED } from './uint32';
+
+/** The maildirsize definition line for a record's limits: bytes (the effective hard quota) and count, `-` left out. */
+export function quotaDefinition(limits: QuotaLimits): string {
+  const hard = effectiveHardQuota(limits);
+  return [hard === UNLIMITED ? '' : `${hard}S`, limits.msgcount === UNLIMITED ? '' : `${limits.msgcount}C`].filter(Boolean).join(',');
+}
 
 /** Quota enforcement for one Maildir delivery, worked out by the plan. */
 export interface QuotaPlan {

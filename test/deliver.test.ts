@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { deliver } from '../src/deliver';
-import { DEFAULT_OPTIONS } from '../src/delivery-options';
+import { DEFAULT_OPTIONS } from '../src/request';
 import { MessageSource } from '../src/message-source';
 import { scratchDir } from './helpers/fixtures';
 import { makeHome, maildirFiles, qmailLocalEnv } from './helpers/home';

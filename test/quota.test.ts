@@ -2,8 +2,9 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { appendMaildirSize, MAILDIRSIZE, quotaDefinition, readMaildirSize, recalculate } from '../src/maildirsize';
-import { judgeQuota, type QuotaLimits, type Usage } from '../src/quota-rules';
+import { appendMaildirSize, MAILDIRSIZE, readMaildirSize, recalculate, type Usage } from '../src/maildirsize';
+import { quotaDefinition } from '../src/quota';
+import { judgeQuota, type QuotaLimits } from '../src/quota-rules';
 import { UNLIMITED as U } from '../src/uint32';
 import { scratchDir } from './helpers/fixtures';
 import { needs } from './helpers/requires';

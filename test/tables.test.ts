@@ -1,8 +1,9 @@
-import { hookVerdict } from '../src/hook-codes';
+import { hookVerdict } from '../src/exit-codes';
 import { uniqueName } from '../src/maildir-writer';
-import { qmailQueueVerdict } from '../src/qmail-queue-codes';
+import { qmailQueueVerdict } from '../src/exit-codes';
 import { constants } from 'node:os';
-import { errnoText, fileFailure } from '../src/errno';
+import { errnoText } from '../src/errno';
+import { fileFailure } from '../src/maildir-writer';
 import { oneLine, quoteName } from '../src/status-line';
 import { parseArgs } from '../src/cli/options';
 

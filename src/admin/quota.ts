@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
 import { printable } from '../bytes';
-import { quotaDefinition, readMaildirSize, recalculate } from '../maildirsize';
+import { readMaildirSize, recalculate, type Usage } from '../maildirsize';
+import { quotaDefinition } from '../quota';
 import type { PasswordRecord } from '../password-record';
-import { countsUsage, judgeQuota, type QuotaLimits, type Usage } from '../quota-rules';
+import { countsUsage, judgeQuota, type QuotaLimits } from '../quota-rules';
 import { formatUint } from '../uint32';
 import { type AdminContext, AdminError, openTable } from './context';
 

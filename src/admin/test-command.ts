@@ -9,7 +9,7 @@ import type { HookRun } from '../hooks';
 import type { VirtualUser } from '../lookup';
 import type { Plan } from '../plan';
 import type { QuotaCheck } from '../quota';
-import { DEFAULT_OPTIONS } from '../delivery-options';
+import { DEFAULT_OPTIONS } from '../request';
 import { envelope } from '../forward';
 import { MessageSource } from '../message-source';
 import { exitCode } from '../outcome';

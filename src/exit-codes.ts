@@ -1,3 +1,5 @@
+/** The exit-code tables of qmail's two child protocols: qmail-queue(8), and qmail-command(8) for hooks. */
+
 /**
  * qmail-queue's exit codes, read the way qmail's own qmail.c reads them (qmail_close()):
  * the first character says permanent (D) or temporary (Z), the rest is the text qmail uses.
@@ -45,4 +47,20 @@ export function qmailQueueVerdict(exitCode: number | undefined, customError: str
   }
   else text = TEXT[exitCode] ?? (exitCode >= 11 && exitCode <= 40 ? 'Dqq permanent problem (#5.3.0)' : 'Zqq temporary problem (#4.3.0)');
   return { permanent: text.startsWith('D'), text: text.slice(1) };
+}
+
+/**
+ * How a hook's exit status reads, by qmail-command(8)'s rules, which vmailmgr's hooks follow:
+ * 0 go on, 99 accept and stop, 100 and qmail's other hard codes bounce, anything else
+ * (including a signal or a failed exec) is temporary.
+ */
+const HARD = new Set([100, 64, 65, 70, 76, 77, 78, 112]);
+
+export type HookVerdict = 'continue' | 'stop' | 'bounce' | 'defer';
+
+export function hookVerdict(exitCode: number | undefined): HookVerdict {
+  if (exitCode === 0) return 'continue';
+  if (exitCode === 99) return 'stop';
+  if (exitCode !== undefined && HARD.has(exitCode)) return 'bounce';
+  return 'defer';
 }

@@ -1,0 +1,76 @@
+import { closeSync, constants, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fsPath } from './bytes';
+import { isErrno } from './errno';
+
+/** write(2) until every byte is written (a short write is not an error), optionally at a position. */
+export function writeAll(fd: number, bytes: Uint8Array, position?: number): void {
+  for (let done = 0; done < bytes.length;) {
+    done += writeSync(fd, bytes, done, bytes.length - done, position === undefined ? null : position + done);
+  }
+}
+
+/**
+ * 64 random bits as 16 hex digits, for temporary and Maildir names. Uniqueness comes from the
+ * exclusive create (and, for Maildir names, time, pid and a counter); this only makes names
+ * unguessable enough, so Math.random suffices and saves loading node:crypto on every delivery.
+ */
+export function randomTag(): string {
+  const part = (): string => Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, '0');
+  return part() + part();
+}
+
+const ATTEMPTS = 3;
+
+/**
+ * The one way a new file is made: `<dir>/<name(attempt)>` with O_CREAT|O_EXCL (never an existing
+ * file, never through a symlink), a fresh name on a collision, a few attempts at most. Other
+ * errors are thrown as they are, for the caller's errno table.
+ */
+export function createExclusive(dir: string, name: (attempt: number) => string, mode = 0o600, flags = constants.O_WRONLY): { fd: number; path: string; name: string } {
+  for (let attempt = 1; ; attempt++) {
+    const file = name(attempt);
+    const path = join(dir, file);
+    try {
+      return { fd: openSync(fsPath(path), flags | constants.O_CREAT | constants.O_EXCL, mode), path, name: file };
+    } catch (error) {
+      if (!isErrno(error, 'EEXIST') || attempt >= ATTEMPTS) throw error;
+    }
+  }
+}
+
+/** A private temporary file (mode 0600) in `dir`, open for reading and writing. */
+export const temporaryFile = (dir: string, prefix: string): { fd: number; path: string } =>
+  createExclusive(dir, () => `${prefix}-${randomTag()}`, 0o600, constants.O_RDWR);
+
+/**
+ * Replace `path` with `chunks` so that readers see either the old file or the complete new one:
+ * write a temporary file (in `tempDir`, by default beside the target), fsync it unless told not
+ * to, rename it over the target, then fsync the directory so the rename survives a crash.
+ */
+export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>, options: { tempDir?: string; durable?: boolean } = {}): void {
+  const durable = options.durable ?? true;
+  const { fd, path: tmp } = temporaryFile(options.tempDir ?? dirname(path), '.vdeliver-new');
+  try {
+    try {
+      for (const chunk of chunks) writeAll(fd, chunk);
+      if (durable) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(fsPath(tmp), fsPath(path));
+  } catch (error) {
+    try { unlinkSync(fsPath(tmp)); } catch { /* already renamed or never written: nothing to clean */ }
+    throw error;
+  }
+  if (durable) syncDirectory(dirname(path));
+}
+
+export function syncDirectory(dir: string): void {
+  const fd = openSync(fsPath(dir), 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
