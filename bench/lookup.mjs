@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'vdeliver-lookup-'));
 const bundle = join(work, 'cdb.cjs');
-buildSync({ stdin: { contents: "export { CdbReader } from './src/cdb-reader'; export { writeCdb } from './src/cdb-writer';", resolveDir: root, loader: 'ts' }, bundle: true, platform: 'node', format: 'cjs', outfile: bundle, logLevel: 'warning' });
+buildSync({ stdin: { contents: "export { CdbReader } from './src/cdb/cdb-reader'; export { writeCdb } from './src/cdb/cdb-writer';", resolveDir: root, loader: 'ts' }, bundle: true, platform: 'node', format: 'cjs', outfile: bundle, logLevel: 'warning' });
 const { CdbReader, writeCdb } = createRequire(import.meta.url)(bundle);
 
 const generated = join(work, 'million.cdb');

@@ -20,7 +20,7 @@ const SENDER = 'a@b.example';
 export function makeSandbox() {
   const dir = mkdtempSync(join(tmpdir(), 'vdeliver-bench-'));
   const etc = mkdirs(join(dir, 'etc')); // VDELIVER_CONFIG_DIR: empty, so only a home's own .vmailmgr/ counts
-  // qmail-local's environment from the project's own model of it (src/qmail-local-env.ts), not a copy.
+  // qmail-local's environment from the project's own model of it (src/qmail/qmail-local-env.ts), not a copy.
   const bundle = join(dir, 'qmail-local-env.cjs');
   buildSync({ entryPoints: [join(ROOT, 'src', 'qmail-local-env.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: bundle, logLevel: 'warning' });
   const { qmailLocalEnv } = createRequire(import.meta.url)(bundle);

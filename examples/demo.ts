@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { qmailLocalEnv } from '../src/qmail-local-env';
+import { qmailLocalEnv } from '../src/qmail/qmail-local-env';
 
 const root = join(__dirname, '..');
 const examples = join(root, 'examples');

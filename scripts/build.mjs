@@ -14,14 +14,14 @@ const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs'
 const execApart = {
   name: 'exec-apart',
   setup(b) {
-    b.onResolve({ filter: /^\.\/exec$/ }, () => ({ path: './exec.cjs', external: true }));
+    b.onResolve({ filter: /^\.\.\/system\/exec$/ }, () => ({ path: './exec.cjs', external: true }));
   },
 };
 
 const results = await Promise.all([
   build({ ...common, entryPoints: ['src/cli/vdeliver.ts'], outfile: 'dist/vdeliver-main.cjs', plugins: [execApart] }),
   build({ ...common, entryPoints: ['src/cli/load-cached.ts'], outfile: 'dist/vdeliver.cjs', define: { BUNDLE: '"vdeliver-main.cjs"' } }),
-  build({ ...common, entryPoints: ['src/exec.ts'], outfile: 'dist/exec.cjs' }),
+  build({ ...common, entryPoints: ['src/system/exec.ts'], outfile: 'dist/exec.cjs' }),
   // mailparser is loaded only by the admin commands that parse messages, and never bundled.
   build({ ...common, entryPoints: ['src/cli/admin.ts'], outfile: 'dist/vdeliver-admin.cjs', external: ['mailparser'], plugins: [execApart] }),
   build({ ...common, entryPoints: ['examples/demo.ts'], outfile: 'dist/demo.cjs' }),

@@ -18,7 +18,7 @@ const out = resolve(process.argv[2] ?? join(ROOT, 'fixtures', 'latin1'));
 // The encoder and writer are TypeScript: bundle just those two into memory and import the result.
 const { outputFiles } = await build({
   stdin: {
-    contents: "export { encodePasswordRecord } from './src/password-record'; export { buildCdb } from './src/cdb-writer'; export { printable } from './src/bytes';",
+    contents: "export { encodePasswordRecord } from './src/vmailmgr/password-record'; export { buildCdb } from './src/cdb/cdb-writer'; export { printable } from './src/system/bytes';",
     resolveDir: ROOT,
     loader: 'ts',
   },
@@ -32,7 +32,7 @@ const base = {
   password: PW, forwards: [], personal: '', hardquota: UNLIMITED, softquota: UNLIMITED, msgsize: UNLIMITED,
   msgcount: UNLIMITED, ctime: 1795317611, expiry: UNLIMITED, hasMailbox: true, mailboxEnabled: true,
 };
-// Strings here are byte strings (src/bytes.ts): '\xf6' is the single byte F6, Latin-1 for ö.
+// Strings here are byte strings (src/system/bytes.ts): '\xf6' is the single byte F6, Latin-1 for ö.
 const users = [
   { key: 'j\xf6rg', about: 'Latin-1 name, directory and personal name', record: { ...base, directory: './users/j\xf6rg', personal: 'J\xf6rg Sch\xe4fer', msgsize: 1000000 } },
   { key: 'mueller', about: 'an alias forwarding to a Latin-1 address', record: { ...base, directory: './users/mueller', forwards: ['m\xfcller@example.org', 'alice'], hasMailbox: false } },

@@ -1,10 +1,10 @@
-import { hookVerdict } from '../src/exit-codes';
-import { uniqueName } from '../src/maildir-writer';
-import { qmailQueueVerdict } from '../src/exit-codes';
+import { hookVerdict } from '../src/qmail/exit-codes';
+import { uniqueName } from '../src/maildir/maildir-writer';
+import { qmailQueueVerdict } from '../src/qmail/exit-codes';
 import { constants } from 'node:os';
-import { errnoText } from '../src/errno';
-import { fileFailure } from '../src/maildir-writer';
-import { oneLine, quoteName } from '../src/status-line';
+import { errnoText } from '../src/system/errno';
+import { fileFailure } from '../src/maildir/maildir-writer';
+import { oneLine, quoteName } from '../src/qmail/status-line';
 import { parseArgs } from '../src/cli/options';
 
 describe('hook exit codes (qmail-command rules)', () => {

@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { byteString, fsPath, printable } from '../bytes';
-import { encodePasswordRecord } from '../password-record';
+import { byteString, fsPath, printable } from '../system/bytes';
+import { encodePasswordRecord } from '../vmailmgr/password-record';
 import { type AdminContext, AdminError } from './context';
 import { ALLOW_OUTSIDE_HOME, keyOf, withTableLock, writeRecords } from './edit';
 import { parseUsersFile } from './users-file';
 
 /**
  * `build FILE`: write passwd.cdb from a users file, atomically, with vmailmgr's signed-char hash.
- * The file name and the file's contents are byte strings (src/bytes.ts), so every field is stored
+ * The file name and the file's contents are byte strings (src/system/bytes.ts), so every field is stored
  * as the bytes the file holds, whatever their encoding.
  */
 export function build(ctx: AdminContext, args: string[], stdin: () => string): { out: string; errors: string[] } {

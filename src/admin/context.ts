@@ -1,12 +1,12 @@
-import { fsPath, printable } from '../bytes';
-import { Config, DEFAULT_GLOBAL_DIR, GLOBAL_DIR_VARIABLE } from '../config';
-import { CdbError } from '../cdb-reader';
-import { DeliveryFailure } from '../outcome';
-import { oldFormatDefaults, PasswordTable, tablePath } from '../password-table';
+import { fsPath, printable } from '../system/bytes';
+import { Config, DEFAULT_GLOBAL_DIR, GLOBAL_DIR_VARIABLE } from '../vmailmgr/config';
+import { CdbError } from '../cdb/cdb-reader';
+import { DeliveryFailure } from '../qmail/outcome';
+import { oldFormatDefaults, PasswordTable, tablePath } from '../vmailmgr/password-table';
 
 /**
  * What every admin command needs: the base user's home, its config and its table. Paths are
- * byte strings (src/bytes.ts), like the config's: give them to node:fs as fsPath(), to people
+ * byte strings (src/system/bytes.ts), like the config's: give them to node:fs as fsPath(), to people
  * through printable().
  */
 export interface AdminContext {

@@ -1,11 +1,11 @@
 import { accessSync, constants, lstatSync, readdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { byteString, fsPath, printable, toBytes } from '../bytes';
-import { CdbReader } from '../cdb-reader';
-import { CONFIG_ITEMS, type ConfigItem } from '../config';
-import { decodePasswordRecord, type PasswordRecord } from '../password-record';
-import { oldFormatDefaults, tableKey } from '../password-table';
-import { strtou } from '../uint32';
+import { byteString, fsPath, printable, toBytes } from '../system/bytes';
+import { CdbReader } from '../cdb/cdb-reader';
+import { CONFIG_ITEMS, type ConfigItem } from '../vmailmgr/config';
+import { decodePasswordRecord, type PasswordRecord } from '../vmailmgr/password-record';
+import { oldFormatDefaults, tableKey } from '../vmailmgr/password-table';
+import { strtou } from '../vmailmgr/uint32';
 import { type AdminContext, configProblem } from './context';
 
 export interface Check { status: 'ok' | 'warn' | 'fail'; what: string; fix?: string }
@@ -18,7 +18,7 @@ const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, 
 /*
  * Doctor runs where things are broken: a file it cannot read or a directory it cannot search is
  * a finding with its fix, never an exception. These helpers report errors instead of throwing.
- * Paths are byte strings (src/bytes.ts), as the home, the config and the records give them;
+ * Paths are byte strings (src/system/bytes.ts), as the home, the config and the records give them;
  * messages show them through printable().
  */
 
@@ -166,7 +166,7 @@ function checkItem(file: string, item: ConfigItem): Check {
   return ok(`${path} = ${printable(first)}`);
 }
 
-/** A valid record of the table; the key and the record's fields are byte strings (src/bytes.ts). */
+/** A valid record of the table; the key and the record's fields are byte strings (src/system/bytes.ts). */
 interface User { key: string; record: PasswordRecord }
 
 function readTable(ctx: AdminContext): { checks: Check[]; users: User[] } {

@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fsPath, printable, toText } from '../bytes';
-import { md5Crypt, newSalt } from '../md5-crypt';
-import type { PasswordRecord } from '../password-record';
-import { UNLIMITED } from '../uint32';
+import { fsPath, printable, toText } from '../system/bytes';
+import { md5Crypt, newSalt } from '../vmailmgr/md5-crypt';
+import type { PasswordRecord } from '../vmailmgr/password-record';
+import { UNLIMITED } from '../vmailmgr/uint32';
 import { type AdminContext, AdminError } from './context';
 import { addRecord, ALLOW_OUTSIDE_HOME, checkDirectory, checkForwards, checkName, decodeAt, editTable, findRecord, type NewRecord, removeRecords, replaceRecord, shownKey, strictNumber } from './edit';
 import type { EditCommand } from './edit-help';
@@ -53,7 +53,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   [ALLOW_OUTSIDE_HOME]: { kind: 'flag', commands: BOTH, set: (o) => { o.allowOutsideHome = true; } },
 };
 
-/** `args` and what `readStdin` returns are byte strings (src/bytes.ts): every value is stored as its exact bytes. */
+/** `args` and what `readStdin` returns are byte strings (src/system/bytes.ts): every value is stored as its exact bytes. */
 export function editCommand(command: EditCommand, args: string[], ctx: AdminContext, readStdin: () => string): Result {
   const { name, options } = parseArgs(command, args);
   checkName(name);

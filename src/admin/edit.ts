@@ -1,11 +1,11 @@
 import { closeSync, openSync, unlinkSync } from 'node:fs';
 import { isAbsolute, normalize } from 'node:path';
-import { fsPath, printable, toBytes, toText } from '../bytes';
-import { CdbError, CdbReader } from '../cdb-reader';
-import { writeCdb } from '../cdb-writer';
-import { decodePasswordRecord, encodePasswordRecord, type PasswordRecord } from '../password-record';
-import { oldFormatDefaults, tableKey } from '../password-table';
-import { UNLIMITED } from '../uint32';
+import { fsPath, printable, toBytes, toText } from '../system/bytes';
+import { CdbError, CdbReader } from '../cdb/cdb-reader';
+import { writeCdb } from '../cdb/cdb-writer';
+import { decodePasswordRecord, encodePasswordRecord, type PasswordRecord } from '../vmailmgr/password-record';
+import { oldFormatDefaults, tableKey } from '../vmailmgr/password-table';
+import { UNLIMITED } from '../vmailmgr/uint32';
 import { type AdminContext, AdminError, tableError, tableFile } from './context';
 
 /**
@@ -18,7 +18,7 @@ export interface StoredRecord { key: Buffer; value: Buffer }
 export type NewRecord = Omit<PasswordRecord, 'version'>;
 
 /*
- * Names, forwards and every other field are byte strings (src/bytes.ts), as they come from the
+ * Names, forwards and every other field are byte strings (src/system/bytes.ts), as they come from the
  * command line, a users file or the table: a key is the name's exact bytes, and messages show
  * them through printable().
  */

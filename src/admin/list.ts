@@ -1,5 +1,5 @@
-import { printable } from '../bytes';
-import { CdbError } from '../cdb-reader';
+import { printable } from '../system/bytes';
+import { CdbError } from '../cdb/cdb-reader';
 import { type AdminContext, openTable, tableError } from './context';
 import { recordView } from './user-view';
 

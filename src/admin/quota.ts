@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
-import { printable } from '../bytes';
-import { readMaildirSize, recalculate, type Usage } from '../maildirsize';
-import { quotaDefinition } from '../quota';
-import type { PasswordRecord } from '../password-record';
-import { countsUsage, judgeQuota, type QuotaLimits } from '../quota-rules';
-import { formatUint } from '../uint32';
+import { printable } from '../system/bytes';
+import { readMaildirSize, recalculate, type Usage } from '../maildir/maildirsize';
+import { quotaDefinition } from '../delivery/quota';
+import type { PasswordRecord } from '../vmailmgr/password-record';
+import { countsUsage, judgeQuota, type QuotaLimits } from '../delivery/quota-rules';
+import { formatUint } from '../vmailmgr/uint32';
 import { type AdminContext, AdminError, openTable } from './context';
 
 export const QUOTA_HELP = `usage: vdeliver-admin quota [--home DIR] [--recalculate] [--size BYTES] [--json] [NAME...]

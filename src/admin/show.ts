@@ -1,7 +1,7 @@
-import { printable } from '../bytes';
-import { CdbError } from '../cdb-reader';
-import { lookupUser } from '../lookup';
-import { DeliveryFailure } from '../outcome';
+import { printable } from '../system/bytes';
+import { CdbError } from '../cdb/cdb-reader';
+import { lookupUser } from '../vmailmgr/lookup';
+import { DeliveryFailure } from '../qmail/outcome';
 import { type AdminContext, AdminError, openTable, tableError } from './context';
 import { formatUser, userView } from './user-view';
 

@@ -1,7 +1,7 @@
-import { printable } from '../bytes';
-import type { VirtualUser } from '../lookup';
-import type { PasswordRecord } from '../password-record';
-import { UNLIMITED } from '../uint32';
+import { printable } from '../system/bytes';
+import type { VirtualUser } from '../vmailmgr/lookup';
+import type { PasswordRecord } from '../vmailmgr/password-record';
+import { UNLIMITED } from '../vmailmgr/uint32';
 
 /**
  * The `show --json` object: exactly these keys, numbers null for unlimited / never. The record's

@@ -1,6 +1,6 @@
-import { printable } from '../bytes';
-import type { PasswordRecord } from '../password-record';
-import { tableKey } from '../password-table';
+import { printable } from '../system/bytes';
+import type { PasswordRecord } from '../vmailmgr/password-record';
+import { tableKey } from '../vmailmgr/password-table';
 import { AdminError } from './context';
 import { checkDirectory, checkName, strictNumber } from './edit';
 
@@ -10,7 +10,7 @@ import { checkDirectory, checkName, strictNumber } from './edit';
  *   key password directory forwards has_mailbox mailbox_enabled hardquota softquota msgsize msgcount ctime expiry personal
  * forwards are comma-separated; numbers are decimal or `-` (unlimited / never); flags are 1 or 0.
  * A first line starting with `key<TAB>` is a header; lines starting with `#` and empty lines are skipped.
- * The text is a byte string (src/bytes.ts), and so is every field; `source` names the file in messages.
+ * The text is a byte string (src/system/bytes.ts), and so is every field; `source` names the file in messages.
  */
 export const USERS_FILE_COLUMNS = ['key', 'password', 'directory', 'forwards', 'has_mailbox', 'mailbox_enabled',
   'hardquota', 'softquota', 'msgsize', 'msgcount', 'ctime', 'expiry', 'personal'] as const;

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
-import { byteString, fromText, fsPath, printable, toBytes } from '../bytes';
+import { byteString, fromText, fsPath, printable, toBytes } from '../system/bytes';
 import { adminContext, type AdminContext, AdminError, configError } from '../admin/context';
 import { build } from '../admin/build';
 import { doctor, formatChecks } from '../admin/doctor';
@@ -9,7 +9,7 @@ import { list } from '../admin/list';
 import { show } from '../admin/show';
 import { parseQuotaArgs, quota, QUOTA_HELP } from '../admin/quota';
 import { formatResult, parseTestArgs, TEST_HELP, testDelivery } from '../admin/test-command';
-import { environmentBytes } from '../raw-env';
+import { environmentBytes } from '../system/environment';
 
 const USAGE = `usage: vdeliver-admin COMMAND [--home DIR] [options]
 
@@ -75,7 +75,7 @@ const AS_OWNER = new Set(['build', 'add', 'set', 'remove', 'test']);
 const ARGV_VARIABLE = 'VDELIVER_ADMIN_ARGV';
 
 /**
- * The arguments as byte strings (src/bytes.ts). Node decodes argv as UTF-8, turning a Latin-1
+ * The arguments as byte strings (src/system/bytes.ts). Node decodes argv as UTF-8, turning a Latin-1
  * name into U+FFFD that matches no record; Linux keeps the exact bytes in /proc/self/cmdline (or,
  * in the copy runAsOwner starts, in ARGV_VARIABLE). Either is used only when it decodes to exactly
  * process.argv, so it can restore bytes but never change an argument.

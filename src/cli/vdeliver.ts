@@ -1,13 +1,13 @@
 import { accessSync, constants, fstatSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { fsPath, toBytes, toText } from '../bytes';
-import { DEFAULT_GLOBAL_DIR, GLOBAL_DIR_VARIABLE } from '../config';
-import { deliver } from '../deliver';
-import { errnoText } from '../errno';
-import { MessageSource } from '../message-source';
-import { defer, exitCode, type Outcome } from '../outcome';
-import { environmentBytes } from '../raw-env';
-import { oneLine } from '../status-line';
+import { fsPath, toBytes, toText } from '../system/bytes';
+import { DEFAULT_GLOBAL_DIR, GLOBAL_DIR_VARIABLE } from '../vmailmgr/config';
+import { deliver } from '../delivery/deliver';
+import { errnoText } from '../system/errno';
+import { MessageSource } from '../delivery/message-source';
+import { defer, exitCode, type Outcome } from '../qmail/outcome';
+import { environmentBytes } from '../system/environment';
+import { oneLine } from '../qmail/status-line';
 import { parseArgs, USAGE } from './options';
 
 /** What this run prints: notes (warnings), then the outcome's one line. */

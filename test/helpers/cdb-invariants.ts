@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { CdbError, CdbReader } from '../../src/cdb-reader';
-import { hasHighBitByte, signedCharHash, standardHash } from '../../src/cdb-hash';
-import { decodePasswordRecord, encodePasswordRecord, type OldFormatDefaults, type PasswordRecord } from '../../src/password-record';
-import { UNLIMITED } from '../../src/uint32';
+import { CdbError, CdbReader } from '../../src/cdb/cdb-reader';
+import { hasHighBitByte, signedCharHash, standardHash } from '../../src/cdb/cdb-hash';
+import { decodePasswordRecord, encodePasswordRecord, type OldFormatDefaults, type PasswordRecord } from '../../src/vmailmgr/password-record';
+import { UNLIMITED } from '../../src/vmailmgr/uint32';
 
 /**
  * What the reader and the record codec promise whatever the bytes, as checks the fuzzer and the

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { UNLIMITED } from '../../src/uint32';
+import { UNLIMITED } from '../../src/vmailmgr/uint32';
 
 /**
  * Damage a real cdb table can take, as fast-check values: bit flips and garbage runs, truncation,

@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { fsPath } from '../../src/bytes';
+import { fsPath } from '../../src/system/bytes';
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { CdbReader } from '../../src/cdb-reader';
-import { decodePasswordRecord } from '../../src/password-record';
-import { UNLIMITED } from '../../src/uint32';
-import { qmailLocalEnv as baseEnv } from '../../src/qmail-local-env';
+import { CdbReader } from '../../src/cdb/cdb-reader';
+import { decodePasswordRecord } from '../../src/vmailmgr/password-record';
+import { UNLIMITED } from '../../src/vmailmgr/uint32';
+import { qmailLocalEnv as baseEnv } from '../../src/qmail/qmail-local-env';
 import { ROOT, VMAILMGR } from './fixtures';
 
 export const RECORDER = join(ROOT, 'test', 'doubles', 'qmail-queue-recorder');

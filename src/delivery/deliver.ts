@@ -1,0 +1,185 @@
+import type { DeliveryOptions } from './request';
+import { errnoText } from '../system/errno';
+import { checkForward, forward } from './forward';
+import { gather } from './gather';
+import { type HookRun, runHooks } from './hooks';
+import type { VirtualUser } from '../vmailmgr/lookup';
+import { checkMaildir, commit, type Naming, stage, type Staged, unstage } from '../maildir/maildir-writer';
+import type { MessageSource } from './message-source';
+import { defer, delivered, DeliveryFailure, failBounce, failDefer, type Outcome, skip } from '../qmail/outcome';
+import { makePlan, type Plan, postdeliverEnv } from './plan';
+import { afterCommit, checkQuota, type QuotaCheck } from './quota';
+import { readRequest } from './request';
+import { quoteName } from '../qmail/status-line';
+
+export interface DeliveryInput {
+  options: DeliveryOptions;
+  /** qmail-local's environment as byte strings (src/system/bytes.ts). */
+  env: Readonly<Record<string, string | undefined>>;
+  globalDir: string;
+  /** Opened only once the message is needed (a pipe is spooled then). */
+  openMessage: () => Promise<MessageSource>;
+  /** The clock for expiry; Maildir names have their own (`naming`), with sub-millisecond digits. */
+  now: () => number;
+  naming: Naming;
+  /** Walk the pipeline up to the plan and its checks; write, forward and run nothing. */
+  dryRun?: boolean;
+  /** Keep hook output in the hook runs instead of passing it on to our fd 1 (admin test runs). */
+  captureHookOutput?: boolean;
+}
+
+export interface Report {
+  outcome: Outcome;
+  /** Lines printed besides the outcome's own (warnings after a successful delivery). */
+  notes: string[];
+}
+
+/** Watches a delivery step by step (the admin `test` command, the delivery log). Each step is optional. */
+export interface DeliveryObserver {
+  /** The table's answer: the user, or undefined when neither the name nor the catch-all exists. */
+  found?(user: VirtualUser | undefined): void;
+  planned?(plan: Plan): void;
+  hooksRan?(chain: 'predeliver' | 'postdeliver', runs: HookRun[]): void;
+  /** The quota check's decision and figures (only when quotas are enforced for a Maildir copy). */
+  quotaChecked?(check: QuotaCheck): void;
+  forwarded?(): void;
+  /** The file now in new/. */
+  stored?(path: string): void;
+}
+
+/**
+ * One delivery, top to bottom, as qmail-local's main() reads: request, surroundings (config, user,
+ * hooks), plan, predeliver hooks, stage the Maildir copy, forward, commit, postdeliver hooks,
+ * outcome. Every failure is a DeliveryFailure raised where it happens and turned into an outcome
+ * here, and nowhere else. A dry run stops after the plan and its checks (the quota's included).
+ */
+export async function deliver(input: DeliveryInput, observer: DeliveryObserver = {}): Promise<Report> {
+  const notes: string[] = [];
+  let message: MessageSource | undefined;
+  try {
+    const read = readRequest(input.env);
+    if ('outcome' in read) return { outcome: read.outcome, notes };
+    const { request } = read;
+    const plan = makePlan(request, input.options, gather(request, input.options, input.globalDir, input.now(), observer.found));
+    observer.planned?.(plan);
+    message = await openMessage(input);
+    if (input.dryRun) return { outcome: checkPlan(plan, message, input, observer), notes };
+    const refusal = await predeliver(plan, request.home, message, input, observer);
+    if (refusal) return { outcome: refusal, notes };
+    const quota = enforceQuota(plan, message, input, observer);
+    await store(plan, message, input.naming, observer, notes);
+    if (quota) notes.push(...afterCommit(plan.maildir!.path, plan.quota!, quota, input.naming, input.now()));
+    return { outcome: await postdeliver(plan, request.home, message, input, observer, notes), notes };
+  } catch (error) {
+    if (error instanceof DeliveryFailure) return { outcome: error.outcome, notes };
+    // Without a positive answer the message must not be lost: defer.
+    return { outcome: defer(`vdeliver: internal error: ${errnoText(error)} (#4.3.0)`), notes };
+  } finally {
+    closeMessage(message, notes);
+  }
+}
+
+/** A dry run's verdict: the checks the real run would meet before writing anything (hooks aside). */
+function checkPlan(plan: Plan, message: MessageSource, input: DeliveryInput, observer: DeliveryObserver): Outcome {
+  if (plan.maildir) checkMaildir(plan.maildir.path);
+  enforceQuota(plan, message, input, observer, false);
+  if (plan.forward) checkForward(plan.forward);
+  return delivered(plan.dropped);
+}
+
+async function openMessage(input: DeliveryInput): Promise<MessageSource> {
+  try {
+    return await input.openMessage();
+  } catch (error) {
+    throw failDefer(`vdeliver: cannot read the message: ${errnoText(error)} (#4.3.0)`, error);
+  }
+}
+
+/** The predeliver chain's verdict: undefined goes on, 99 accepts silently, a refusal keeps vmailmgr's words. */
+async function predeliver(plan: Plan, home: string, message: MessageSource, input: DeliveryInput, observer: DeliveryObserver): Promise<Outcome | undefined> {
+  const runs = await runHooks(plan.predeliver, plan.env, home, message, plan.hookTimeoutMs, input.captureHookOutput);
+  observer.hooksRan?.('predeliver', runs);
+  const last = runs[runs.length - 1];
+  if (!last || last.verdict === 'continue') return undefined;
+  if (last.verdict === 'stop') return skip();
+  const line = `vdeliver: Execution of vdeliver-predeliver failed: ${describeHook(last)}`;
+  if (last.verdict === 'bounce') throw failBounce(`${line} (#5.3.0)`);
+  throw failDefer(`${line} (#4.3.0)`);
+}
+
+/** vcheckquota's rules, after the predeliver hooks and before anything is stored. */
+function enforceQuota(plan: Plan, message: MessageSource, input: DeliveryInput, observer: DeliveryObserver, persist = true): QuotaCheck | undefined {
+  if (!plan.quota || !plan.maildir) return undefined;
+  const check = checkQuota(plan.maildir.path, plan.quota, message.size, plan.maildir.prefix.length + message.size, input.now(), persist);
+  observer.quotaChecked?.(check);
+  if (check.decision.kind === 'refuse') throw failBounce(check.decision.line, undefined, plan.quota.bounceText);
+  return check;
+}
+
+/** Stage the Maildir copy, forward, then commit: a failed forward leaves nothing in the Maildir. */
+async function store(plan: Plan, message: MessageSource, naming: Naming, observer: DeliveryObserver, notes: string[]): Promise<void> {
+  const staged = plan.maildir ? stage(plan.maildir.path, plan.maildir.prefix, message, naming) : undefined;
+  try {
+    if (plan.forward) await forward(plan.forward, message);
+  } catch (error) {
+    if (staged) unstage(staged);
+    throw error;
+  }
+  if (plan.forward) observer.forwarded?.();
+  if (staged) {
+    const { warning } = commitAfterForward(staged, plan.forward !== undefined);
+    observer.stored?.(staged.newPath);
+    if (warning) notes.push(warning);
+  }
+  if (plan.dropped) notes.push(plan.dropped);
+}
+
+/**
+ * Commit the Maildir copy. A quota refusal here, once forwards are queued, defers instead of
+ * bouncing: a bounce would tell the sender nothing arrived although the forwarded copies did,
+ * and would lose the mailbox copy for good; a retry only repeats the forwards (deviation 14).
+ */
+function commitAfterForward(staged: Staged, forwarded: boolean): { warning?: string } {
+  try {
+    return commit(staged);
+  } catch (error) {
+    if (forwarded && error instanceof DeliveryFailure && error.outcome.kind === 'bounce') {
+      throw failDefer('vdeliver: Delivery failed due to system quota violation; the forwarded copies are queued already (#4.2.2)', error);
+    }
+    throw error;
+  }
+}
+
+/** After delivery nothing may undo it: a failing postdeliver is a warning (decision 3); 99 stays 99. */
+async function postdeliver(plan: Plan, home: string, message: MessageSource, input: DeliveryInput, observer: DeliveryObserver, notes: string[]): Promise<Outcome> {
+  let runs: HookRun[];
+  try {
+    runs = await runHooks(plan.postdeliver, postdeliverEnv(plan), home, message, plan.hookTimeoutMs, input.captureHookOutput);
+  } catch (error) {
+    // The message is stored and forwarded: nothing that happens now may make qmail deliver it again.
+    notes.push(`vdeliver: warning: vdeliver-postdeliver could not be run: ${errnoText(error)}`);
+    return delivered();
+  }
+  observer.hooksRan?.('postdeliver', runs);
+  const last = runs[runs.length - 1];
+  if (last && last.verdict === 'stop') return skip();
+  if (last && last.verdict !== 'continue') notes.push(`vdeliver: warning: vdeliver-postdeliver ${describeHook(last)}`);
+  return delivered();
+}
+
+/** Removing a private copy can fail; the outcome already stands, so that is only a warning. */
+function closeMessage(message: MessageSource | undefined, notes: string[]): void {
+  try {
+    message?.close();
+  } catch (error) {
+    notes.push(`vdeliver: warning: could not remove the private copy of the message: ${errnoText(error)}`);
+  }
+}
+
+function describeHook(run: HookRun): string {
+  const name = quoteName(run.path);
+  if (run.timedOut) return `${name} timed out and was killed`;
+  if (run.startError) return `${name} could not be run (${run.startError})`;
+  if (run.signal) return `${name} was killed by ${run.signal}`;
+  return `${name} exited ${run.exitCode}`;
+}

@@ -1,0 +1,57 @@
+import { closeSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { MessageSource } from './message-source';
+import { hookVerdict, type HookVerdict } from '../qmail/exit-codes';
+import { fsPath } from '../system/bytes';
+import type { Config } from '../vmailmgr/config';
+import { errnoText, isErrno } from '../system/errno';
+import { failDefer } from '../qmail/outcome';
+import { quoteName } from '../qmail/status-line';
+
+export type HookName = 'vdeliver-predeliver' | 'vdeliver-postdeliver';
+
+/**
+ * The hooks that would run, in order: the global directory's file, then the local one.
+ * Like vmailmgr, a hook is any file (symlinks followed) with at least one execute bit;
+ * a file without one is skipped silently. Unlike vmailmgr, a hook that exists but cannot be
+ * looked at (EACCES, EIO...) defers: a silently skipped quota or spam filter misroutes mail
+ * (decision 13). Only a missing file means "no hook".
+ */
+export function findHooks(name: HookName, config: Pick<Config, 'directories' | 'mayContain'>): string[] {
+  return [...config.directories].reverse().filter((dir) => config.mayContain(dir, name)).map((dir) => join(dir, name)).filter((path) => {
+    try {
+      return (statSync(fsPath(path)).mode & 0o111) !== 0;
+    } catch (error) {
+      if (isErrno(error, 'ENOENT', 'ENOTDIR')) return false;
+      throw failDefer(`vdeliver: cannot look at the hook ${quoteName(path)}: ${errnoText(error)} (#4.3.5)`, error);
+    }
+  });
+}
+
+export interface HookRun { path: string; verdict: HookVerdict; exitCode?: number; signal?: string; timedOut: boolean; startError?: string; output?: string }
+
+/**
+ * Run a chain of hooks: no arguments, cwd $HOME, the given environment, the whole message on
+ * stdin from byte 0 for each one, output straight to ours (qmail logs it). The chain stops at
+ * the first hook that does not say "continue".
+ */
+export async function runHooks(paths: string[], env: Record<string, string>, cwd: string, message: MessageSource, timeoutMs: number | undefined, captureOutput = false): Promise<HookRun[]> {
+  // No hook, no child-process machinery: loading it costs more than a whole plain delivery.
+  if (paths.length === 0) return [];
+  // Loaded here only (a build puts it in a file of its own): a plain delivery never needs it.
+  const { run } = require('../system/exec') as typeof import('../system/exec');
+  const runs: HookRun[] = [];
+  for (const path of paths) {
+    const stdin = message.openFresh();
+    let result;
+    try {
+      result = await run(path, { stdin, env, cwd, timeoutMs, captureOutput });
+    } finally {
+      closeSync(stdin);
+    }
+    const verdict = result.timedOut ? 'defer' : hookVerdict(result.exitCode);
+    runs.push({ path, verdict, exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, startError: result.startError, output: result.output });
+    if (verdict !== 'continue') break;
+  }
+  return runs;
+}

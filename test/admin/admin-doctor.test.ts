@@ -1,0 +1,218 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, lchownSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { CdbReader } from '../../src/cdb/cdb-reader';
+import { writeCdb } from '../../src/cdb/cdb-writer';
+import { encodePasswordRecord } from '../../src/vmailmgr/password-record';
+import { UNLIMITED } from '../../src/vmailmgr/uint32';
+import { join } from 'node:path';
+import { basicRecords, scratchDir, VMAILMGR } from '../helpers/fixtures';
+import { makeHome, type TestHome } from '../helpers/home';
+import { isRoot, NOBODY } from '../helpers/requirements.cjs';
+import { BIN, cleanEnv, runAdmin } from '../helpers/run';
+
+const dir = scratchDir('vdeliver-doctor-');
+afterAll(() => dir.cleanup());
+// Doctor runs as nobody in some cases below, and nobody must be able to reach the homes.
+chmodSync(dir.path, 0o711);
+
+let homes = 0;
+/** A healthy base-user setup: the basic table, every Maildir, .qmail-default, a qmail root. */
+function healthyHome(): TestHome {
+  const t = makeHome(join(dir.path, `home-${++homes}`));
+  // makeHome joins the record's directory as text; the Maildir belongs at its exact bytes (jörg's are UTF-8).
+  for (const { directory } of basicRecords()) for (const sub of ['tmp', 'new', 'cur']) mkdirSync(join(t.home, directory, sub), { recursive: true });
+  writeFileSync(join(t.home, '.qmail-default'), '|/usr/local/bin/vdeliver\n');
+  chmodSync(join(t.home, '.qmail-default'), 0o644);
+  chmodSync(t.home, 0o755);
+  return t;
+}
+
+function doctor(t: TestHome): { status: number | null; lines: string[] } {
+  const result = runAdmin(['doctor', '--home', t.home], { env: cleanEnv({ VDELIVER_CONFIG_DIR: t.globalDir }) });
+  expect(result.stderr).toBe('');
+  return { status: result.status, lines: result.stdout.trim().split('\n') };
+}
+
+/** The real basic table plus one record with an unknown version byte. */
+function addCorruptRecord(path: string): void {
+  const reader = CdbReader.open(join(VMAILMGR, 'basic', 'passwd.cdb'));
+  const records = [...reader.records()].map((r): [Buffer, Buffer] => [r.key, r.data]);
+  reader.close();
+  writeCdb(path, [...records, [Buffer.from('broken'), Buffer.from('0300', 'hex')]], { hash: 'signed' });
+}
+
+const failures = (lines: string[]): string[] => lines.filter((l) => l.startsWith('fail'));
+
+test('a healthy setup passes with no failure', () => {
+  const { status, lines } = doctor(healthyHome());
+  expect(failures(lines)).toEqual([]);
+  expect(status).toBe(0);
+  expect(lines).toContain("ok   catch-all '+' exists: unknown names go there");
+});
+
+test.each<[string, (t: TestHome) => void, RegExp]>([
+  ['.qmail-default is missing', (t) => unlinkSync(join(t.home, '.qmail-default')), /^fail .*\.qmail-default does not exist/],
+  ['.qmail-default does not call vdeliver', (t) => writeFileSync(join(t.home, '.qmail-default'), '|/usr/bin/procmail\n'), /^fail \.qmail-default does not run vdeliver/],
+  ['.qmail-default is world-writable', (t) => chmodSync(join(t.home, '.qmail-default'), 0o666), /^fail \.qmail-default is group- or world-writable \(0666\)/],
+  ['.qmail-default has the execute bit', (t) => chmodSync(join(t.home, '.qmail-default'), 0o744), /^fail \.qmail-default has the execute bit/],
+  ['the home is world-writable', (t) => chmodSync(t.home, 0o777), /^fail home .* is world-writable \(0777\)/],
+  ['the home is sticky', (t) => chmodSync(t.home, 0o1755), /^fail home .* is sticky/],
+  ['a config number is not a number', (t) => writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-hook-timeout'), 'soon\n'), /^fail .*vdeliver-hook-timeout: 'soon' is not a number/],
+  ['a config item cannot be read', (t) => mkdirSync(join(t.globalDir, 'password-file')), /^fail .*password-file cannot be read \(EISDIR\)/],
+  ['the password table is missing', (t) => unlinkSync(join(t.home, 'passwd.cdb')), /^fail password table .*passwd\.cdb: .*every delivery defers/],
+  ['a record cannot be decoded', (t) => addCorruptRecord(join(t.home, 'passwd.cdb')), /^fail record 'broken' cannot be decoded/],
+  ['a mailbox is not a Maildir', (t) => rmSync(join(t.home, 'users', 'carol', 'cur'), { recursive: true }), /^fail carol: \.\/users\/carol is not a Maildir \(no cur\)/],
+  ['a Maildir belongs to someone else', (t) => chownSync(join(t.home, 'users', 'bob', 'new'), 65534, 65534), /^fail bob: \.\/users\/bob\/new is not owned by the base user/],
+  ['qmail-queue is missing', (t) => unlinkSync(join(t.qmailRoot, 'bin', 'qmail-queue')), /^fail qmail-queue .* is missing or not executable/],
+  ['control/me is missing while a forward ends in @', (t) => unlinkSync(join(t.qmailRoot, 'control', 'me')), /^fail .*control\/me is missing or empty: forwards ending in @ defer/],
+  ['a hook is a directory', (t) => mkdirSync(join(t.home, '.vmailmgr', 'vdeliver-predeliver')), /^fail hook .*vdeliver-predeliver is not a regular file/],
+])('%s: caught, with a fix, exit 1', (_what, breakIt, line) => {
+  const t = healthyHome();
+  breakIt(t);
+  const { status, lines } = doctor(t);
+  expect(status).toBe(1);
+  expect(failures(lines)).toEqual([expect.stringMatching(line)]);
+});
+
+test('warnings do not fail: a hook without execute bit, no catch-all by default', () => {
+  const t = healthyHome();
+  writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-postdeliver'), '#!/bin/sh\nexit 0\n');
+  chmodSync(join(t.home, '.vmailmgr', 'vdeliver-postdeliver'), 0o644);
+  const { status, lines } = doctor(t);
+  expect(status).toBe(0);
+  expect(lines).toContainEqual(expect.stringMatching(/^warn hook .*vdeliver-postdeliver has no execute bit: it is silently skipped/));
+});
+
+test('a lock left by an interrupted table edit is pointed out', () => {
+  const t = healthyHome();
+  writeFileSync(join(t.home, 'passwd.cdb.tmp'), '');
+  const { status, lines } = doctor(t);
+  expect(status).toBe(0);
+  expect(lines).toContainEqual(expect.stringMatching(/^warn .*passwd\.cdb\.tmp exists .*: table edits are blocked/));
+});
+
+test('a catch-all that is deliberately absent is fine', () => {
+  const t = healthyHome();
+  writeFileSync(join(t.home, '.vmailmgr', 'default-username'), 'nobody-at-all\n');
+  const { status, lines } = doctor(t);
+  expect(status).toBe(0);
+  expect(lines).toContain("ok   no catch-all: default-username 'nobody-at-all' names no user, so unknown names bounce");
+});
+
+/** Every file and directory under `root` (symlinks themselves) to uid/gid. */
+function chownTree(root: string, uid: number, gid: number): void {
+  lchownSync(root, uid, gid);
+  if (!lstatSync(root).isDirectory()) return;
+  for (const name of readdirSync(root)) chownTree(join(root, name), uid, gid);
+}
+
+/**
+ * Doctor as the base user runs it. Root reads and searches everything, so as root the setup is
+ * handed to nobody and doctor runs as nobody; otherwise it runs as ourselves, the owner.
+ */
+function doctorAsBaseUser(t: TestHome): { status: number | null; lines: string[] } {
+  if (isRoot()) chownTree(t.root, NOBODY, NOBODY);
+  const result = spawnSync(join(BIN, 'vdeliver-admin'), ['doctor', '--home', t.home], {
+    encoding: 'utf8', env: cleanEnv({ VDELIVER_CONFIG_DIR: t.globalDir }), ...(isRoot() ? { uid: NOBODY, gid: NOBODY } : {}),
+  });
+  expect(result.stderr).toBe('');
+  return { status: result.status, lines: result.stdout.trim().split('\n') };
+}
+
+describe('what the base user cannot read or search is a failure with its fix, not an internal error', () => {
+  test('the healthy setup, seen by its owner, has no failure', () => {
+    const { status, lines } = doctorAsBaseUser(healthyHome());
+    expect(failures(lines)).toEqual([]);
+    expect(status).toBe(0);
+  });
+
+  test.each<[string, (t: TestHome) => void, RegExp]>([
+    ['.qmail-default cannot be read', (t) => chmodSync(join(t.home, '.qmail-default'), 0o000), /^fail \/.*\/home\/\.qmail-default cannot be read \(EACCES\): qmail-local defers every delivery \(fix: chmod 644 \/.*\/home\/\.qmail-default\)$/],
+    ['.qmail-default is a directory', (t) => { unlinkSync(join(t.home, '.qmail-default')); mkdirSync(join(t.home, '.qmail-default')); }, /^fail .*\.qmail-default cannot be read \(EISDIR\)/],
+    ['the home cannot be searched', (t) => chmodSync(t.home, 0o600), /^fail home \/.*\/home cannot be searched \(0600\): qmail-local cannot enter it and defers every delivery; nothing in it can be checked \(fix: chmod u\+rx \/.*\/home\)$/],
+    ['.vmailmgr cannot be searched', (t) => {
+      renameSync(join(t.home, '.vmailmgr', 'qmail-root'), join(t.globalDir, 'qmail-root'));
+      writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-predeliver'), '#!/bin/sh\n');
+      chmodSync(join(t.home, '.vmailmgr'), 0o600);
+    }, /^fail config directory \/.*\/home\/\.vmailmgr cannot be searched: vdeliver cannot look at its items and hooks, so every delivery defers \(fix: chmod a\+rx \/.*\/\.vmailmgr\)$/],
+    ["the Maildirs' parent users/ cannot be searched", (t) => chmodSync(join(t.home, 'users'), 0o600), /^fail \/.*\/home\/users cannot be searched: \d+ Maildir\(s\) behind it cannot be reached \(mailer-daemon, postmaster, root, alice, carol and \d+ more\), so their mail defers \(fix: chmod u\+rx \/.*\/home\/users\)$/],
+    ['one Maildir cannot be searched', (t) => chmodSync(join(t.home, 'users', 'bob'), 0o600), /^fail \/.*\/home\/users\/bob cannot be searched: 1 Maildir\(s\) behind it cannot be reached \(bob\), so their mail defers \(fix: chmod u\+rx \/.*\/users\/bob\)$/],
+  ])('%s: one fail line with the fix, exit 1', (_what, breakIt, line) => {
+    const t = healthyHome();
+    breakIt(t);
+    const { status, lines } = doctorAsBaseUser(t);
+    expect(failures(lines)).toEqual([expect.stringMatching(line)]);
+    expect(status).toBe(1);
+  });
+
+  test('a home that cannot be searched stops the checks there', () => {
+    const t = healthyHome();
+    chmodSync(t.home, 0o600);
+    expect(doctorAsBaseUser(t).lines).toEqual([expect.stringMatching(/^fail home .* cannot be searched/)]);
+  });
+});
+
+test('files left in tmp/ for more than 36 hours are pointed out, and the fix removes just those', () => {
+  const t = healthyHome();
+  const tmp = join(t.home, 'users', 'alice', 'tmp');
+  const hoursAgo = (h: number): number => Date.now() / 1000 - h * 3600;
+  for (const [name, atime, mtime] of [['old1', 37, 37], ['old2', 100, 40], ['fresh', 1, 1], ['read-lately', 2, 50], ['almost', 35, 35]] as const) {
+    writeFileSync(join(tmp, name), 'half a message');
+    utimesSync(join(tmp, name), hoursAgo(atime), hoursAgo(mtime));
+  }
+  const { status, lines } = doctor(t);
+  expect(status).toBe(0);
+  const stale = lines.filter((l) => l.includes(' in tmp/ '));
+  expect(stale).toEqual([`warn alice: 2 file(s) in tmp/ older than 36 hours, left by an interrupted delivery; Maildir readers remove them (fix: find ${tmp} -type f -amin +2160 -mmin +2160 -delete)`]);
+  const fix = /\(fix: (.*)\)$/.exec(stale[0])![1];
+  expect(spawnSync('/bin/sh', ['-c', fix]).status).toBe(0);
+  expect(readdirSync(tmp).sort()).toEqual(['almost', 'fresh', 'read-lately']);
+  expect(doctor(t).lines.filter((l) => l.includes(' in tmp/ '))).toEqual([]);
+});
+
+test('records whose directory leads outside the home, or through a symlink, get a warning each', () => {
+  const t = healthyHome();
+  const elsewhere = join(t.root, 'elsewhere');
+  const users = join(t.home, 'users');
+  const maildir = (path: string): void => { for (const sub of ['tmp', 'new', 'cur']) mkdirSync(join(path, sub), { recursive: true }); };
+  mkdirSync(join(elsewhere, 'a', 'b'), { recursive: true });
+  for (const path of [join(elsewhere, 'abs'), join(users, 'absin'), join(t.root, 'climb'), join(t.root, 'hidden'), join(users, 'linked-real'),
+    join(elsewhere, 'linkout'), join(elsewhere, 'a', 'dotdot'), join(users, 'fine')]) maildir(path);
+  // vdeliver's plan resolves `..` by name (users/dotdot), so the Maildir check looks there.
+  maildir(join(users, 'dotdot'));
+  symlinkSync('linked-real', join(users, 'linked'));
+  symlinkSync(join(elsewhere, 'linkout'), join(users, 'linkout'));
+  symlinkSync(join(elsewhere, 'a', 'b'), join(users, 'deep'));
+  const extra: Array<[string, string]> = [
+    ['abs', join(elsewhere, 'abs')],
+    ['absin', join(users, 'absin')],
+    ['climb', '../climb'],
+    ['hidden', './users/../../hidden'],
+    ['linked', './users/linked'],
+    ['linkout', './users/linkout'],
+    // Lexically ./users/dotdot; the kernel goes to the parent of deep's target.
+    ['dotdot', './users/deep/../dotdot'],
+    ['fine', './users/../users/fine'],
+  ];
+  const reader = CdbReader.open(join(VMAILMGR, 'basic', 'passwd.cdb'));
+  const records = [...reader.records()].map((r): [Buffer, Buffer] => [r.key, r.data]);
+  reader.close();
+  const record = (directory: string): Buffer => encodePasswordRecord({
+    password: '*', directory, forwards: [], personal: '', hardquota: UNLIMITED, softquota: UNLIMITED, msgsize: UNLIMITED,
+    msgcount: UNLIMITED, ctime: 0, expiry: UNLIMITED, hasMailbox: true, mailboxEnabled: true,
+  });
+  writeCdb(join(t.home, 'passwd.cdb'), [...records, ...extra.map(([key, directory]): [Buffer, Buffer] => [Buffer.from(key), record(directory)])], { hash: 'signed' });
+
+  const { status, lines } = doctor(t);
+  expect(failures(lines)).toEqual([]);
+  expect(status).toBe(0);
+  const fix = (key: string): string => `(fix: unless that is deliberate, move the Maildir into the home and give the record its place with vdeliver-admin set ${key} --directory)`;
+  expect(lines.filter((l) => / directory .* (leads|goes) /.test(l))).toEqual([
+    `warn abs: directory ${join(elsewhere, 'abs')} leads outside the home, to ${join(elsewhere, 'abs')} ${fix('abs')}`,
+    `warn climb: directory ../climb leads outside the home, to ${join(t.root, 'climb')} ${fix('climb')}`,
+    `warn hidden: directory ./users/../../hidden leads outside the home, to ${join(t.root, 'hidden')} ${fix('hidden')}`,
+    `warn linked: directory ./users/linked goes through the symlink ${join(users, 'linked')} (fix: unless that is deliberate, point the record at the real directory)`,
+    `warn linkout: directory ./users/linkout leads outside the home through the symlink ${join(users, 'linkout')}, to ${join(elsewhere, 'linkout')} ${fix('linkout')}`,
+    `warn dotdot: directory ./users/deep/../dotdot leads outside the home through the symlink ${join(users, 'deep')}, to ${join(elsewhere, 'a', 'dotdot')} ${fix('dotdot')}`,
+  ]);
+});

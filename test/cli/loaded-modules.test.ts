@@ -1,0 +1,60 @@
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT, scratchDir } from '../helpers/fixtures';
+import { makeHome, qmailLocalEnv, runVdeliver } from '../helpers/home';
+
+const TRACER = join(ROOT, 'test', 'doubles', 'module-tracer.js');
+const dir = scratchDir();
+afterAll(() => dir.cleanup());
+
+/** Run a built program under the module tracer and return every module it loaded. */
+const traced = (program: string, args: string[], env: Record<string, string>, stdinPath: string): string[] =>
+  tracedScript(join(ROOT, 'dist', program), env, stdinPath, args);
+
+function tracedScript(script: string, env: Record<string, string>, stdinPath: string, args: string[] = []): string[] {
+  const trace = join(dir.path, `trace-${Math.random()}`);
+  // The message as a regular file, as qmail-local gives it (a pipe would be spooled through streams).
+  const stdin = openSync(stdinPath, 'r');
+  try {
+    spawnSync('node', ['-r', TRACER, script, ...args], { env: { ...env, MODULE_TRACE: trace }, stdio: [stdin, 'pipe', 'pipe'], cwd: env.HOME });
+  } finally {
+    closeSync(stdin);
+  }
+  return readFileSync(trace, 'utf8').split('\n');
+}
+
+describe('what each program loads', () => {
+  const t = makeHome(join(dir.path, 'home'));
+  const message = join(ROOT, 'fixtures', 'vmailmgr', 'behaviour', 'messages', 'standard.eml');
+
+  test('a plain delivery loads neither mailparser nor the child-process bundle', () => {
+    const env = qmailLocalEnv(t, 'alice', 'sender@remote.example');
+    const modules = traced('vdeliver.cjs', [], env, message);
+    expect(modules.some((m) => m.includes('mailparser'))).toBe(false);
+    expect(modules.some((m) => m.endsWith('exec.cjs'))).toBe(false);
+    expect(modules.some((m) => m.includes('node_modules'))).toBe(false);
+    expect(modules.some((m) => m.endsWith('vdeliver.cjs'))).toBe(true); // the tracer saw the program itself
+    // No stream machinery beyond what Node loads for an empty script: the report goes out with
+    // writeSync, fd 0 is looked at with fstat.
+    const empty = join(dir.path, 'empty.js');
+    writeFileSync(empty, '');
+    const baseline = new Set(tracedScript(empty, env, message));
+    const streams = modules.filter((m) => !baseline.has(m) && /^NativeModule (stream|internal\/streams\/|net$|tty$|child_process$|internal\/child_process)/.test(m));
+    expect(streams).toEqual([]);
+    expect(runVdeliver(t, env, [], readFileSync(message)).status).toBe(0);
+  });
+
+  test('a delivery with forwards loads the child-process bundle, still no mailparser', () => {
+    const env = qmailLocalEnv(t, 'bob', 'sender@remote.example');
+    const modules = traced('vdeliver.cjs', [], env, message);
+    expect(modules.some((m) => m.endsWith('exec.cjs'))).toBe(true);
+    expect(modules.some((m) => m.includes('mailparser'))).toBe(false);
+  });
+
+  test.each([['show', 'alice'], ['list']])('vdeliver-admin %s does not load mailparser', (...args) => {
+    const modules = traced('vdeliver-admin.cjs', [...args, '--home', t.home], { PATH: process.env.PATH ?? '', HOME: t.home }, message);
+    expect(modules.some((m) => m.includes('mailparser'))).toBe(false);
+    expect(modules.some((m) => m.endsWith('vdeliver-admin.cjs'))).toBe(true);
+  });
+});
