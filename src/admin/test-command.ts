@@ -95,7 +95,7 @@ export function parseTestArgs(args: string[], env: Readonly<Record<string, strin
 const defaultSender = (env: Readonly<Record<string, string | undefined>>): string => `${env.USER || userInfo().username}@${hostname()}`;
 
 /** Deliver (or dry-run) one message through the real delivery code, and describe what happened. */
-export async function testDelivery(ctx: AdminContext, req: TestRequest, file: string, env: Readonly<Record<string, string | undefined>>): Promise<TestResult> {
+export async function testDelivery(ctx: AdminContext, req: TestRequest, file: string, env: Readonly<Record<string, string | undefined>>, pid: number): Promise<TestResult> {
   const at = req.to.lastIndexOf('@');
   const [ext, host] = [req.to.slice(0, at), req.to.slice(at + 1)];
   const baseUser = req.baseUser || env.USER || basename(ctx.home);
@@ -122,7 +122,7 @@ export async function testDelivery(ctx: AdminContext, req: TestRequest, file: st
       globalDir: ctx.config.globalDir,
       openMessage: async () => MessageSource.fromSeekableFd(fd) ?? Promise.reject(new Error(`${file} is not a regular file`)),
       now: Date.now,
-      naming: { now: Date.now, pid: process.pid, hostname: hostname() },
+      naming: { now: Date.now, pid, hostname: hostname() },
       dryRun: req.dryRun,
       captureHookOutput: true,
     }, observer);

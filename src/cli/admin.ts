@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { byteString, fromText, fsPath, printable, toBytes } from '../system/bytes';
 import { adminContext, type AdminContext, AdminError, configError } from '../admin/context';
@@ -182,7 +181,7 @@ async function test(ctx: AdminContext, args: string[], env: Readonly<Record<stri
   const progress = process.stderr.isTTY && req.files.length > 1;
   for (const [i, file] of req.files.entries()) {
     if (progress) process.stderr.write(`\r[${i + 1}/${req.files.length}] ${printable(file)}\x1b[K`);
-    const result = await testDelivery(ctx, req, file, env);
+    const result = await testDelivery(ctx, req, file, env, process.pid);
     if (progress) process.stderr.write('\r\x1b[K');
     process.stdout.write(req.json ? `${JSON.stringify(result)}\n` : `${formatResult(result)}\n`);
     if (result.exitCode === 0 || result.exitCode === 99) counts.delivered++;
@@ -209,9 +208,10 @@ function homeOwner(ctx: AdminContext): { uid: number; gid: number } | undefined 
  */
 function runAsOwner(owner: { uid: number; gid: number }, argv: string[]): number {
   const env = { ...process.env, [ARGV_VARIABLE]: toBytes(argv.map((arg) => `${arg}\0`).join('')).toString('hex') };
-  const result = spawnSync(process.execPath, process.argv.slice(1), { uid: owner.uid, gid: owner.gid, stdio: 'inherit', env });
-  if (result.error) throw new AdminError(`cannot run as uid ${owner.uid}: ${result.error.message}`);
-  return result.status ?? 1;
+  const { runAsUser } = require('../system/exec') as typeof import('../system/exec');
+  const result = runAsUser(process.execPath, process.argv.slice(1), owner, env);
+  if (result.error) throw new AdminError(`cannot run as uid ${owner.uid}: ${result.error}`);
+  return result.status;
 }
 
 const firstLineOf = (error: unknown): string => String(error instanceof Error ? error.message : error).split('\n')[0];

@@ -1,10 +1,8 @@
 import { closeSync, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
-import { temporaryFile, writeAll } from '../system/files';
+import { BLOCK_SIZE, temporaryFile, writeAll } from '../system/files';
 
-/** Large blocks keep big messages fast; small messages get a buffer their own size. */
-export const BLOCK_SIZE = 1 << 20;
 
 /**
  * The message, read with positional reads from byte 0 by every consumer (Maildir copy,

@@ -1,9 +1,8 @@
 import { closeSync, fsyncSync, linkSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { createExclusive, randomTag, syncDirectory, writeAll } from '../system/files';
+import { BLOCK_SIZE, createExclusive, randomTag, syncDirectory, writeAll } from '../system/files';
 import { fsPath } from '../system/bytes';
 import { errnoText, isErrno, isPermanentErrno } from '../system/errno';
-import { BLOCK_SIZE } from '../delivery/message-source';
 import { type DeliveryFailure, failBounce, failDefer } from '../qmail/outcome';
 
 /** A copy written to tmp/ and not yet visible. Paths are byte strings (src/system/bytes.ts). */
@@ -68,7 +67,7 @@ export const stageBytes = (maildir: string, bytes: Buffer, naming: Naming): Stag
 /** `tmp/` and `new/` must be directories (vmailmgr checks the same two; `cur/` is the reader's). */
 export function checkMaildir(maildir: string): void {
   for (const sub of ['tmp', 'new']) {
-    let isDir = false;
+    let isDir: boolean;
     try { isDir = statSync(fsPath(join(maildir, sub))).isDirectory(); } catch (error) { throw failDefer(NOT_A_MAILDIR, error); }
     if (!isDir) throw failDefer(NOT_A_MAILDIR);
   }

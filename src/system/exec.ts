@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { writeSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { toText } from './bytes';
@@ -101,16 +101,15 @@ export function run(path: string, options: RunOptions): Promise<RunResult> {
       if (child.pid === undefined) done(undefined, undefined, errnoText(error).split(' ')[0]);
     });
     child.on('exit', (code, signal) => {
-      let grace: NodeJS.Timeout | undefined;
       const settle = (): void => {
-        if (grace) clearTimeout(grace);
+        clearTimeout(grace);
         done(code ?? undefined, signal ?? undefined);
       };
-      child.on('close', settle);
-      grace = setTimeout(() => {
+      const grace = setTimeout(() => {
         for (const stream of child.stdio) stream?.destroy();
         settle();
       }, OUTPUT_GRACE_MS);
+      child.on('close', settle);
     });
   });
   return Promise.all([finished, input]).then(([done, inputFailed]) => {
@@ -212,3 +211,12 @@ function command(path: string, env: Record<string, string>, cwd: string): { file
 /** `name=$(printf '\ooo...x');`: the x keeps command substitution from dropping trailing newlines. */
 const assign = (name: string, value: string): string =>
   `${name}=$(printf '${[...value].map((c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`).join('')}x');`;
+
+/**
+ * Run a program to its end with our own stdin, stdout and stderr, as another user (vdeliver-admin,
+ * run as root, runs itself again as the owner of the home). Returns its exit status.
+ */
+export function runAsUser(path: string, args: string[], user: { uid: number; gid: number }, env: Record<string, string | undefined>): { status: number; error?: string } {
+  const result = spawnSync(path, args, { uid: user.uid, gid: user.gid, stdio: 'inherit', env });
+  return result.error ? { status: 1, error: result.error.message } : { status: result.status ?? 1 };
+}

@@ -3,6 +3,9 @@ import { dirname, join } from 'node:path';
 import { fsPath } from './bytes';
 import { isErrno } from './errno';
 
+/** Reads and writes of a message go in blocks this large: big messages stay fast, memory stays flat; small ones get a buffer their own size. */
+export const BLOCK_SIZE = 1 << 20;
+
 /** write(2) until every byte is written (a short write is not an error), optionally at a position. */
 export function writeAll(fd: number, bytes: Uint8Array, position?: number): void {
   for (let done = 0; done < bytes.length;) {
