@@ -1,10 +1,13 @@
 import { accessSync, constants, lstatSync, readdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { byteString, fsPath, printable, toBytes } from '../system/bytes';
-import { CdbReader } from '../cdb/cdb-reader';
-import { CONFIG_ITEMS, type ConfigItem } from '../vmailmgr/config';
-import { decodePasswordRecord, type PasswordRecord } from '../vmailmgr/password-record';
-import { oldFormatDefaults, tableKey } from '../vmailmgr/password-table';
+import { qmailRoot, readControlMe } from '../delivery/gather';
+import { findHooks, type HookName } from '../delivery/hooks';
+import { qmailQueuePath } from '../delivery/plan';
+import { checkMaildir } from '../maildir/maildir-writer';
+import { CONFIG_ITEMS, type ConfigItem, firstLine } from '../vmailmgr/config';
+import type { PasswordRecord } from '../vmailmgr/password-record';
+import { oldFormatDefaults, PasswordTable, tableKey } from '../vmailmgr/password-table';
 import { strtou } from '../vmailmgr/uint32';
 import { type AdminContext, configProblem } from './context';
 
@@ -160,7 +163,7 @@ function checkItem(file: string, item: ConfigItem): Check {
   const read = readBytes(file);
   // vdeliver does not guess a value it cannot read: every delivery that needs the item defers.
   if ('code' in read) return fail(`${path} cannot be read (${read.code}): deliveries that need it defer`, `chmod a+r ${path}`);
-  const first = read.text.split('\n')[0].trim();
+  const first = firstLine(read.text);
   if (CONFIG_ITEMS[item].type === 'number' && !strtou(toBytes(first)).digits) return fail(`${path}: '${printable(first)}' is not a number: the next directory's value or the default is used`, 'write digits, or - for unlimited');
   if (first === '' && CONFIG_ITEMS[item].type !== 'list' && CONFIG_ITEMS[item].type !== 'text') return warn(`${path} is empty: it does not override anything`);
   return ok(`${path} = ${printable(first)}`);
@@ -170,18 +173,17 @@ function checkItem(file: string, item: ConfigItem): Check {
 interface User { key: string; record: PasswordRecord }
 
 function readTable(ctx: AdminContext): { checks: Check[]; users: User[] } {
-  let reader: CdbReader;
+  let table: PasswordTable;
   try {
-    reader = CdbReader.open(fsPath(ctx.tablePath));
+    // Opened as delivery opens it, with the old-format records' defaults from the config.
+    table = PasswordTable.open(ctx.tablePath, () => oldFormatDefaults(ctx.config), ctx.now);
   } catch (error) {
     return { checks: [fail(`password table ${printable(ctx.tablePath)}: ${(error as Error).message}: every delivery defers`, 'rebuild it with vdeliver-admin build or vmailmgr\'s vrehash')], users: [] };
   }
   const checks: Check[] = [];
   const users: User[] = [];
   try {
-    for (const { key: keyBytes, data } of reader.records()) {
-      const key = byteString(keyBytes);
-      const record = decodePasswordRecord(data, () => oldFormatDefaults(ctx.config), ctx.now);
+    for (const { key, record } of table.entries()) {
       if (record) users.push({ key, record });
       else checks.push(fail(`record '${printable(key)}' cannot be decoded: its mail defers`, `vdeliver-admin remove ${printable(key)}, then add it again`));
       if (/[A-Z]/.test(key)) checks.push(warn(`key '${printable(key)}' has upper-case letters: it can never be found`, 'keys must be lower-case'));
@@ -190,13 +192,23 @@ function readTable(ctx: AdminContext): { checks: Check[]; users: User[] } {
     if (configProblem(error) !== undefined) throw error; // an old-format record's defaults: needingConfig's business
     checks.push(fail(`password table ${printable(ctx.tablePath)}: ${(error as Error).message}`, 'rebuild it'));
   } finally {
-    reader.close();
+    table.close();
   }
   checks.unshift(ok(`password table ${printable(ctx.tablePath)} holds ${users.length} valid record(s)`));
   // vmailmgr's writers and ours create it exclusively: left over from an interrupted edit, it blocks every edit.
   const lock = stat(`${ctx.tablePath}.tmp`);
   if (lock) checks.push(warn(`${printable(ctx.tablePath)}.tmp exists (since ${lock.mtime.toISOString()}): table edits are blocked`, `remove it if no vmailmgr tool or vdeliver-admin is running`));
   return { checks, users };
+}
+
+/** The delivery's own test: would vdeliver take this directory for a Maildir? */
+function deliverable(dir: string): boolean {
+  try {
+    checkMaildir(dir);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function checkMaildirs(ctx: AdminContext, users: User[]): Check[] {
@@ -210,7 +222,8 @@ function checkMaildirs(ctx: AdminContext, users: User[]): Check[] {
     const missing = ['tmp', 'new', 'cur'].filter((sub) => !stat(join(dir, sub))?.isDirectory());
     const wall = missing.length ? firstUnsearchable(join(dir, missing[0])) : undefined;
     if (wall) blocked.set(wall, [...(blocked.get(wall) ?? []), name]);
-    else if (missing.length) checks.push(fail(`${name}: ${shown} is not a Maildir (no ${missing.join(', ')}): mail defers`, `mkdir -p ${missing.map((m) => printable(join(dir, m))).join(' ')}`));
+    else if (!deliverable(dir)) checks.push(fail(`${name}: ${shown} is not a Maildir (no ${missing.join(', ')}): mail defers`, `mkdir -p ${missing.map((m) => printable(join(dir, m))).join(' ')}`));
+    else if (missing.length) checks.push(warn(`${name}: ${shown} has no cur/: mail is delivered, but Maildir readers expect it`, `mkdir -p ${printable(join(dir, 'cur'))}`));
     else if (owner !== undefined && stat(join(dir, 'new'))?.uid !== owner) checks.push(fail(`${name}: ${shown}/new is not owned by the base user (uid ${owner}): delivery may fail`, `chown -R ${owner} ${printable(dir)}`));
   }
   for (const [wall, names] of blocked) {
@@ -310,8 +323,9 @@ function checkCatchAll(ctx: AdminContext, users: User[]): Check[] {
 }
 
 function checkQueue(ctx: AdminContext, env: Readonly<Record<string, string | undefined>>, users: User[]): Check[] {
-  const root = resolve(ctx.home, ctx.config.string('qmail-root'));
-  const queue = env.QMAILQUEUE ? (isAbsolute(env.QMAILQUEUE) ? env.QMAILQUEUE : join(root, env.QMAILQUEUE)) : join(root, 'bin', 'qmail-queue');
+  // Found exactly as a delivery finds them.
+  const root = qmailRoot(ctx.home, ctx.config);
+  const queue = qmailQueuePath(env.QMAILQUEUE, root);
   const checks: Check[] = [];
   if (users.some((u) => u.record.forwards.length > 0)) {
     if (failure(() => accessSync(fsPath(queue), constants.X_OK)) === undefined) {
@@ -322,8 +336,7 @@ function checkQueue(ctx: AdminContext, env: Readonly<Record<string, string | und
     }
   }
   if (users.some((u) => u.record.forwards.some((f) => f.endsWith('@')))) {
-    const read = readBytes(join(root, 'control', 'me'));
-    const me = 'text' in read ? read.text.split('\n')[0] : '';
+    const me = readControlMe(root);
     checks.push(me ? ok(`control/me is '${printable(me)}' (completes forwards ending in @)`) : fail(`${printable(join(root, 'control', 'me'))} is missing or empty: forwards ending in @ defer`, 'write the host name into control/me'));
   }
   return checks;
@@ -331,14 +344,23 @@ function checkQueue(ctx: AdminContext, env: Readonly<Record<string, string | und
 
 function checkHooks(ctx: AdminContext, unsearchable: ReadonlySet<string>): Check[] {
   const checks: Check[] = [];
+  // The hooks a delivery would run, found by the delivery's own code.
+  const willRun = (name: HookName, path: string): boolean => {
+    try {
+      return findHooks(name, ctx.config).includes(path);
+    } catch {
+      return false;
+    }
+  };
   for (const dir of [...ctx.config.directories].reverse().filter((d) => !unsearchable.has(d))) {
-    for (const name of ['vdeliver-predeliver', 'vdeliver-postdeliver']) {
+    for (const name of ['vdeliver-predeliver', 'vdeliver-postdeliver'] as const) {
       const path = join(dir, name);
       const st = stat(path);
       if (!st) continue;
       if (!st.isFile()) checks.push(fail(`hook ${printable(path)} is not a regular file: it would fail to run and defer mail`));
       else if (!(st.mode & 0o111)) checks.push(warn(`hook ${printable(path)} has no execute bit: it is silently skipped`, `chmod +x ${printable(path)}`));
-      else checks.push(ok(`hook ${printable(path)} will run`));
+      else if (willRun(name, path)) checks.push(ok(`hook ${printable(path)} will run`));
+      else checks.push(fail(`hook ${printable(path)} cannot be looked at: mail defers`, `chmod a+rx ${printable(dirname(path))}`));
     }
   }
   return checks;

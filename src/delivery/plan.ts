@@ -98,7 +98,7 @@ function senderParts(sender: string): Record<string, string> {
 }
 
 /** QMAILQUEUE wins (the qmail-qfilter / notqmail convention); a relative value is relative to qmail's root. */
-function qmailQueuePath(override: string | undefined, qmailRoot: string): string {
+export function qmailQueuePath(override: string | undefined, qmailRoot: string): string {
   if (override) return isAbsolute(override) ? override : join(qmailRoot, override);
   return join(qmailRoot, 'bin', 'qmail-queue');
 }

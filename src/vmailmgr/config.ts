@@ -145,7 +145,7 @@ export const unreadable = (path: string, error: unknown) =>
   failDefer(`vdeliver: cannot read ${quoteName(path)}: ${errnoText(error)} (#4.3.5)`, error);
 
 /** Only the first line counts, stripped of C `isspace` characters (including `\r`). */
-const firstLine = (text: string): string => {
+export const firstLine = (text: string): string => {
   const nl = text.indexOf('\n');
   return (nl < 0 ? text : text.slice(0, nl)).replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '');
 };

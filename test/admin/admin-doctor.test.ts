@@ -61,7 +61,7 @@ test.each<[string, (t: TestHome) => void, RegExp]>([
   ['a config item cannot be read', (t) => mkdirSync(join(t.globalDir, 'password-file')), /^fail .*password-file cannot be read \(EISDIR\)/],
   ['the password table is missing', (t) => unlinkSync(join(t.home, 'passwd.cdb')), /^fail password table .*passwd\.cdb: .*every delivery defers/],
   ['a record cannot be decoded', (t) => addCorruptRecord(join(t.home, 'passwd.cdb')), /^fail record 'broken' cannot be decoded/],
-  ['a mailbox is not a Maildir', (t) => rmSync(join(t.home, 'users', 'carol', 'cur'), { recursive: true }), /^fail carol: \.\/users\/carol is not a Maildir \(no cur\)/],
+  ['a mailbox is not a Maildir', (t) => rmSync(join(t.home, 'users', 'carol', 'new'), { recursive: true }), /^fail carol: \.\/users\/carol is not a Maildir \(no new\)/],
   ['a Maildir belongs to someone else', (t) => chownSync(join(t.home, 'users', 'bob', 'new'), 65534, 65534), /^fail bob: \.\/users\/bob\/new is not owned by the base user/],
   ['qmail-queue is missing', (t) => unlinkSync(join(t.qmailRoot, 'bin', 'qmail-queue')), /^fail qmail-queue .* is missing or not executable/],
   ['control/me is missing while a forward ends in @', (t) => unlinkSync(join(t.qmailRoot, 'control', 'me')), /^fail .*control\/me is missing or empty: forwards ending in @ defer/],
@@ -81,6 +81,14 @@ test('warnings do not fail: a hook without execute bit, no catch-all by default'
   const { status, lines } = doctor(t);
   expect(status).toBe(0);
   expect(lines).toContainEqual(expect.stringMatching(/^warn hook .*vdeliver-postdeliver has no execute bit: it is silently skipped/));
+});
+
+test('doctor agrees with delivery: a Maildir without cur/ takes mail (vmailmgr checks tmp/ and new/), so it is a warning', () => {
+  const t = healthyHome();
+  rmSync(join(t.home, 'users', 'carol', 'cur'), { recursive: true });
+  const { status, lines } = doctor(t);
+  expect(status).toBe(0);
+  expect(lines).toContainEqual(expect.stringMatching(/^warn carol: \.\/users\/carol has no cur\/: mail is delivered, but Maildir readers expect it/));
 });
 
 test('a lock left by an interrupted table edit is pointed out', () => {
