@@ -43,7 +43,7 @@ async function main(): Promise<Printed> {
     openMessage: openStdin,
     now: Date.now,
     // The host name is asked for only when a Maildir name is made (a bounce never needs it).
-    naming: { now: preciseNow, pid: process.pid, get hostname() { return hostname(); } },
+    naming: { now: nowWithSubMilliseconds, pid: process.pid, get hostname() { return hostname(); } },
   });
   // --quiet silences vdeliver's own status lines; the exit code still tells qmail everything.
   return parsed.options.quiet ? { outcome: { kind: report.outcome.kind } as Outcome, notes: [] } : report;
@@ -57,11 +57,12 @@ function enterHome(home: string): void {
 }
 
 /**
- * Milliseconds with a sub-millisecond part for the Maildir name's M<usec>. The fraction comes from
- * the monotonic clock (the `performance` API costs start-up time); names stay unique through the
- * pid and counter anyway.
+ * Wall-clock milliseconds plus a sub-millisecond fraction, for the Maildir name's M<usec> field.
+ * The wall clock has only milliseconds, so the fraction is the monotonic clock's nanoseconds within
+ * its current millisecond: not a true microsecond reading, only spread (the `performance` API would
+ * cost start-up time). Names stay unique through the pid, counter and random part anyway.
  */
-const preciseNow = (): number => Date.now() + Number(process.hrtime.bigint() % 1000000n) / 1e6;
+const nowWithSubMilliseconds = (): number => Date.now() + Number(process.hrtime.bigint() % 1000000n) / 1e6;
 
 /**
  * qmail-local gives a regular file; an admin may pipe or type a message in. Anything else

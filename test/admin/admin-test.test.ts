@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { FIXTURES, scratchDir } from '../helpers/fixtures';
-import { installHook, makeHome, maildirFiles, qmailLocalEnv, runVdeliver, type TestHome } from '../helpers/home';
+import { installHook, makeHome, maildirFiles, homeEnv, runVdeliver, type TestHome } from '../helpers/home';
 import { cleanEnv, runAdmin } from '../helpers/run';
 
 const MESSAGES = join(FIXTURES, 'messages');
@@ -44,7 +44,7 @@ describe('vdeliver-admin test on the message corpus', () => {
     expect(report.exitCode).toBe(0);
     expect(report.lookup).toMatchObject({ ext: 'alice', key: 'alice', found: true, via: 'direct' });
     const stored = readFileSync(join(t.home, report.maildir.file));
-    const env = qmailLocalEnv(t, 'alice', 'sender@remote.example');
+    const env = homeEnv(t, 'alice', 'sender@remote.example');
     expect(stored.equals(Buffer.concat([Buffer.from(env.RPLINE), Buffer.from(env.DTLINE), message]))).toBe(true);
 
     // The same message through bin/vdeliver, as qmail-local runs it, lands identically.
@@ -134,7 +134,7 @@ describe('table management through the binary', () => {
     const shown = JSON.parse(runAdmin(['show', '--home', t.home, '--json', 'NEW.USER'], { env }).stdout);
     expect(shown).toMatchObject({ found: true, via: 'direct', msgsize: 5000, forwards: ['alice'], mailboxEnabled: false });
     // The delivery path reads what we wrote: disabled mailbox, forward to alice.
-    const delivered = runVdeliver(t, qmailLocalEnv(t, 'New.User', 'sender@remote.example'), [], readFileSync(join(MESSAGES, 'plain.eml')));
+    const delivered = runVdeliver(t, homeEnv(t, 'New.User', 'sender@remote.example'), [], readFileSync(join(MESSAGES, 'plain.eml')));
     expect(delivered.status).toBe(0);
     expect(runAdmin(['remove', '--home', t.home, 'new.user'], { env }).status).toBe(0);
     expect(runAdmin(['show', '--home', t.home, '--json', 'new.user'], { env }).stdout).toContain('"via":"catch-all"');

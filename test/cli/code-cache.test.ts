@@ -2,7 +2,7 @@
 import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, scratchDir } from '../helpers/fixtures';
-import { makeHome, maildirFiles, qmailLocalEnv, runVdeliver } from '../helpers/home';
+import { makeHome, maildirFiles, homeEnv, runVdeliver } from '../helpers/home';
 
 const dir = scratchDir('vdeliver-code-cache-');
 afterAll(() => dir.cleanup());
@@ -15,7 +15,7 @@ function deliverWith(label: string, damage?: (cache: string) => void): { output:
   const bin = join(dir.path, label, 'vdeliver');
   writeFileSync(bin, `#!/bin/sh\nexec '${process.execPath}' '${join(dist, 'vdeliver.cjs')}' "$@"\n`, { mode: 0o755 });
   const t = makeHome(join(dir.path, label, 'root'));
-  const env = { ...qmailLocalEnv(t, 'alice', 'sender@remote.example'), VDELIVER_REPORT_CODE_CACHE: '1' };
+  const env = { ...homeEnv(t, 'alice', 'sender@remote.example'), VDELIVER_REPORT_CODE_CACHE: '1' };
   const result = runVdeliver(t, env, [], 'Subject: cache\n\nbody\n', 'file', bin);
   expect(result.status).toBe(0);
   return { output: result.output, stored: maildirFiles(t).length };

@@ -2,7 +2,7 @@ import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, scratchDir } from '../helpers/fixtures';
-import { makeHome, qmailLocalEnv, runVdeliver } from '../helpers/home';
+import { makeHome, homeEnv, runVdeliver } from '../helpers/home';
 
 const TRACER = join(ROOT, 'test', 'doubles', 'module-tracer.js');
 const dir = scratchDir();
@@ -29,7 +29,7 @@ describe('what each program loads', () => {
   const message = join(ROOT, 'fixtures', 'vmailmgr', 'behaviour', 'messages', 'standard.eml');
 
   test('a plain delivery loads neither mailparser nor the child-process bundle', () => {
-    const env = qmailLocalEnv(t, 'alice', 'sender@remote.example');
+    const env = homeEnv(t, 'alice', 'sender@remote.example');
     const modules = traced('vdeliver.cjs', [], env, message);
     expect(modules.some((m) => m.includes('mailparser'))).toBe(false);
     expect(modules.some((m) => m.endsWith('exec.cjs'))).toBe(false);
@@ -46,7 +46,7 @@ describe('what each program loads', () => {
   });
 
   test('a delivery with forwards loads the child-process bundle, still no mailparser', () => {
-    const env = qmailLocalEnv(t, 'bob', 'sender@remote.example');
+    const env = homeEnv(t, 'bob', 'sender@remote.example');
     const modules = traced('vdeliver.cjs', [], env, message);
     expect(modules.some((m) => m.endsWith('exec.cjs'))).toBe(true);
     expect(modules.some((m) => m.includes('mailparser'))).toBe(false);

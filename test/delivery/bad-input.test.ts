@@ -14,7 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { ROOT, scratchDir } from '../helpers/fixtures';
-import { makeHome, maildirFiles, qmailLocalEnv, queueCalls, type RunResult, runVdeliver, type TestHome, VDELIVER } from '../helpers/home';
+import { makeHome, maildirFiles, homeEnv, queueCalls, type ProgramRun, runVdeliver, type TestHome, VDELIVER } from '../helpers/home';
 import { isRoot, NOBODY } from '../helpers/requirements.cjs';
 import { needs } from '../helpers/requires';
 
@@ -43,7 +43,7 @@ const tmpDir = (t: TestHome): string => join(t.root, 'tmpdir');
 
 /** qmail-local's environment for `<ext>@example.com`, plus this home's $TMPDIR and the case's own variables. */
 const deliveryEnv = (t: TestHome, ext: string, extra: Record<string, string> = {}): Record<string, string> =>
-  ({ ...qmailLocalEnv(t, ext, SENDER), TMPDIR: tmpDir(t), ...extra });
+  ({ ...homeEnv(t, ext, SENDER), TMPDIR: tmpDir(t), ...extra });
 
 /** What vdeliver must store: qmail-local's Return-Path and Delivered-To lines, then the message untouched. */
 const storedCopy = (env: Record<string, string>, message: Buffer): Buffer =>
@@ -52,7 +52,7 @@ const storedCopy = (env: Record<string, string>, message: Buffer): Buffer =>
 type Exit = 0 | 99 | 100 | 111;
 
 /** The exit code and the report: silent (no `line`) or exactly one `vdeliver: ` line matching `line`. */
-function expectReport(result: RunResult, exit: Exit, line?: RegExp): void {
+function expectReport(result: ProgramRun, exit: Exit, line?: RegExp): void {
   expect({ exit: result.status, output: result.output }).toEqual({ exit, output: line ? expect.stringMatching(line) : '' });
   if (!line) return;
   expect(result.output).toMatch(/^vdeliver: [^\n]*\n$/);
@@ -398,7 +398,7 @@ function chownTree(path: string, uid: number, gid: number): void {
 }
 
 /** runVdeliver, with the shell that runs vdeliver started through `wrapper` (e.g. setpriv). */
-function runVdeliverAs(wrapper: string[], t: TestHome, env: Record<string, string>, message: Buffer, messageMode = 0o644): RunResult {
+function runVdeliverAs(wrapper: string[], t: TestHome, env: Record<string, string>, message: Buffer, messageMode = 0o644): ProgramRun {
   const messagePath = join(t.root, 'message');
   writeFileSync(messagePath, message);
   chmodSync(messagePath, messageMode);

@@ -7,7 +7,7 @@
 import { readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scratchDir, VMAILMGR } from '../helpers/fixtures';
-import { hookRecords, installHook, makeHome, maildirFiles, qmailLocalEnv, qmailLocalExit, queueCalls, runVdeliver, type TestHome } from '../helpers/home';
+import { hookRecords, installHook, makeHome, maildirFiles, homeEnv, qmailLocalExit, queueCalls, runVdeliver, type TestHome } from '../helpers/home';
 
 interface RecordedCase {
   name: string;
@@ -143,7 +143,7 @@ describe.each([
     }
     const message = name === 'postdeliver_big_message_stdin' ? messages.big : messages.standard;
     const ufline = c.maildir_files[0]?.content.startsWith('From ') ? `${c.maildir_files[0].content.split('\n')[0]}\n` : undefined;
-    const env = { ...qmailLocalEnv(t, c.ext, c.sender ?? 'sender@remote.example', 'example.com', ufline) };
+    const env = { ...homeEnv(t, c.ext, c.sender ?? 'sender@remote.example', 'example.com', ufline) };
     if (setup.qqExit !== undefined) env.QQ_EXIT = String(setup.qqExit);
     for (const unset of c.unset_env ?? []) delete env[unset];
     const args = c.args ?? (c.qmail_default ?? '').replace(/^\|<BINDIR>\/vdeliver ?/, '').trim().split(/\s+/).filter(Boolean);
@@ -212,7 +212,7 @@ describe('the difference table', () => {
 
   test('--help outside qmail-local (no RECIPIENT) prints the usage and exits 0', () => {
     const t: TestHome = makeHome(join(dir.path, 'help-direct'));
-    const env = qmailLocalEnv(t, 'alice', 'sender@remote.example');
+    const env = homeEnv(t, 'alice', 'sender@remote.example');
     delete (env as Record<string, string | undefined>).RECIPIENT;
     const result = runVdeliver(t, env, ['--help'], messages.standard);
     expect(result.status).toBe(0);

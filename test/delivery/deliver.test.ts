@@ -5,7 +5,7 @@ import { deliver } from '../../src/delivery/deliver';
 import { DEFAULT_OPTIONS } from '../../src/delivery/request';
 import { MessageSource } from '../../src/delivery/message-source';
 import { scratchDir } from '../helpers/fixtures';
-import { makeHome, maildirFiles, qmailLocalEnv } from '../helpers/home';
+import { makeHome, maildirFiles, homeEnv } from '../helpers/home';
 
 const dir = scratchDir('vdeliver-deliver-');
 afterAll(() => dir.cleanup());
@@ -15,7 +15,7 @@ test('a failure to close the message after the commit does not turn exit 0 into 
   const t = makeHome(join(dir.path, 'close-fails'));
   const report = await deliver({
     options: DEFAULT_OPTIONS,
-    env: qmailLocalEnv(t, 'alice', 'sender@remote.example'),
+    env: homeEnv(t, 'alice', 'sender@remote.example'),
     globalDir: t.globalDir,
     openMessage: async () => {
       // A spooled message (a pipe) has a private copy to remove; make that removal fail.

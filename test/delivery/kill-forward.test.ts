@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, scratchDir } from '../helpers/fixtures';
-import { makeHome, qmailLocalEnv, VDELIVER } from '../helpers/home';
+import { makeHome, homeEnv, VDELIVER } from '../helpers/home';
 
 const dir = scratchDir('vdeliver-kill-forward-');
 afterAll(() => dir.cleanup());
@@ -25,7 +25,7 @@ test('vdeliver killed while qmail-queue reads the message: nothing is queued (qm
   // 2 MiB at 64 KiB per 50 ms: qmail-queue needs 1.6 s to read it; vdeliver is killed 0.3 s after it starts.
   const messagePath = join(t.root, 'message');
   writeFileSync(messagePath, Buffer.concat([Buffer.from('Subject: big\n\n'), Buffer.alloc(2 << 20, 'x')]));
-  const env = { ...qmailLocalEnv(t, 'info', 'sender@remote.example'), QMAILQUEUE: wrapper, QQ_PAUSE_MS: '50' };
+  const env = { ...homeEnv(t, 'info', 'sender@remote.example'), QMAILQUEUE: wrapper, QQ_PAUSE_MS: '50' };
   const stdin = openSync(messagePath, 'r');
   const child = spawn(VDELIVER, [], { env, cwd: t.home, stdio: [stdin, 'ignore', 'ignore'] });
   closeSync(stdin);

@@ -7,7 +7,7 @@ import { MAILDIRSIZE, recalculate } from '../../src/maildir/maildirsize';
 import { encodePasswordRecord, type PasswordRecord } from '../../src/vmailmgr/password-record';
 import { UNLIMITED as U } from '../../src/vmailmgr/uint32';
 import { ROOT, scratchDir } from '../helpers/fixtures';
-import { makeHome, qmailLocalEnv, runVdeliver, type TestHome, VDELIVER } from '../helpers/home';
+import { makeHome, homeEnv, runVdeliver, type TestHome, VDELIVER } from '../helpers/home';
 
 const dir = scratchDir('vdeliver-quota-delivery-');
 afterAll(() => dir.cleanup());
@@ -24,7 +24,7 @@ function home(limits: Partial<Limits>, enforce = '1'): TestHome {
   if (enforce !== '') writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-enforce-quotas'), `${enforce}\n`);
   return t;
 }
-const env = (t: TestHome): Record<string, string> => qmailLocalEnv(t, 'carol', 'sender@remote.example');
+const env = (t: TestHome): Record<string, string> => homeEnv(t, 'carol', 'sender@remote.example');
 const message = (size: number): Buffer => Buffer.concat([Buffer.from('Subject: q\n\n'), Buffer.alloc(Math.max(0, size - 12), 'x')]);
 const stored = (t: TestHome, size: number): number => Buffer.byteLength(env(t).RPLINE + env(t).DTLINE) + size;
 const inNew = (t: TestHome): string[] => readdirSync(join(t.home, 'users', 'carol', 'new'));
@@ -83,7 +83,7 @@ test("the admin's no-user text comes before the unknown-user line", () => {
   const t = home({}, '');
   writeFileSync(join(t.home, '.vmailmgr', 'default-username'), 'nobody-at-all\n');
   writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-no-user-msg'), 'No such person here.\n');
-  const result = runVdeliver(t, qmailLocalEnv(t, 'dave', 'sender@remote.example'), [], message(10));
+  const result = runVdeliver(t, homeEnv(t, 'dave', 'sender@remote.example'), [], message(10));
   expect(result).toEqual({ status: 100, output: "No such person here.\nvdeliver: Invalid or unknown virtual user 'dave' (#5.1.1)\n" });
 });
 

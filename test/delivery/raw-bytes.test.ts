@@ -12,7 +12,7 @@ import { buildCdb, writeCdb } from '../../src/cdb/cdb-writer';
 import { encodePasswordRecord } from '../../src/vmailmgr/password-record';
 import { UNLIMITED } from '../../src/vmailmgr/uint32';
 import { scratchDir, VMAILMGR } from '../helpers/fixtures';
-import { makeHome, maildirFiles, qmailLocalEnv, queueCalls, type TestHome, VDELIVER } from '../helpers/home';
+import { makeHome, maildirFiles, homeEnv, queueCalls, type TestHome, VDELIVER } from '../helpers/home';
 
 const dir = scratchDir('vdeliver-raw-');
 afterAll(() => dir.cleanup());
@@ -36,7 +36,7 @@ function runWithRawEnv(t: TestHome, base: Record<string, string>, raw: Record<st
 
 test('a Latin-1 sender reaches the Return-Path line and the envelope byte for byte', () => {
   const t = makeHome(join(dir.path, 'sender'));
-  const base = qmailLocalEnv(t, 'bob', 'placeholder');
+  const base = homeEnv(t, 'bob', 'placeholder');
   const result = runWithRawEnv(t, base, {
     SENDER: 'j\\351r\\364me@remote.example',
     RPLINE: 'Return-Path: <j\\351r\\364me@remote.example>\\n',
@@ -61,7 +61,7 @@ test('a Latin-1 local part finds its Latin-1 key, not the catch-all', () => {
   });
   writeCdb(join(t.home, 'passwd.cdb'), [...records, [Buffer.from('j\xf6rg', 'latin1'), record]], { hash: 'signed' });
   for (const sub of ['tmp', 'new', 'cur']) mkdirSync(join(t.home, 'users', 'latin1', sub), { recursive: true });
-  const result = runWithRawEnv(t, qmailLocalEnv(t, 'placeholder', 'sender@remote.example'), { EXT: 'J\\366RG' });
+  const result = runWithRawEnv(t, homeEnv(t, 'placeholder', 'sender@remote.example'), { EXT: 'J\\366RG' });
   expect(result).toEqual({ status: 0, output: '' });
   expect(maildirFiles(t).map((f) => f.path.split('/new/')[0])).toEqual(['users/latin1']);
   expect(queueCalls(t)).toEqual([]); // the catch-all would have forwarded to alice
@@ -91,7 +91,7 @@ const newFiles = (t: TestHome, directory: string): Buffer[] =>
 
 test('a Latin-1 forward is queued as its own bytes (was: m\\xef\\xbf\\xbdller)', () => {
   const t = latin1Home('latin1-forward', [['latin', record({ forwards: ['m\xfcller@example.org'], hasMailbox: false })]]);
-  const result = runWithRawEnv(t, qmailLocalEnv(t, 'latin', 'sender@remote.example'), {});
+  const result = runWithRawEnv(t, homeEnv(t, 'latin', 'sender@remote.example'), {});
   expect(result).toEqual({ status: 0, output: '' });
   const [call] = queueCalls(t);
   expect(call.envelope.equals(L1('Fsender@remote.example\0Tm\xfcller@example.org\0\0'))).toBe(true);
@@ -101,7 +101,7 @@ test('a Latin-1 forward is queued as its own bytes (was: m\\xef\\xbf\\xbdller)',
 test('a Latin-1 Maildir directory is delivered to (was: "does not appear to be a maildir")', () => {
   const t = latin1Home('latin1-maildir', [['latin', record({ directory: './users/j\xf6rg' })]]);
   mkMaildir(t, './users/j\xf6rg');
-  const env = qmailLocalEnv(t, 'latin', 'sender@remote.example');
+  const env = homeEnv(t, 'latin', 'sender@remote.example');
   expect(runWithRawEnv(t, env, {})).toEqual({ status: 0, output: '' });
   const [stored] = newFiles(t, './users/j\xf6rg');
   expect(stored.equals(Buffer.concat([Buffer.from(env.RPLINE + env.DTLINE), MESSAGE]))).toBe(true);
@@ -112,7 +112,7 @@ test('hooks get the exact bytes of MAILDIR, VUSER_PERSONAL and an 8-bit SENDER',
   mkMaildir(t, './users/j\xf6rg');
   const seen = join(t.root, 'hook.env');
   writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-predeliver'), `#!/bin/sh\nenv -0 > '${seen}'\ncat >/dev/null\n`, { mode: 0o755 });
-  const result = runWithRawEnv(t, qmailLocalEnv(t, 'latin', 'placeholder'), { SENDER: 'j\\351r\\364me@remote.example' });
+  const result = runWithRawEnv(t, homeEnv(t, 'latin', 'placeholder'), { SENDER: 'j\\351r\\364me@remote.example' });
   expect(result).toEqual({ status: 0, output: '' });
   const env = new Map(readFileSync(seen).toString('latin1').split('\0').filter(Boolean).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
   expect(env.get('MAILDIR')).toBe('./users/j\xf6rg');
@@ -124,27 +124,27 @@ test('hooks get the exact bytes of MAILDIR, VUSER_PERSONAL and an 8-bit SENDER',
 test('a Latin-1 default-username finds its catch-all (was: bounced)', () => {
   const t = latin1Home('latin1-catchall', [['caf\xe9', record({ forwards: ['alice@example.com'], hasMailbox: false })]]);
   writeFileSync(join(t.home, '.vmailmgr', 'default-username'), L1('caf\xe9\n'));
-  expect(runWithRawEnv(t, qmailLocalEnv(t, 'nobody', 'sender@remote.example'), {})).toEqual({ status: 0, output: '' });
+  expect(runWithRawEnv(t, homeEnv(t, 'nobody', 'sender@remote.example'), {})).toEqual({ status: 0, output: '' });
   expect(queueCalls(t).map((c) => c.envelope.toString('latin1'))).toEqual(['Fsender@remote.example\0Talice@example.com\0\0']);
 });
 
 test('a Latin-1 password-file names the table by its bytes (was: t\\xef\\xbf\\xbdble.cdb)', () => {
   const t = latin1Home('latin1-table', [['latin', record({ forwards: ['alice@example.com'], hasMailbox: false })]], 't\xe9ble');
   writeFileSync(join(t.home, '.vmailmgr', 'password-file'), L1('t\xe9ble\n'));
-  expect(runWithRawEnv(t, qmailLocalEnv(t, 'latin', 'sender@remote.example'), {})).toEqual({ status: 0, output: '' });
+  expect(runWithRawEnv(t, homeEnv(t, 'latin', 'sender@remote.example'), {})).toEqual({ status: 0, output: '' });
   expect(queueCalls(t)).toHaveLength(1);
 });
 
 test('a Latin-1 control/me and HOST complete forwards byte for byte', () => {
   const t = latin1Home('latin1-host', [['latin', record({ forwards: ['carol', 'user@'], hasMailbox: false })]]);
   writeFileSync(join(t.qmailRoot, 'control', 'me'), L1('mail.b\xfcro.example\n'));
-  const result = runWithRawEnv(t, qmailLocalEnv(t, 'latin', 'sender@remote.example'), { HOST: 'b\\374ro.example' });
+  const result = runWithRawEnv(t, homeEnv(t, 'latin', 'sender@remote.example'), { HOST: 'b\\374ro.example' });
   expect(result).toEqual({ status: 0, output: '' });
   expect(queueCalls(t).map((c) => c.envelope.toString('latin1'))).toEqual(['Fsender@remote.example\0Tcarol@b\xfcro.example\0Tuser@mail.b\xfcro.example\0\0']);
 });
 
 test("the report names a Latin-1 user by its own bytes, as vmailmgr prints it (was: 'nob\\xef\\xbf\\xbddy')", () => {
   const t = latin1Home('latin1-report', [['latin', record({ forwards: ['alice@example.com'], hasMailbox: false })]]);
-  const result = runWithRawEnv(t, qmailLocalEnv(t, 'placeholder', 'sender@remote.example'), { EXT: 'nob\\366dy' });
+  const result = runWithRawEnv(t, homeEnv(t, 'placeholder', 'sender@remote.example'), { EXT: 'nob\\366dy' });
   expect(result).toEqual({ status: 100, output: "vdeliver: Invalid or unknown virtual user 'nob\xf6dy' (#5.1.1)\n" });
 });

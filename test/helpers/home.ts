@@ -94,18 +94,18 @@ export function maildirFiles(t: TestHome): Array<{ path: string; mode: number; c
 }
 
 /** qmail-local's environment for `<ext>@<host>` delivered to base user `vdomain`, plus the test's own settings. */
-export function qmailLocalEnv(t: TestHome, ext: string, sender: string, host = 'example.com', ufline?: string): Record<string, string> {
+export function homeEnv(t: TestHome, ext: string, sender: string, host = 'example.com', ufline?: string): Record<string, string> {
   const env = baseEnv({ user: 'vdomain', home: t.home, ext, host, sender, date: new Date('2026-11-22T03:25:00Z') });
   return { PATH: '/usr/local/bin:/usr/bin:/bin', ...env, ...(ufline ? { UFLINE: ufline } : {}), VDELIVER_CONFIG_DIR: t.globalDir, QQ_RECORD_DIR: t.qqDir };
 }
 
-export interface RunResult { status: number | null; output: string }
+export interface ProgramRun { status: number | null; output: string }
 
 /**
  * Run vdeliver the way qmail-local does: `/bin/sh -c '<line>'` in $HOME, umask 077, stdin the
  * message as a regular file, stdout and stderr one pipe, and only the given environment.
  */
-export function runVdeliver(t: TestHome, env: Record<string, string>, args: string[], message: string | Buffer, stdin: 'file' | 'pipe' = 'file', program = VDELIVER): RunResult {
+export function runVdeliver(t: TestHome, env: Record<string, string>, args: string[], message: string | Buffer, stdin: 'file' | 'pipe' = 'file', program = VDELIVER): ProgramRun {
   const messagePath = join(t.root, 'message');
   writeFileSync(messagePath, message);
   const line = [program, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
