@@ -8,7 +8,7 @@ import { checkMaildir } from '../maildir/maildir-writer';
 import { CONFIG_ITEMS, type ConfigItem, firstLine } from '../vmailmgr/config';
 import type { PasswordRecord } from '../vmailmgr/password-record';
 import { oldFormatDefaults, PasswordTable, tableKey } from '../vmailmgr/password-table';
-import { strtou } from '../vmailmgr/uint32';
+import { strtou, UNLIMITED } from '../vmailmgr/uint32';
 import { type AdminContext, configProblem } from './context';
 
 export interface Check { status: 'ok' | 'warn' | 'fail'; what: string; fix?: string }
@@ -103,7 +103,23 @@ export function doctor(ctx: AdminContext, env: Readonly<Record<string, string | 
     ...needingConfig('catch-all', () => checkCatchAll(ctx, records.users), (check) => [check]),
     ...needingConfig('qmail-queue', () => checkQueue(ctx, env, records.users), (check) => [check]),
     ...checkHooks(ctx, config.unsearchable),
+    ...needingConfig('quotas', () => checkQuotas(ctx, records.users), (check) => [check]),
   ];
+}
+
+/**
+ * Limits that nothing enforces: vdeliver enforces them with vdeliver-enforce-quotas, vmailmgr with
+ * a predeliver hook that runs vcheckquota. A record with limits and neither is a surprise waiting.
+ */
+function checkQuotas(ctx: AdminContext, users: User[]): Check[] {
+  const limited = users.filter(({ record: r }) => [r.hardquota, r.softquota, r.msgsize, r.msgcount].some((n) => n !== UNLIMITED));
+  if (limited.length === 0) return [];
+  if (ctx.config.number('vdeliver-enforce-quotas') === 1) return [ok(`quotas are enforced for ${limited.length} record(s) with limits`)];
+  const vcheckquota = findHooks('vdeliver-predeliver', ctx.config).find((path) => { const read = readBytes(path); return 'text' in read && read.text.includes('vcheckquota'); });
+  if (vcheckquota) return [ok(`${limited.length} record(s) with limits: ${printable(vcheckquota)} runs vcheckquota`)];
+  const names = limited.slice(0, 5).map((u) => printable(u.key)).join(', ') + (limited.length > 5 ? ', ...' : '');
+  return [warn(`${limited.length} record(s) carry limits that nothing enforces (${names}): neither vdeliver-enforce-quotas nor a vcheckquota predeliver hook`,
+    `echo 1 > ${printable(join(ctx.config.localDir, 'vdeliver-enforce-quotas'))}`)];
 }
 
 function checkHome(ctx: AdminContext): { checks: Check[]; enterable: boolean } {

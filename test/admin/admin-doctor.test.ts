@@ -224,3 +224,16 @@ test('records whose directory leads outside the home, or through a symlink, get 
     `warn dotdot: directory ./users/deep/../dotdot leads outside the home through the symlink ${join(users, 'deep')}, to ${join(elsewhere, 'a', 'dotdot')} ${fix('dotdot')}`,
   ]);
 });
+
+test('records with limits that nothing enforces are pointed out, with the fix; enforcement or a vcheckquota hook quiets it', () => {
+  const t = healthyHome();
+  writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-enforce-quotas'), '0\n');
+  const limited = (lines: string[]): string[] => lines.filter((l) => /limits/.test(l));
+  const shown = (home: typeof t): string[] => limited(doctor(home).lines);
+  // The basic table's records with limits (msgsize, quotas) exist; with enforcement off and no hook, a warning.
+  expect(shown(t)).toEqual([expect.stringMatching(/^warn \d+ record\(s\) carry limits that nothing enforces \(.*\): neither vdeliver-enforce-quotas nor a vcheckquota predeliver hook \(fix: echo 1 > .*\/\.vmailmgr\/vdeliver-enforce-quotas\)$/)]);
+  writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-predeliver'), '#!/bin/sh\nexec /usr/bin/vcheckquota\n', { mode: 0o755 });
+  expect(shown(t)).toEqual([expect.stringMatching(/^ok {3}\d+ record\(s\) with limits: .*vdeliver-predeliver runs vcheckquota$/)]);
+  writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-enforce-quotas'), '1\n');
+  expect(shown(t)).toEqual([expect.stringMatching(/^ok {3}quotas are enforced for \d+ record\(s\) with limits$/)]);
+});
