@@ -4,6 +4,7 @@ import { readMaildirSize, recalculate, type Usage } from '../maildir/maildirsize
 import { quotaDefinition } from '../delivery/quota';
 import type { PasswordRecord } from '../vmailmgr/password-record';
 import { countsUsage, judgeQuota, type QuotaLimits } from '../delivery/quota-rules';
+import { DeliveryFailure } from '../qmail/outcome';
 import { formatUint } from '../vmailmgr/uint32';
 import { type AdminContext, AdminError, openTable } from './context';
 
@@ -58,7 +59,13 @@ export function quota(ctx: AdminContext, request: QuotaRequest): { out: string; 
         continue;
       }
       if (!answer.record.hasMailbox || answer.record.directory === '') continue; // an alias has no mailbox to fill
-      views.push(view(ctx, name, answer.record, request));
+      try {
+        views.push(view(ctx, name, answer.record, request));
+      } catch (error) {
+        // A mailbox that cannot be counted: said for this user, and the others are still shown.
+        if (!(error instanceof DeliveryFailure)) throw error;
+        errors.push(`${printable(name)}: ${printable(error.outcome.line.replace(/^vdeliver: /, ''))}`);
+      }
     }
   } finally {
     table.close();

@@ -1,7 +1,9 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsPath } from '../system/bytes';
-import { isErrno } from '../system/errno';
+import { errnoText, isErrno } from '../system/errno';
+import { failDefer } from '../qmail/outcome';
+import { quoteName } from '../qmail/status-line';
 import { writeFileAtomic } from '../system/files';
 
 /**
@@ -137,8 +139,9 @@ function scan(maildir: string): { usage: Usage; latest: number } {
     try {
       latest = Math.max(latest, statSync(fsPath(dir)).mtimeMs);
       names = readdirSync(fsPath(dir), { encoding: 'latin1' });
-    } catch {
-      continue; // a folder removed while we count, or one we cannot read: it holds nothing we can see
+    } catch (error) {
+      if (isErrno(error, 'ENOENT', 'ENOTDIR')) continue; // a folder removed while we count
+      throw uncountable(dir, error);
     }
     for (const name of names) {
       if (name.startsWith('.')) continue;
@@ -161,13 +164,17 @@ function scan(maildir: string): { usage: Usage; latest: number } {
   return { usage, latest };
 }
 
+/** A mailbox we cannot count cannot be judged against its quota: defer rather than guess. */
+const uncountable = (dir: string, error: unknown) =>
+  failDefer(`vdeliver: cannot count the mailbox for its quota: ${quoteName(dir)}: ${errnoText(error)} (#4.3.0)`, error);
+
 function countedDirectories(maildir: string): string[] {
   const dirs = [join(maildir, 'new'), join(maildir, 'cur')];
   let entries: string[] = [];
   try {
     entries = readdirSync(fsPath(maildir), { encoding: 'latin1' });
-  } catch {
-    // The Maildir itself cannot be listed: the main new/ and cur/ are all we can count.
+  } catch (error) {
+    throw uncountable(maildir, error);
   }
   for (const entry of entries) {
     // Folders are `.name` (Maildir++); Trash does not count (the Maildir++ default).

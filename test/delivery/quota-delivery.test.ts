@@ -1,6 +1,6 @@
 /** Quotas end to end: bin/vdeliver run as qmail-local runs it, with vdeliver-enforce-quotas on. */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeCdb } from '../../src/cdb/cdb-writer';
 import { MAILDIRSIZE, recalculate } from '../../src/maildir/maildirsize';
@@ -150,4 +150,15 @@ test('vdeliver-admin quota: limits, usage and the next delivery, reading changes
   expect(JSON.parse(admin('--json', '--recalculate').stdout)).toMatchObject({ usage: { bytes: used, count: 2 }, counted: 'asked for (--recalculate)' });
   expect(readFileSync(join(maildir, MAILDIRSIZE), 'utf8')).toBe(`5000S,3C\n${used} 2\n`);
   expect(admin('nobody').stderr).toBe("vdeliver-admin: no virtual user 'nobody'\n");
+});
+
+test('a mailbox that cannot be counted defers (a quota cannot be judged on a guess)', () => {
+  const t = home({ hardquota: 100000 });
+  const cur = join(t.home, 'users', 'carol', 'cur');
+  rmSync(cur, { recursive: true });
+  symlinkSync(cur, cur); // stat gives ELOOP: a real error from the file system, whoever runs the test
+  const result = runVdeliver(t, env(t), [], message(100));
+  expect(result).toEqual({ status: 111, output: expect.stringMatching(/^vdeliver: cannot count the mailbox for its quota: .*\/users\/carol\/cur: ELOOP \(too many symbolic links encountered\) \(#4\.3\.0\)\n$/) });
+  expect(inNew(t)).toEqual([]);
+  expect(readdirSync(join(t.home, 'users', 'carol', 'tmp'))).toEqual([]);
 });
