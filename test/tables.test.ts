@@ -5,7 +5,7 @@ import { constants } from 'node:os';
 import { errnoText } from '../src/system/errno';
 import { fileFailure } from '../src/maildir/maildir-writer';
 import { oneLine, quoteName } from '../src/qmail/status-line';
-import { parseArgs } from '../src/cli/options';
+import { parseArgs } from '../src/delivery/command-line';
 
 describe('hook exit codes (qmail-command rules)', () => {
   test.each([

@@ -1,4 +1,4 @@
-import { accessSync, constants, lstatSync, readdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { accessSync, constants, readdirSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { byteString, fsPath, printable, toBytes } from '../system/bytes';
 import { qmailRoot, readControlMe } from '../delivery/gather';
@@ -9,52 +9,13 @@ import { CONFIG_ITEMS, type ConfigItem, firstLine } from '../vmailmgr/config';
 import type { PasswordRecord } from '../vmailmgr/password-record';
 import { oldFormatDefaults, PasswordTable, tableKey } from '../vmailmgr/password-table';
 import { strtou, UNLIMITED } from '../vmailmgr/uint32';
+import { type Check, fail, failure, lstat, octal, ok, readBytes, stat, warn } from './checks';
 import { type AdminContext, configProblem } from './context';
-
-export interface Check { status: 'ok' | 'warn' | 'fail'; what: string; fix?: string }
-
-const ok = (what: string): Check => ({ status: 'ok', what });
-const warn = (what: string, fix?: string): Check => ({ status: 'warn', what, fix });
-const fail = (what: string, fix?: string): Check => ({ status: 'fail', what, fix });
-const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, '0');
-
-/*
- * Doctor runs where things are broken: a file it cannot read or a directory it cannot search is
- * a finding with its fix, never an exception. These helpers report errors instead of throwing.
- * Paths are byte strings (src/system/bytes.ts), as the home, the config and the records give them;
- * messages show them through printable().
- */
-
-/** The error code `work` fails with, or undefined when it succeeds. */
-function failure(work: () => unknown): string | undefined {
-  try {
-    work();
-    return undefined;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code ?? String(error);
-  }
-}
-
-/** stat, or undefined when the path is missing or cannot be reached. */
-function stat(path: string): Stats | undefined {
-  let st: Stats | undefined;
-  return failure(() => { st = statSync(fsPath(path)); }) ? undefined : st;
-}
-
-/** lstat (the link itself, not what it points at), or undefined likewise. */
-function lstat(path: string): Stats | undefined {
-  let st: Stats | undefined;
-  return failure(() => { st = lstatSync(fsPath(path)); }) ? undefined : st;
-}
+import { checkProgramLine } from './program-line';
 
 const searchable = (dir: string): boolean => failure(() => accessSync(fsPath(dir), constants.X_OK)) === undefined;
 
 /** A file's bytes as a byte string, or its error code. */
-function readBytes(path: string): { text: string } | { code: string } {
-  let text = '';
-  const code = failure(() => { text = readFileSync(fsPath(path), 'latin1'); });
-  return code ? { code } : { text };
-}
 
 /**
  * A section that needs a config item vdeliver cannot read (the config then throws the delivery's
@@ -137,17 +98,18 @@ function checkQmailDefault(ctx: AdminContext): Check[] {
   const file = join(ctx.home, '.qmail-default');
   const path = printable(file);
   const st = stat(file);
-  if (!st) return [fail(`${path} does not exist: mail for this domain is not handed to vdeliver`, `echo '|/usr/local/bin/vdeliver' > ${path}`)];
+  if (!st) return [fail(`${path} does not exist: mail for this domain is not handed to vdeliver`, `echo "|$(command -v node) /path/to/dist/vdeliver.cjs" > ${path}`)];
   const checks: Check[] = [];
   const read = readBytes(file);
   if ('code' in read) return [fail(`${path} cannot be read (${read.code}): qmail-local defers every delivery`, `chmod 644 ${path}`)];
   const lines = read.text.split('\n');
   const program = lines.find((l) => l.startsWith('|'));
-  checks.push(program && /(^|\/|\s)vdeliver(\s|$)/.test(program.slice(1)) ? ok(`.qmail-default runs ${printable(program.slice(1).trim())}`) : fail('.qmail-default does not run vdeliver', 'its line should be |/usr/local/bin/vdeliver'));
+  if (program && /(^|\/|\s)vdeliver(\.cjs)?(\s|$)/.test(program.slice(1))) checks.push(...checkProgramLine(program.slice(1)));
+  else checks.push(fail('.qmail-default does not run vdeliver', 'its line should be |/usr/bin/node /path/to/dist/vdeliver.cjs'));
   if (lines[0] === '') checks.push(fail('.qmail-default starts with a blank line: qmail-local defers', 'remove the blank first line'));
   if (st.mode & 0o022) checks.push(fail(`.qmail-default is group- or world-writable (${octal(st.mode)}): qmail-local refuses a world-writable one, and others could redirect mail`, `chmod go-w ${path}`));
   if (st.mode & 0o100) checks.push(fail('.qmail-default has the execute bit: qmail-local treats it as forward-only and defers on the program line', `chmod -x ${path}`));
-  if (checks.length === 1) checks.push(ok(`.qmail-default mode ${octal(st.mode)} is safe`));
+  if (!checks.some((c) => c.status === 'fail' && c.what.startsWith('.qmail-default is') || c.what.startsWith('.qmail-default has the'))) checks.push(ok(`.qmail-default mode ${octal(st.mode)} is safe`));
   return checks;
 }
 

@@ -8,7 +8,7 @@ import { MessageSource } from '../delivery/message-source';
 import { defer, exitCode, type Outcome } from '../qmail/outcome';
 import { environmentBytes } from '../system/environment';
 import { oneLine } from '../qmail/status-line';
-import { parseArgs, USAGE } from './options';
+import { parseArgs, USAGE } from '../delivery/command-line';
 
 /** What this run prints: notes (warnings), then the outcome's one line. */
 interface Printed { outcome: Outcome; notes: string[] }

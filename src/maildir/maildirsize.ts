@@ -170,7 +170,7 @@ const uncountable = (dir: string, error: unknown) =>
 
 function countedDirectories(maildir: string): string[] {
   const dirs = [join(maildir, 'new'), join(maildir, 'cur')];
-  let entries: string[] = [];
+  let entries: string[];
   try {
     entries = readdirSync(fsPath(maildir), { encoding: 'latin1' });
   } catch (error) {

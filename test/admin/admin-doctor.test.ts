@@ -4,8 +4,9 @@ import { CdbReader } from '../../src/cdb/cdb-reader';
 import { writeCdb } from '../../src/cdb/cdb-writer';
 import { encodePasswordRecord } from '../../src/vmailmgr/password-record';
 import { UNLIMITED } from '../../src/vmailmgr/uint32';
-import { join } from 'node:path';
-import { basicRecords, scratchDir, VMAILMGR } from '../helpers/fixtures';
+import { dirname, join } from 'node:path';
+import { basicRecords, ROOT, scratchDir, VMAILMGR } from '../helpers/fixtures';
+import { checkProgramLine } from '../../src/admin/program-line';
 import { makeHome, type TestHome } from '../helpers/home';
 import { isRoot, NOBODY } from '../helpers/requirements.cjs';
 import { BIN, cleanEnv, runAdmin } from '../helpers/run';
@@ -21,7 +22,7 @@ function healthyHome(): TestHome {
   const t = makeHome(join(dir.path, `home-${++homes}`));
   // makeHome joins the record's directory as text; the Maildir belongs at its exact bytes (jörg's are UTF-8).
   for (const { directory } of basicRecords()) for (const sub of ['tmp', 'new', 'cur']) mkdirSync(join(t.home, directory, sub), { recursive: true });
-  writeFileSync(join(t.home, '.qmail-default'), '|/usr/local/bin/vdeliver\n');
+  writeFileSync(join(t.home, '.qmail-default'), `|${process.execPath} ${join(ROOT, 'dist', 'vdeliver.cjs')}\n`);
   chmodSync(join(t.home, '.qmail-default'), 0o644);
   chmodSync(t.home, 0o755);
   return t;
@@ -53,6 +54,12 @@ test('a healthy setup passes with no failure', () => {
 test.each<[string, (t: TestHome) => void, RegExp]>([
   ['.qmail-default is missing', (t) => unlinkSync(join(t.home, '.qmail-default')), /^fail .*\.qmail-default does not exist/],
   ['.qmail-default does not call vdeliver', (t) => writeFileSync(join(t.home, '.qmail-default'), '|/usr/bin/procmail\n'), /^fail \.qmail-default does not run vdeliver/],
+  ['.qmail-default names a program that is not there', (t) => writeFileSync(join(t.home, '.qmail-default'), '|/nonexistent/bin/vdeliver\n'), /^fail \/nonexistent\/bin\/vdeliver is missing or not executable: every delivery exits 126 or 127/],
+  ['.qmail-default names a program the base user cannot execute', (t) => {
+    writeFileSync(join(t.root, 'vdeliver'), '#!/bin/sh\n', { mode: 0o644 });
+    writeFileSync(join(t.home, '.qmail-default'), `|${join(t.root, 'vdeliver')}\n`);
+  }, /^fail .*\/vdeliver is missing or not executable/],
+  ['.qmail-default gives vdeliver an option it does not know', (t) => writeFileSync(join(t.home, '.qmail-default'), `|${process.execPath} ${join(ROOT, 'dist', 'vdeliver.cjs')} --bogus\n`), /^fail \.qmail-default gives vdeliver unknown option string: '--bogus': every delivery defers/],
   ['.qmail-default is world-writable', (t) => chmodSync(join(t.home, '.qmail-default'), 0o666), /^fail \.qmail-default is group- or world-writable \(0666\)/],
   ['.qmail-default has the execute bit', (t) => chmodSync(join(t.home, '.qmail-default'), 0o744), /^fail \.qmail-default has the execute bit/],
   ['the home is world-writable', (t) => chmodSync(t.home, 0o777), /^fail home .* is world-writable \(0777\)/],
@@ -236,4 +243,14 @@ test('records with limits that nothing enforces are pointed out, with the fix; e
   expect(shown(t)).toEqual([expect.stringMatching(/^ok {3}\d+ record\(s\) with limits: .*vdeliver-predeliver runs vcheckquota$/)]);
   writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-enforce-quotas'), '1\n');
   expect(shown(t)).toEqual([expect.stringMatching(/^ok {3}quotas are enforced for \d+ record\(s\) with limits$/)]);
+});
+
+test("the program line as qmail's /bin/sh -c runs it: the shim needs node on qmail's PATH", () => {
+  const shim = join(ROOT, 'bin', 'vdeliver');
+  expect(checkProgramLine(shim, '/nonexistent-dir')).toEqual([expect.objectContaining({ status: 'fail', what: expect.stringMatching(/has no node: every delivery exits 127$/) })]);
+  const found = checkProgramLine(shim, dirname(process.execPath));
+  expect(found.map((c) => c.status)).toEqual(['ok', 'warn']); // works, and the direct line starts faster
+  expect(checkProgramLine('vdeliver', '/nonexistent-dir')).toEqual([expect.objectContaining({ status: 'fail', what: expect.stringMatching(/not found on qmail's PATH/) })]);
+  expect(checkProgramLine(`${process.execPath} /nonexistent/dist/vdeliver.cjs`)).toEqual([expect.objectContaining({ status: 'fail', what: expect.stringMatching(/cannot be read: every delivery defers$/) })]);
+  expect(checkProgramLine(`${process.execPath} ${join(ROOT, 'dist', 'vdeliver.cjs')} -d --quiet`).map((c) => c.status)).toEqual(['ok']);
 });

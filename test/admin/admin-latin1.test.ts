@@ -296,7 +296,7 @@ describe('doctor on Latin-1 records', () => {
   test('finds the Maildirs at their exact bytes and names the records printable', () => {
     const home = latin1Home();
     chmodSync(home, 0o755);
-    writeFileSync(join(home, '.qmail-default'), '|/usr/local/bin/vdeliver\n');
+    writeFileSync(join(home, '.qmail-default'), `|${process.execPath} ${join(ROOT, 'dist', 'vdeliver.cjs')}\n`);
     mkdirSync(join(home, '.vmailmgr'));
     mkdirSync(join(home, 'qmail', 'bin'), { recursive: true });
     copyFileSync('/bin/true', join(home, 'qmail', 'bin', 'qmail-queue'));

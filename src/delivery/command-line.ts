@@ -1,4 +1,4 @@
-import { DEFAULT_OPTIONS, type DeliveryOptions } from '../delivery/request';
+import { DEFAULT_OPTIONS, type DeliveryOptions } from './request';
 
 export const USAGE = `usage: vdeliver [flags]
 vmailmgr-compatible delivery agent for qmail (run from ~/.qmail-default as |vdeliver)
