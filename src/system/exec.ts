@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { writeSync } from 'node:fs';
+import { existsSync, writeSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { toText } from './bytes';
-import { errnoText } from './errno';
+import { errnoName, errnoOf, errnoText } from './errno';
 
 /**
  * The one place child processes are started. Every run has an explicit environment, working
@@ -58,8 +58,14 @@ export function run(path: string, options: RunOptions): Promise<RunResult> {
   const stdio: StdioOptions = [streamed ? 'pipe' : (options.stdin as number), 'pipe', 'pipe'];
   if (options.errorChannel) stdio.push('ignore', 'ignore', 'ignore', 'pipe');
   const { file, args, env, cwd } = command(path, options.env, options.cwd);
-  // Its own process group, so a timeout kills whatever the child started too.
-  const child = spawn(file, args, { stdio, env, cwd, detached: true });
+  let child: ChildProcess;
+  try {
+    // Its own process group, so a timeout kills whatever the child started too.
+    child = spawn(file, args, { stdio, env, cwd, detached: true });
+  } catch (error) {
+    // spawn() throws some errors (ENOTDIR, ELOOP, E2BIG...) instead of emitting them.
+    return Promise.resolve(startFailure(error, cwd));
+  }
   const printed: Buffer[] = [];
   const channel: Buffer[] = [];
   const output = (chunk: Buffer): void => {
@@ -98,9 +104,11 @@ export function run(path: string, options: RunOptions): Promise<RunResult> {
       output: options.captureOutput ? Buffer.concat(printed).toString('latin1') : undefined,
     });
     child.on('error', (error: NodeJS.ErrnoException) => {
-      if (child.pid === undefined) done(undefined, undefined, errnoText(error).split(' ')[0]);
+      if (child.pid === undefined) done(undefined, undefined, startFailure(error, cwd).startError);
     });
     child.on('exit', (code, signal) => {
+      // It has exited: whatever happens to its output pipes now, it was not killed for taking too long.
+      if (timer) clearTimeout(timer);
       const settle = (): void => {
         clearTimeout(grace);
         done(code ?? undefined, signal ?? undefined);
@@ -116,6 +124,13 @@ export function run(path: string, options: RunOptions): Promise<RunResult> {
     if (timer) clearTimeout(timer);
     return { ...done, inputFailed: inputFailed && done.startError === undefined, sourceError };
   });
+}
+
+/** Why a child could not be started, naming the working directory when that is what is missing. */
+function startFailure(error: unknown, cwd: string): RunResult {
+  const name = errnoName(errnoOf(error) ?? 0);
+  const missingDir = (name === 'ENOENT' || name === 'ENOTDIR') && !existsSync(cwd);
+  return { exitCode: undefined, timedOut: false, inputFailed: false, errorChannel: '', startError: missingDir ? `${name} (no working directory ${cwd})` : name };
 }
 
 /**
@@ -197,16 +212,19 @@ function command(path: string, env: Record<string, string>, cwd: string): { file
     const key = toText(name);
     if (key === undefined) continue; // a name that is not text cannot be a shell variable either
     const text = toText(value);
-    if (text === undefined) exact.push([key, value]);
-    else textEnv[key] = text;
+    // Only a shell name can be exported by the shell; any other keeps Node's (UTF-8) form.
+    if (text === undefined && SHELL_NAME.test(key)) exact.push([key, value]);
+    else textEnv[key] = text ?? Buffer.from(value, 'latin1').toString('utf8');
   }
   const file = toText(path);
   const dir = toText(cwd);
   if (file !== undefined && dir !== undefined && exact.length === 0) return { file, args: [], env: textEnv, cwd: dir };
-  const lines = exact.map(([name, value]) => `${assign('v', value)} export ${name}="\${v%x}"`);
-  lines.push(`${assign('d', cwd)} cd "\${d%x}" || exit 111`, `${assign('p', path)} exec "\${p%x}"`);
+  const lines = exact.map(([name, value]) => `${assign('vdeliver_value', value)} export ${name}="\${vdeliver_value%x}"`);
+  lines.push('unset vdeliver_value', `${assign('vdeliver_dir', cwd)} cd "\${vdeliver_dir%x}" 2>/dev/null || exit 111`, `${assign('vdeliver_program', path)} exec "\${vdeliver_program%x}"`);
   return { file: '/bin/sh', args: ['-c', lines.join('\n')], env: textEnv, cwd: '/' };
 }
+
+const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** `name=$(printf '\ooo...x');`: the x keeps command substitution from dropping trailing newlines. */
 const assign = (name: string, value: string): string =>

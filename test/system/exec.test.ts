@@ -54,3 +54,17 @@ test('output can be captured, fd 6 is an error channel, and a missing program is
   expect((await run(join(dir.path, 'missing'), { env, cwd: dir.path, stdin: [] })).startError).toBe('ENOENT');
   expect(readFileSync(child, 'utf8')).toContain('exit 82');
 });
+
+test('a child that exits 0 before its timeout is not "timed out" because a background process holds its output', async () => {
+  // The child exits at once; what it left behind keeps stderr open for the 100 ms grace, past the
+  // 80 ms timeout. The timeout must not count: the child had exited (qmail-queue: it had queued).
+  const child = script('exits-then-lingers', '(sleep 2) & exit 0');
+  const result = await run(child, { env, cwd: dir.path, stdin: [], timeoutMs: 80 });
+  expect(result).toMatchObject({ exitCode: 0, timedOut: false });
+});
+
+test('errors spawn() throws instead of emitting (ENOTDIR) and a missing working directory are start errors', async () => {
+  expect((await run('/etc/passwd/x', { env, cwd: dir.path, stdin: [] })).startError).toBe('ENOTDIR');
+  const missing = join(dir.path, 'no-such-dir');
+  expect((await run('/bin/true', { env, cwd: missing, stdin: [] })).startError).toBe(`ENOENT (no working directory ${missing})`);
+});
