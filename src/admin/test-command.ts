@@ -1,7 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { basename, relative } from 'node:path';
-import { byteString, fsPath, printable } from '../system/bytes';
+import { byteString, fromText, fsPath, printable } from '../system/bytes';
 import { errnoText } from '../system/errno';
 import { GLOBAL_DIR_VARIABLE } from '../vmailmgr/config';
 import { deliver, type DeliveryObserver, type Report } from '../delivery/deliver';
@@ -122,7 +122,7 @@ export async function testDelivery(ctx: AdminContext, req: TestRequest, file: st
       globalDir: ctx.config.globalDir,
       openMessage: async () => MessageSource.fromSeekableFd(fd) ?? Promise.reject(new Error(`${file} is not a regular file`)),
       now: Date.now,
-      naming: { now: Date.now, pid, hostname: hostname() },
+      naming: { now: Date.now, pid, hostname: fromText(hostname()) },
       dryRun: req.dryRun,
       captureHookOutput: true,
     }, observer);

@@ -1,6 +1,6 @@
 import { accessSync, constants, fstatSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { fsPath, toBytes, toText } from '../system/bytes';
+import { fromText, fsPath, toBytes, toText } from '../system/bytes';
 import { DEFAULT_GLOBAL_DIR, GLOBAL_DIR_VARIABLE } from '../vmailmgr/config';
 import { deliver } from '../delivery/deliver';
 import { errnoText } from '../system/errno';
@@ -43,7 +43,7 @@ async function main(): Promise<Printed> {
     openMessage: openStdin,
     now: Date.now,
     // The host name is asked for only when a Maildir name is made (a bounce never needs it).
-    naming: { now: nowWithSubMilliseconds, pid: process.pid, get hostname() { return hostname(); } },
+    naming: { now: nowWithSubMilliseconds, pid: process.pid, get hostname() { return fromText(hostname()); } },
   });
   // --quiet silences vdeliver's own status lines; the exit code still tells qmail everything.
   return parsed.options.quiet ? { outcome: { kind: report.outcome.kind } as Outcome, notes: [] } : report;

@@ -20,8 +20,8 @@ export interface Surroundings {
   user: VirtualUser;
   /** The hooks that will run (none for a chain switched off by --no-predeliver / --no-postdeliver). */
   hooks: { predeliver: string[]; postdeliver: string[] };
-  /** <qmail-root> as vmailmgr resolves it: relative to $HOME. */
-  qmailRoot: string;
+  /** <qmail-root> as vmailmgr resolves it (relative to $HOME); read only when there are forwards. */
+  qmailRoot?: string;
   /** First line of <qmail-root>control/me, read only when a forward ends in `@`. */
   controlMe?: string;
   /** undefined: no limit (`-` or `0` in the config). */
@@ -47,17 +47,21 @@ export function gather(request: Request, options: DeliveryOptions, globalDir: st
   const answer = findUser(request, config, nowMs);
   found?.(answer);
   const user = deliverable(answer, request, config, nowMs);
-  const root = qmailRoot(request.home, config);
+  const hooks = {
+    predeliver: options.predeliver ? findHooks('vdeliver-predeliver', config) : [],
+    postdeliver: options.postdeliver ? findHooks('vdeliver-postdeliver', config) : [],
+  };
+  // Items read only when something uses them: each read is a system call on every delivery.
+  const anyHook = hooks.predeliver.length + hooks.postdeliver.length > 0;
+  const forwards = user.record.forwards.length > 0;
+  const root = forwards ? qmailRoot(request.home, config) : undefined;
   return {
     user,
-    hooks: {
-      predeliver: options.predeliver ? findHooks('vdeliver-predeliver', config) : [],
-      postdeliver: options.postdeliver ? findHooks('vdeliver-postdeliver', config) : [],
-    },
+    hooks,
     qmailRoot: root,
-    controlMe: user.record.forwards.some((f) => f.endsWith('@')) ? readControlMe(root) : undefined,
-    hookTimeoutMs: timeoutMs(config.number('vdeliver-hook-timeout')),
-    queueTimeoutMs: timeoutMs(config.number('vdeliver-queue-timeout')),
+    controlMe: root !== undefined && user.record.forwards.some((f) => f.endsWith('@')) ? readControlMe(root) : undefined,
+    hookTimeoutMs: anyHook ? timeoutMs(config.number('vdeliver-hook-timeout')) : undefined,
+    queueTimeoutMs: forwards ? timeoutMs(config.number('vdeliver-queue-timeout')) : undefined,
     quotas: config.number('vdeliver-enforce-quotas') === 1 ? quotaSettings(config) : undefined,
   };
 }

@@ -1,7 +1,11 @@
 import { closeSync, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir as tmpdirText } from 'node:os';
 import type { Readable } from 'node:stream';
+import { fromText } from '../system/bytes';
 import { BLOCK_SIZE, temporaryFile, writeAll } from '../system/files';
+
+/** $TMPDIR as a byte string, like every other path here. */
+const tmpdir = (): string => fromText(tmpdirText());
 
 
 /**

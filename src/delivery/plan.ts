@@ -47,7 +47,7 @@ export function makePlan(request: Request, options: DeliveryOptions, surrounding
     plan.maildir = { path: resolve(request.home, record.directory), prefix };
     if (surroundings.quotas) plan.quota = quotaPlan(user, surroundings.quotas);
   }
-  if (record.forwards.length > 0) {
+  if (record.forwards.length > 0 && qmailRoot !== undefined) {
     plan.forward = {
       qmailQueue: qmailQueuePath(request.env.QMAILQUEUE, qmailRoot),
       sender: request.sender,

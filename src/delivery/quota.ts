@@ -1,6 +1,8 @@
-import { closeSync, constants, openSync, statSync, utimesSync } from 'node:fs';
+import { closeSync, constants, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsPath, toBytes } from '../system/bytes';
+import { isErrno } from '../system/errno';
+import { randomTag } from '../system/files';
 import { appendMaildirSize, readMaildirSize, type Usage } from '../maildir/maildirsize';
 import { commit, type Naming, stageBytes } from '../maildir/maildir-writer';
 import { effectiveHardQuota, judgeQuota, type QuotaDecision, type QuotaLimits } from './quota-rules';
@@ -83,21 +85,24 @@ function crossed(quota: QuotaPlan, usage: Usage): boolean {
 }
 
 /**
- * Courier's `quotawarn` file in the Maildir: its time is the last warning. Touching it first means
- * two deliveries racing past the limit store one warning, not two.
+ * Courier's `quotawarn` file in the Maildir: its time is the last warning. A delivery claims the
+ * right to warn with an exclusive create, or, when the file is older than the interval, by renaming
+ * it away (only one of several racing renames succeeds): two deliveries never both warn.
  */
 function warnNow(maildir: string, intervalMs: number, nowMs: number): boolean {
-  const path = fsPath(join(maildir, 'quotawarn'));
+  const path = join(maildir, 'quotawarn');
   try {
-    if (nowMs - statSync(path).mtimeMs < intervalMs) return false;
-    utimesSync(path, nowMs / 1000, nowMs / 1000);
+    if (nowMs - statSync(fsPath(path)).mtimeMs < intervalMs) return false;
+    const claimed = `${path}.${randomTag()}`;
+    renameSync(fsPath(path), fsPath(claimed));
+    unlinkSync(fsPath(claimed));
+  } catch (error) {
+    if (!isErrno(error, 'ENOENT')) return false; // cannot tell: no warning rather than two
+  }
+  try {
+    closeSync(openSync(fsPath(path), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600));
     return true;
   } catch {
-    try {
-      closeSync(openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600));
-      return true;
-    } catch {
-      return false; // another delivery just made it, or we cannot: no warning rather than two
-    }
+    return false; // another delivery made it first: it warns
   }
 }

@@ -118,10 +118,10 @@ export function appendMaildirSize(maildir: string, bytes: number, count: number)
  */
 export function recalculate(maildir: string, definition: string, persist = true): Usage {
   for (let attempt = 1; ; attempt++) {
-    const { usage, latest } = scan(maildir);
+    const { usage, times } = scan(maildir);
     if (!persist) return usage;
     const written = writeCache(maildir, definition, usage);
-    if (!written || latestChange(maildir) <= latest) return usage;
+    if (!written || unchanged(maildir, times)) return usage;
     if (attempt >= 2) {
       try { unlinkSync(fsPath(join(maildir, MAILDIRSIZE))); } catch { /* already gone */ }
       return usage;
@@ -131,13 +131,13 @@ export function recalculate(maildir: string, definition: string, persist = true)
 
 const SIZE_IN_NAME = /,S=(\d+)(?:[:,]|$)/;
 
-function scan(maildir: string): { usage: Usage; latest: number } {
+function scan(maildir: string): { usage: Usage; times: Map<string, number> } {
   const usage = { bytes: 0, count: 0 };
-  let latest = 0;
+  const times = new Map<string, number>();
   for (const dir of countedDirectories(maildir)) {
     let names: string[];
     try {
-      latest = Math.max(latest, statSync(fsPath(dir)).mtimeMs);
+      times.set(dir, statSync(fsPath(dir)).mtimeMs);
       names = readdirSync(fsPath(dir), { encoding: 'latin1' });
     } catch (error) {
       if (isErrno(error, 'ENOENT', 'ENOTDIR')) continue; // a folder removed while we count
@@ -161,7 +161,7 @@ function scan(maildir: string): { usage: Usage; latest: number } {
       usage.count += 1;
     }
   }
-  return { usage, latest };
+  return { usage, times };
 }
 
 /** A mailbox we cannot count cannot be judged against its quota: defer rather than guess. */
@@ -184,13 +184,18 @@ function countedDirectories(maildir: string): string[] {
   return dirs;
 }
 
-const latestChange = (maildir: string): number => countedDirectories(maildir).reduce((latest, dir) => {
-  try {
-    return Math.max(latest, statSync(fsPath(dir)).mtimeMs);
-  } catch {
-    return latest;
-  }
-}, 0);
+/** Whether every counted directory still has the time it had when it was counted (one by one: coarse clocks tie). */
+function unchanged(maildir: string, times: Map<string, number>): boolean {
+  const now = countedDirectories(maildir);
+  // A folder that came (its directories have no time here) or went (fewer directories) is a change.
+  return now.length >= times.size && now.every((dir) => {
+    try {
+      return statSync(fsPath(dir)).mtimeMs === times.get(dir);
+    } catch {
+      return !times.has(dir);
+    }
+  });
+}
 
 /**
  * Write the file in tmp/ and rename it into place (the Maildir++ procedure), so a reader sees the
