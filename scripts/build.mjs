@@ -1,10 +1,14 @@
 // Bundle each program into one CommonJS file, so start-up loads a single file instead of
 // walking node_modules. Type-checking is tsc's job (npm run typecheck).
 // vdeliver runs once per message, so its start-up is tuned further: dist/vdeliver.cjs is a small
-// loader that compiles dist/vdeliver-main.cjs from a V8 code cache made here by one real delivery.
+// loader that compiles dist/vdeliver-main.<hash>.cjs from a V8 code cache made here by one real
+// delivery. The bundle is named after its content, so a cache can only ever meet the code it was
+// made from (V8 checks only the source's length), and a delivery starting during a build runs
+// either the old loader, bundle and cache, or the new ones.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, closeSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
@@ -19,8 +23,6 @@ const execApart = {
 };
 
 const results = await Promise.all([
-  build({ ...common, entryPoints: ['src/cli/vdeliver.ts'], outfile: 'dist/vdeliver-main.cjs', plugins: [execApart] }),
-  build({ ...common, entryPoints: ['src/cli/load-cached.ts'], outfile: 'dist/vdeliver.cjs', define: { BUNDLE: '"vdeliver-main.cjs"' } }),
   build({ ...common, entryPoints: ['src/system/exec.ts'], outfile: 'dist/exec.cjs' }),
   // mailparser is loaded only by the admin commands that parse messages, and never bundled.
   build({ ...common, entryPoints: ['src/cli/admin.ts'], outfile: 'dist/vdeliver-admin.cjs', external: ['mailparser'], plugins: [execApart] }),
@@ -34,13 +36,24 @@ const replace = (path, contents) => {
   renameSync(`${path}.tmp${process.pid}`, path);
 };
 for (const { outputFiles } of results) for (const file of outputFiles) replace(file.path, file.contents);
-writeCodeCache('dist/vdeliver-main.cjs');
+
+// vdeliver: the content-named bundle, its code cache (made through a loader not yet in place), then the loader.
+const main = (await build({ ...common, entryPoints: ['src/cli/vdeliver.ts'], outfile: 'dist/vdeliver-main.cjs', plugins: [execApart] })).outputFiles[0];
+const bundle = `vdeliver-main.${createHash('sha256').update(main.contents).digest('hex').slice(0, 16)}.cjs`;
+replace(`dist/${bundle}`, main.contents);
+const loader = (await build({ ...common, entryPoints: ['src/cli/load-cached.ts'], outfile: 'dist/vdeliver.cjs', define: { BUNDLE: JSON.stringify(bundle) } })).outputFiles[0];
+const staged = `dist/vdeliver.cjs.new${process.pid}`;
+writeFileSync(staged, loader.contents);
+writeCodeCache(staged, `dist/${bundle}.cache`);
+renameSync(staged, 'dist/vdeliver.cjs');
+// Older bundles and caches: no loader names them any more.
+for (const name of readdirSync('dist')) if (/^vdeliver-main\./.test(name) && !name.startsWith(bundle)) rmSync(join('dist', name));
 
 /**
  * One plain delivery into a throwaway Maildir, with the loader told to save V8's code cache at
  * exit: the cache then holds every function a plain delivery runs, compiled.
  */
-function writeCodeCache(bundle) {
+function writeCodeCache(loader, cache) {
   const sandbox = mkdtempSync(join(tmpdir(), 'vdeliver-build-'));
   try {
     const home = join(sandbox, 'home');
@@ -54,12 +67,13 @@ function writeCodeCache(bundle) {
     const env = {
       HOME: home, USER: 'build', EXT: 'warm', HOST: 'example.com', SENDER: 'build@example.com', RECIPIENT: 'build-warm@example.com',
       UFLINE: 'From build@example.com Thu Jan  1 00:00:00 1970\n', RPLINE: 'Return-Path: <build@example.com>\n', DTLINE: 'Delivered-To: build-warm@example.com\n',
-      VDELIVER_CONFIG_DIR: sandbox, VDELIVER_WRITE_CODE_CACHE: resolve(`${bundle}.cache.tmp${process.pid}`), PATH: process.env.PATH,
+      VDELIVER_CONFIG_DIR: sandbox, PATH: process.env.PATH,
     };
-    const run = spawnSync(process.execPath, [resolve('dist/vdeliver.cjs')], { env, cwd: home, stdio: [stdin, 'pipe', 'pipe'], encoding: 'utf8' });
+    const made = resolve(`${cache}.tmp${process.pid}`);
+    const run = spawnSync(process.execPath, [resolve(loader), '--write-code-cache', made], { env, cwd: home, stdio: [stdin, 'pipe', 'pipe'], encoding: 'utf8' });
     closeSync(stdin);
     if (run.status !== 0) throw new Error(`code cache: the warm-up delivery failed (exit ${run.status}): ${run.stdout}${run.stderr}`);
-    renameSync(env.VDELIVER_WRITE_CODE_CACHE, `${bundle}.cache`);
+    renameSync(made, cache);
   } finally {
     rmSync(sandbox, { recursive: true, force: true });
   }

@@ -4,7 +4,7 @@
  * every time. If V8 rejects the cache (another Node.js version), it compiles the source as usual.
  * Node's own require() would compile the bundle afresh on every run: it has no code cache in Node 20.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
@@ -21,9 +21,16 @@ try {
 }
 // The same wrapper Node puts around a CommonJS module, so the bundle runs exactly as under require().
 const script = new Script(`(function (exports, require, module, __filename, __dirname) {${readFileSync(file, 'utf8')}\n})`, { filename: file, cachedData });
-// The build runs one delivery with this set, and keeps what V8 compiled by the end of it.
-const writeCache = process.env.VDELIVER_WRITE_CODE_CACHE;
-if (writeCache) process.on('exit', () => writeFileSync(writeCache, script.createCachedData()));
-if (process.env.VDELIVER_REPORT_CODE_CACHE) process.stderr.write(`code cache ${cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'accepted'}\n`);
+// The build runs one delivery with `--write-code-cache FILE` first, and keeps what V8 compiled by
+// the end of it; tests ask with `--report-code-cache`. Both are taken off argv before the program
+// sees it (and neither comes from the environment, which qmail passes on to every delivery).
+if (process.argv[2] === '--write-code-cache') {
+  const target = process.argv.splice(2, 2)[1];
+  process.on('exit', () => writeFileSync(target, script.createCachedData()));
+}
+if (process.argv[2] === '--report-code-cache') {
+  process.argv.splice(2, 1);
+  writeSync(2, `code cache ${cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'accepted'}\n`);
+}
 const module = { exports: {} };
 script.runInThisContext()(module.exports, createRequire(file), module, file, __dirname);
