@@ -8,7 +8,25 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { performance: 'readonly', process: 'readonly', Buffer: 'readonly', __dirname: 'readonly', require: 'readonly', module: 'writable', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', SharedArrayBuffer: 'readonly', Atomics: 'readonly', URL: 'readonly' } },
+    languageOptions: {
+      globals: {
+        performance: 'readonly',
+        process: 'readonly',
+        Buffer: 'readonly',
+        __dirname: 'readonly',
+        require: 'readonly',
+        module: 'writable',
+        console: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setImmediate: 'readonly',
+        SharedArrayBuffer: 'readonly',
+        Atomics: 'readonly',
+        URL: 'readonly',
+      },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-require-imports': 'off',
@@ -26,11 +44,16 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     ignores: ['src/system/exec.ts'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [
-        { name: 'node:child_process', message: 'Only src/system/exec.ts starts processes.' },
-        { name: 'execa', message: 'Only src/system/exec.ts starts processes (and execa stays off the delivery path).' },
-        { name: 'mailparser', message: 'mailparser belongs to src/admin only.' },
-      ] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'node:child_process', message: 'Only src/system/exec.ts starts processes.' },
+            { name: 'execa', message: 'Only src/system/exec.ts starts processes (and execa stays off the delivery path).' },
+            { name: 'mailparser', message: 'mailparser belongs to src/admin only.' },
+          ],
+        },
+      ],
     },
   },
   {

@@ -48,7 +48,12 @@ function deliver(address: string, message: Buffer, note: string): void {
     VDELIVER_CONFIG_DIR: join(sandbox, 'etc'),
   };
   const stdin = openSync(messagePath, 'r');
-  const run = spawnSync('/bin/sh', ['-c', `umask 077; exec /bin/sh -c "$0" 2>&1`, join(root, 'bin', 'vdeliver')], { cwd: home, env, stdio: [stdin, 'pipe', 'pipe'], encoding: 'utf8' });
+  const run = spawnSync('/bin/sh', ['-c', `umask 077; exec /bin/sh -c "$0" 2>&1`, join(root, 'bin', 'vdeliver')], {
+    cwd: home,
+    env,
+    stdio: [stdin, 'pipe', 'pipe'],
+    encoding: 'utf8',
+  });
   closeSync(stdin);
   process.stdout.write(`\n── ${address}  (${note})\n   exit ${run.status} (${meaning(run.status)})\n`);
   for (const line of run.stdout.split('\n').filter(Boolean)) process.stdout.write(`   output: ${line}\n`);
@@ -56,7 +61,10 @@ function deliver(address: string, message: Buffer, note: string): void {
     const text = readFileSync(join(home, file), 'utf8');
     process.stdout.write(`   stored: ${file}\n           ${text.split('\n').slice(0, 2).join('\n           ')}\n`);
   }
-  for (const call of readdirSync(queued).filter((f) => f.endsWith('.envelope')).sort().slice(calls / 3)) {
+  for (const call of readdirSync(queued)
+    .filter((f) => f.endsWith('.envelope'))
+    .sort()
+    .slice(calls / 3)) {
     const envelope = readFileSync(join(queued, call)).toString('latin1').replace(/\0/g, '\\0');
     process.stdout.write(`   queued: envelope ${envelope}\n`);
   }
@@ -84,16 +92,39 @@ deliver('bob@example.com', hello, 'a mailbox plus two forwards, in one qmail-que
 deliver('info@example.com', hello, 'an alias: forwards only');
 deliver('nobody-here@example.com', hello, 'unknown: the + catch-all forwards to alice');
 deliver('olduser@example.com', hello, 'an expired account');
-deliver('Alice@Example.COM', Buffer.concat([hello, Buffer.alloc(30000, 'x\n')]), "over alice's 20000-byte message-size limit: vdeliver's quota check refuses it");
+deliver(
+  'Alice@Example.COM',
+  Buffer.concat([hello, Buffer.alloc(30000, 'x\n')]),
+  "over alice's 20000-byte message-size limit: vdeliver's quota check refuses it",
+);
 deliver('carol@example.com', hello, 'carol may hold one message');
 deliver('carol@example.com', hello, 'a second one is over her message count');
 deliver('bob@example.com', Buffer.concat([Buffer.from('X-Spam-Flag: YES\n'), hello]), 'marked as spam: the example predeliver hook refuses it');
 
 // The same pipeline, explained step by step and changing nothing: what admins use to test a setup.
 process.stdout.write(`\n$ vdeliver-admin test --dry-run --to bob@example.com fixtures/messages/attachment-binary.eml\n`);
-const explained = spawnSync(join(root, 'bin', 'vdeliver-admin'), ['test', '--home', home, '--dry-run', '--to', 'bob@example.com', '--from', 'sender@remote.example', join(root, 'fixtures', 'messages', 'attachment-binary.eml')], {
-  encoding: 'utf8',
-  env: { PATH: process.env.PATH ?? '/usr/bin:/bin', USER: 'vdomain', VDELIVER_CONFIG_DIR: join(sandbox, 'etc'), QMAILQUEUE: join(root, 'test', 'doubles', 'qmail-queue-recorder') },
-});
+const explained = spawnSync(
+  join(root, 'bin', 'vdeliver-admin'),
+  [
+    'test',
+    '--home',
+    home,
+    '--dry-run',
+    '--to',
+    'bob@example.com',
+    '--from',
+    'sender@remote.example',
+    join(root, 'fixtures', 'messages', 'attachment-binary.eml'),
+  ],
+  {
+    encoding: 'utf8',
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      USER: 'vdomain',
+      VDELIVER_CONFIG_DIR: join(sandbox, 'etc'),
+      QMAILQUEUE: join(root, 'test', 'doubles', 'qmail-queue-recorder'),
+    },
+  },
+);
 process.stdout.write(explained.stdout + explained.stderr);
 process.stdout.write(`\nThe sandbox stays for you to look at: ${sandbox}\n`);

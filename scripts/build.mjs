@@ -41,7 +41,8 @@ for (const { outputFiles } of results) for (const file of outputFiles) replace(f
 const main = (await build({ ...common, entryPoints: ['src/cli/vdeliver.ts'], outfile: 'dist/vdeliver-main.cjs', plugins: [execApart] })).outputFiles[0];
 const bundle = `vdeliver-main.${createHash('sha256').update(main.contents).digest('hex').slice(0, 16)}.cjs`;
 replace(`dist/${bundle}`, main.contents);
-const loader = (await build({ ...common, entryPoints: ['src/cli/load-cached.ts'], outfile: 'dist/vdeliver.cjs', define: { BUNDLE: JSON.stringify(bundle) } })).outputFiles[0];
+const loader = (await build({ ...common, entryPoints: ['src/cli/load-cached.ts'], outfile: 'dist/vdeliver.cjs', define: { BUNDLE: JSON.stringify(bundle) } }))
+  .outputFiles[0];
 const staged = `dist/vdeliver.cjs.new${process.pid}`;
 writeFileSync(staged, loader.contents);
 writeCodeCache(staged, `dist/${bundle}.cache`);
@@ -60,17 +61,33 @@ function writeCodeCache(loader, cache) {
     for (const sub of ['tmp', 'new', 'cur']) mkdirSync(join(home, 'users', 'warm', sub), { recursive: true });
     mkdirSync(join(home, '.vmailmgr'));
     writeFileSync(join(sandbox, 'users.tsv'), 'warm\t*\t./users/warm\t\t1\t1\t-\t-\t-\t-\t0\t-\t\n');
-    const admin = spawnSync(process.execPath, ['dist/vdeliver-admin.cjs', 'build', '--home', home, join(sandbox, 'users.tsv')], { encoding: 'utf8', env: { PATH: process.env.PATH, VDELIVER_CONFIG_DIR: sandbox } });
+    const admin = spawnSync(process.execPath, ['dist/vdeliver-admin.cjs', 'build', '--home', home, join(sandbox, 'users.tsv')], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, VDELIVER_CONFIG_DIR: sandbox },
+    });
     if (admin.status !== 0) throw new Error(`code cache: building the table failed: ${admin.stderr}`);
     writeFileSync(join(sandbox, 'message'), 'Subject: warm-up\n\nA delivery to make the code cache.\n');
     const stdin = openSync(join(sandbox, 'message'), 'r');
     const env = {
-      HOME: home, USER: 'build', EXT: 'warm', HOST: 'example.com', SENDER: 'build@example.com', RECIPIENT: 'build-warm@example.com',
-      UFLINE: 'From build@example.com Thu Jan  1 00:00:00 1970\n', RPLINE: 'Return-Path: <build@example.com>\n', DTLINE: 'Delivered-To: build-warm@example.com\n',
-      VDELIVER_CONFIG_DIR: sandbox, PATH: process.env.PATH,
+      HOME: home,
+      USER: 'build',
+      EXT: 'warm',
+      HOST: 'example.com',
+      SENDER: 'build@example.com',
+      RECIPIENT: 'build-warm@example.com',
+      UFLINE: 'From build@example.com Thu Jan  1 00:00:00 1970\n',
+      RPLINE: 'Return-Path: <build@example.com>\n',
+      DTLINE: 'Delivered-To: build-warm@example.com\n',
+      VDELIVER_CONFIG_DIR: sandbox,
+      PATH: process.env.PATH,
     };
     const made = resolve(`${cache}.tmp${process.pid}`);
-    const run = spawnSync(process.execPath, [resolve(loader), '--write-code-cache', made], { env, cwd: home, stdio: [stdin, 'pipe', 'pipe'], encoding: 'utf8' });
+    const run = spawnSync(process.execPath, [resolve(loader), '--write-code-cache', made], {
+      env,
+      cwd: home,
+      stdio: [stdin, 'pipe', 'pipe'],
+      encoding: 'utf8',
+    });
     closeSync(stdin);
     if (run.status !== 0) throw new Error(`code cache: the warm-up delivery failed (exit ${run.status}): ${run.stdout}${run.stderr}`);
     renameSync(made, cache);

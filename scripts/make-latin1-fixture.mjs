@@ -18,25 +18,51 @@ const out = resolve(process.argv[2] ?? join(ROOT, 'fixtures', 'latin1'));
 // The encoder and writer are TypeScript: bundle just those two into memory and import the result.
 const { outputFiles } = await build({
   stdin: {
-    contents: "export { encodePasswordRecord } from './src/vmailmgr/password-record'; export { buildCdb } from './src/cdb/cdb-writer'; export { printable } from './src/system/bytes';",
+    contents:
+      "export { encodePasswordRecord } from './src/vmailmgr/password-record'; export { buildCdb } from './src/cdb/cdb-writer'; export { printable } from './src/system/bytes';",
     resolveDir: ROOT,
     loader: 'ts',
   },
-  bundle: true, platform: 'node', format: 'esm', write: false, logLevel: 'warning',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  write: false,
+  logLevel: 'warning',
 });
 const { encodePasswordRecord, buildCdb, printable } = await import(`data:text/javascript;base64,${Buffer.from(outputFiles[0].contents).toString('base64')}`);
 
 const PW = '$1$abcdefgh$cHJi5PXp/ki/ktXzqlk6I1'; // MD5-crypt of 'secret', as in fixtures/vmailmgr
 const UNLIMITED = 0xffffffff;
 const base = {
-  password: PW, forwards: [], personal: '', hardquota: UNLIMITED, softquota: UNLIMITED, msgsize: UNLIMITED,
-  msgcount: UNLIMITED, ctime: 1795317611, expiry: UNLIMITED, hasMailbox: true, mailboxEnabled: true,
+  password: PW,
+  forwards: [],
+  personal: '',
+  hardquota: UNLIMITED,
+  softquota: UNLIMITED,
+  msgsize: UNLIMITED,
+  msgcount: UNLIMITED,
+  ctime: 1795317611,
+  expiry: UNLIMITED,
+  hasMailbox: true,
+  mailboxEnabled: true,
 };
 // Strings here are byte strings (src/system/bytes.ts): '\xf6' is the single byte F6, Latin-1 for ö.
 const users = [
-  { key: 'j\xf6rg', about: 'Latin-1 name, directory and personal name', record: { ...base, directory: './users/j\xf6rg', personal: 'J\xf6rg Sch\xe4fer', msgsize: 1000000 } },
-  { key: 'mueller', about: 'an alias forwarding to a Latin-1 address', record: { ...base, directory: './users/mueller', forwards: ['m\xfcller@example.org', 'alice'], hasMailbox: false } },
-  { key: 'rene', about: 'Latin-1 personal name, ASCII directory', record: { ...base, directory: './users/rene', personal: 'Ren\xe9 Lef\xe8vre', hardquota: 5000000 } },
+  {
+    key: 'j\xf6rg',
+    about: 'Latin-1 name, directory and personal name',
+    record: { ...base, directory: './users/j\xf6rg', personal: 'J\xf6rg Sch\xe4fer', msgsize: 1000000 },
+  },
+  {
+    key: 'mueller',
+    about: 'an alias forwarding to a Latin-1 address',
+    record: { ...base, directory: './users/mueller', forwards: ['m\xfcller@example.org', 'alice'], hasMailbox: false },
+  },
+  {
+    key: 'rene',
+    about: 'Latin-1 personal name, ASCII directory',
+    record: { ...base, directory: './users/rene', personal: 'Ren\xe9 Lef\xe8vre', hardquota: 5000000 },
+  },
   { key: 'alice', about: 'plain ASCII', record: { ...base, directory: './users/alice', personal: 'Alice Example' } },
 ];
 
@@ -45,9 +71,10 @@ const limit = (n) => (n === UNLIMITED ? null : n);
 const entries = users.map(({ key, record }) => [Buffer.from(key, 'latin1'), encodePasswordRecord(record)]);
 const description = {
   file: 'passwd.cdb',
-  made_by: 'scripts/make-latin1-fixture.mjs: vdeliver\'s encodePasswordRecord (version 2) and buildCdb with the signed-char hash',
+  made_by: "scripts/make-latin1-fixture.mjs: vdeliver's encodePasswordRecord (version 2) and buildCdb with the signed-char hash",
   order: 'records appear in the cdb data section in this order',
-  hex_note: 'key_hex, value_hex and the *_hex fields are the exact bytes; shown_as is how vdeliver-admin prints the key (valid UTF-8 as text, otherwise \\xNN per byte)',
+  hex_note:
+    'key_hex, value_hex and the *_hex fields are the exact bytes; shown_as is how vdeliver-admin prints the key (valid UTF-8 as text, otherwise \\xNN per byte)',
   number_fields_note: 'null = stored as "-" (unlimited / never)',
   records: users.map(({ key, about, record: r }, i) => ({
     shown_as: printable(key),

@@ -53,7 +53,10 @@ const ENVELOPES: Array<[string, string, number]> = [
   ['recipient of 1003 bytes', `Fa@b.c\0T${'y'.repeat(1003)}\0\0`, 11],
 ];
 
-describe.each([['qmail-queue-recorder', RECORDER], ['qmail-queue-slow', SLOW]])('%s', (_name, double) => {
+describe.each([
+  ['qmail-queue-recorder', RECORDER],
+  ['qmail-queue-slow', SLOW],
+])('%s', (_name, double) => {
   test.each(ENVELOPES)('%s: exit %p', (_label, envelope, exit) => {
     expect(queue(double, Buffer.from(envelope, 'latin1')).exit).toBe(exit);
   });

@@ -36,7 +36,9 @@ test('root, setpriv and mount are reported missing exactly when not running as r
 });
 
 test('an unknown requirement is a mistake in the test, not a skip', () => {
-  const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(join(ROOT, 'test', 'helpers', 'requirements.cjs'))}).missing('gpu')`], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(join(ROOT, 'test', 'helpers', 'requirements.cjs'))}).missing('gpu')`], {
+    encoding: 'utf8',
+  });
   expect(r.status).toBe(1);
   expect(r.stderr).toContain('unknown requirement gpu');
 });

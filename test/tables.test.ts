@@ -9,8 +9,21 @@ import { parseArgs } from '../src/delivery/command-line';
 
 describe('hook exit codes (qmail-command rules)', () => {
   test.each([
-    [0, 'continue'], [99, 'stop'], [100, 'bounce'], [64, 'bounce'], [65, 'bounce'], [70, 'bounce'], [76, 'bounce'],
-    [77, 'bounce'], [78, 'bounce'], [112, 'bounce'], [111, 'defer'], [1, 'defer'], [127, 'defer'], [255, 'defer'], [undefined, 'defer'],
+    [0, 'continue'],
+    [99, 'stop'],
+    [100, 'bounce'],
+    [64, 'bounce'],
+    [65, 'bounce'],
+    [70, 'bounce'],
+    [76, 'bounce'],
+    [77, 'bounce'],
+    [78, 'bounce'],
+    [112, 'bounce'],
+    [111, 'defer'],
+    [1, 'defer'],
+    [127, 'defer'],
+    [255, 'defer'],
+    [undefined, 'defer'],
   ])('%p -> %s', (code, verdict) => expect(hookVerdict(code)).toBe(verdict));
 });
 
@@ -42,13 +55,22 @@ describe('the errno table', () => {
     Object.assign(new Error(`${code}: ${words}, write`), { errno: -constants.errno[name], code, syscall: 'write' });
   test('EDQUOT is recognised by its number although Node 20 calls it "Unknown system error -122"', () => {
     const edquot = err('EDQUOT', `Unknown system error -${constants.errno.EDQUOT}`);
-    expect(fileFailure('Error writing the output file.', edquot).outcome).toEqual({ kind: 'bounce', line: 'vdeliver: Delivery failed due to system quota violation (#5.2.2)' });
+    expect(fileFailure('Error writing the output file.', edquot).outcome).toEqual({
+      kind: 'bounce',
+      line: 'vdeliver: Delivery failed due to system quota violation (#5.2.2)',
+    });
     expect(errnoText(edquot)).toBe('EDQUOT (disk quota exceeded)');
   });
-  test('anything else defers, named by its number with libuv\'s words where Node has them', () => {
-    expect(fileFailure('Error writing the output file.', err('ENOSPC', 'ENOSPC', 'no space left on device')).outcome).toEqual({ kind: 'defer', line: 'vdeliver: Error writing the output file. ENOSPC (no space left on device) (#4.3.0)' });
+  test("anything else defers, named by its number with libuv's words where Node has them", () => {
+    expect(fileFailure('Error writing the output file.', err('ENOSPC', 'ENOSPC', 'no space left on device')).outcome).toEqual({
+      kind: 'defer',
+      line: 'vdeliver: Error writing the output file. ENOSPC (no space left on device) (#4.3.0)',
+    });
     // Node's stream writes say UNKNOWN for an errno libuv cannot name: the number still tells.
-    expect(fileFailure('Error writing the output file.', err('ESTALE', 'UNKNOWN')).outcome).toEqual({ kind: 'defer', line: 'vdeliver: Error writing the output file. ESTALE (stale file handle) (#4.3.0)' });
+    expect(fileFailure('Error writing the output file.', err('ESTALE', 'UNKNOWN')).outcome).toEqual({
+      kind: 'defer',
+      line: 'vdeliver: Error writing the output file. ESTALE (stale file handle) (#4.3.0)',
+    });
     expect(fileFailure('Error creating the output file.', new Error('not a system error')).outcome.kind).toBe('defer');
   });
 });

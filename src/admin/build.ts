@@ -25,6 +25,11 @@ export function build(ctx: AdminContext, args: string[], stdin: () => string): {
   }
   const users = parseUsersFile(text, printable(file), allowOutsideHome);
   // The old table is replaced, not read: it may be the broken one being rebuilt.
-  withTableLock(ctx, () => writeRecords(ctx, users.map((u) => ({ key: keyOf(u.key), value: encodePasswordRecord(u.record) }))));
+  withTableLock(ctx, () =>
+    writeRecords(
+      ctx,
+      users.map((u) => ({ key: keyOf(u.key), value: encodePasswordRecord(u.record) })),
+    ),
+  );
   return { out: `wrote ${users.length} record${users.length === 1 ? '' : 's'} to ${printable(ctx.tablePath)}\n`, errors: [] };
 }

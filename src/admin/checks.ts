@@ -2,7 +2,11 @@ import { lstatSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { fsPath } from '../system/bytes';
 
 /** One line of `vdeliver-admin doctor`: what was checked, and how to fix it when it is not ok. */
-export interface Check { status: 'ok' | 'warn' | 'fail'; what: string; fix?: string }
+export interface Check {
+  status: 'ok' | 'warn' | 'fail';
+  what: string;
+  fix?: string;
+}
 
 export const ok = (what: string): Check => ({ status: 'ok', what });
 export const warn = (what: string, fix?: string): Check => ({ status: 'warn', what, fix });
@@ -29,18 +33,28 @@ export function failure(work: () => unknown): string | undefined {
 /** stat, or undefined when the path is missing or cannot be reached. */
 export function stat(path: string): Stats | undefined {
   let st: Stats | undefined;
-  return failure(() => { st = statSync(fsPath(path)); }) ? undefined : st;
+  return failure(() => {
+    st = statSync(fsPath(path));
+  })
+    ? undefined
+    : st;
 }
 
 /** lstat (the link itself, not what it points at), or undefined likewise. */
 export function lstat(path: string): Stats | undefined {
   let st: Stats | undefined;
-  return failure(() => { st = lstatSync(fsPath(path)); }) ? undefined : st;
+  return failure(() => {
+    st = lstatSync(fsPath(path));
+  })
+    ? undefined
+    : st;
 }
 
 /** A file's bytes as a byte string, or the error code it could not be read with. */
 export function readBytes(path: string): { text: string } | { code: string } {
   let text = '';
-  const code = failure(() => { text = readFileSync(fsPath(path), 'latin1'); });
+  const code = failure(() => {
+    text = readFileSync(fsPath(path), 'latin1');
+  });
   return code ? { code } : { text };
 }

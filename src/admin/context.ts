@@ -18,7 +18,10 @@ export interface AdminContext {
 }
 
 export class AdminError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
     this.name = 'AdminError';
   }
@@ -29,7 +32,14 @@ export function adminContext(home: string | undefined, env: Readonly<Record<stri
   if (!home) throw new AdminError('no home directory: pass --home DIR or set HOME');
   const config = new Config(home, env[GLOBAL_DIR_VARIABLE] || DEFAULT_GLOBAL_DIR);
   // Worked out when used: doctor must get going even when password-file cannot be read, to say so.
-  return { home, config, now, get tablePath() { return tablePath(home, config); } };
+  return {
+    home,
+    config,
+    now,
+    get tablePath() {
+      return tablePath(home, config);
+    },
+  };
 }
 
 export function openTable(ctx: AdminContext): PasswordTable {
@@ -43,7 +53,8 @@ export function openTable(ctx: AdminContext): PasswordTable {
 /** One sentence for a table that cannot be used; other errors pass through unchanged. */
 export function tableError(ctx: AdminContext, error: unknown): unknown {
   if (!(error instanceof CdbError)) return error;
-  const why = error.kind === 'missing' ? 'does not exist' : error.kind === 'unreadable' ? `cannot be read (${error.message})` : `is not a valid cdb (${error.message})`;
+  const why =
+    error.kind === 'missing' ? 'does not exist' : error.kind === 'unreadable' ? `cannot be read (${error.message})` : `is not a valid cdb (${error.message})`;
   return new AdminError(`the password table ${printable(ctx.tablePath)} ${why}`);
 }
 

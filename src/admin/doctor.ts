@@ -52,7 +52,11 @@ export function doctor(ctx: AdminContext, env: Readonly<Record<string, string | 
   // Nothing in a home that cannot be entered can be checked; qmail-local stops there too.
   if (!home.enterable) return home.checks;
   const config = checkConfig(ctx);
-  const records = needingConfig('password table', () => readTable(ctx), (check) => ({ checks: [check], users: [] }));
+  const records = needingConfig(
+    'password table',
+    () => readTable(ctx),
+    (check) => ({ checks: [check], users: [] }),
+  );
   return [
     ...home.checks,
     ...checkQmailDefault(ctx),
@@ -61,10 +65,22 @@ export function doctor(ctx: AdminContext, env: Readonly<Record<string, string | 
     ...checkMaildirs(ctx, records.users),
     ...checkStaleTmp(ctx, records.users),
     ...checkPlacement(ctx, records.users),
-    ...needingConfig('catch-all', () => checkCatchAll(ctx, records.users), (check) => [check]),
-    ...needingConfig('qmail-queue', () => checkQueue(ctx, env, records.users), (check) => [check]),
+    ...needingConfig(
+      'catch-all',
+      () => checkCatchAll(ctx, records.users),
+      (check) => [check],
+    ),
+    ...needingConfig(
+      'qmail-queue',
+      () => checkQueue(ctx, env, records.users),
+      (check) => [check],
+    ),
     ...checkHooks(ctx, config.unsearchable),
-    ...needingConfig('quotas', () => checkQuotas(ctx, records.users), (check) => [check]),
+    ...needingConfig(
+      'quotas',
+      () => checkQuotas(ctx, records.users),
+      (check) => [check],
+    ),
   ];
 }
 
@@ -76,20 +92,48 @@ function checkQuotas(ctx: AdminContext, users: User[]): Check[] {
   const limited = users.filter(({ record: r }) => [r.hardquota, r.softquota, r.msgsize, r.msgcount].some((n) => n !== UNLIMITED));
   if (limited.length === 0) return [];
   if (ctx.config.number('vdeliver-enforce-quotas') === 1) return [ok(`quotas are enforced for ${limited.length} record(s) with limits`)];
-  const vcheckquota = findHooks('vdeliver-predeliver', ctx.config).find((path) => { const read = readBytes(path); return 'text' in read && read.text.includes('vcheckquota'); });
+  const vcheckquota = findHooks('vdeliver-predeliver', ctx.config).find((path) => {
+    const read = readBytes(path);
+    return 'text' in read && read.text.includes('vcheckquota');
+  });
   if (vcheckquota) return [ok(`${limited.length} record(s) with limits: ${printable(vcheckquota)} runs vcheckquota`)];
-  const names = limited.slice(0, 5).map((u) => printable(u.key)).join(', ') + (limited.length > 5 ? ', ...' : '');
-  return [warn(`${limited.length} record(s) carry limits that nothing enforces (${names}): neither vdeliver-enforce-quotas nor a vcheckquota predeliver hook`,
-    `echo 1 > ${printable(join(ctx.config.localDir, 'vdeliver-enforce-quotas'))}`)];
+  const names =
+    limited
+      .slice(0, 5)
+      .map((u) => printable(u.key))
+      .join(', ') + (limited.length > 5 ? ', ...' : '');
+  return [
+    warn(
+      `${limited.length} record(s) carry limits that nothing enforces (${names}): neither vdeliver-enforce-quotas nor a vcheckquota predeliver hook`,
+      `echo 1 > ${printable(join(ctx.config.localDir, 'vdeliver-enforce-quotas'))}`,
+    ),
+  ];
 }
 
 function checkHome(ctx: AdminContext): { checks: Check[]; enterable: boolean } {
   const home = printable(ctx.home);
   const st = stat(ctx.home);
   if (!st?.isDirectory()) return { checks: [fail(`home directory ${home} does not exist`)], enterable: true };
-  if (!searchable(ctx.home)) return { checks: [fail(`home ${home} cannot be searched (${octal(st.mode)}): qmail-local cannot enter it and defers every delivery; nothing in it can be checked`, `chmod u+rx ${home}`)], enterable: false };
-  const checks = [(st.mode & 0o002) ? fail(`home ${home} is world-writable (${octal(st.mode)}): qmail-local defers every delivery`, `chmod o-w ${home}`) : ok(`home ${home} is not writable by others`)];
-  checks.push((st.mode & 0o1000) ? fail(`home ${home} is sticky: qmail-local defers ("user is editing his .qmail file")`, `chmod -t ${home} (vrehash leaves it set if interrupted)`) : ok('home is not sticky'));
+  if (!searchable(ctx.home))
+    return {
+      checks: [
+        fail(
+          `home ${home} cannot be searched (${octal(st.mode)}): qmail-local cannot enter it and defers every delivery; nothing in it can be checked`,
+          `chmod u+rx ${home}`,
+        ),
+      ],
+      enterable: false,
+    };
+  const checks = [
+    st.mode & 0o002
+      ? fail(`home ${home} is world-writable (${octal(st.mode)}): qmail-local defers every delivery`, `chmod o-w ${home}`)
+      : ok(`home ${home} is not writable by others`),
+  ];
+  checks.push(
+    st.mode & 0o1000
+      ? fail(`home ${home} is sticky: qmail-local defers ("user is editing his .qmail file")`, `chmod -t ${home} (vrehash leaves it set if interrupted)`)
+      : ok('home is not sticky'),
+  );
   if (st.uid === 0) checks.push(warn('home is owned by root: qmail never delivers to uid 0', 'chown the home to the base user'));
   return { checks, enterable: true };
 }
@@ -98,7 +142,8 @@ function checkQmailDefault(ctx: AdminContext): Check[] {
   const file = join(ctx.home, '.qmail-default');
   const path = printable(file);
   const st = stat(file);
-  if (!st) return [fail(`${path} does not exist: mail for this domain is not handed to vdeliver`, `echo "|$(command -v node) /path/to/dist/vdeliver.cjs" > ${path}`)];
+  if (!st)
+    return [fail(`${path} does not exist: mail for this domain is not handed to vdeliver`, `echo "|$(command -v node) /path/to/dist/vdeliver.cjs" > ${path}`)];
   const checks: Check[] = [];
   const read = readBytes(file);
   if ('code' in read) return [fail(`${path} cannot be read (${read.code}): qmail-local defers every delivery`, `chmod 644 ${path}`)];
@@ -107,9 +152,17 @@ function checkQmailDefault(ctx: AdminContext): Check[] {
   if (program && /(^|\/|\s)vdeliver(\.cjs)?(\s|$)/.test(program.slice(1))) checks.push(...checkProgramLine(program.slice(1)));
   else checks.push(fail('.qmail-default does not run vdeliver', 'its line should be |/usr/bin/node /path/to/dist/vdeliver.cjs'));
   if (lines[0] === '') checks.push(fail('.qmail-default starts with a blank line: qmail-local defers', 'remove the blank first line'));
-  if (st.mode & 0o022) checks.push(fail(`.qmail-default is group- or world-writable (${octal(st.mode)}): qmail-local refuses a world-writable one, and others could redirect mail`, `chmod go-w ${path}`));
-  if (st.mode & 0o100) checks.push(fail('.qmail-default has the execute bit: qmail-local treats it as forward-only and defers on the program line', `chmod -x ${path}`));
-  if (!checks.some((c) => c.status === 'fail' && c.what.startsWith('.qmail-default is') || c.what.startsWith('.qmail-default has the'))) checks.push(ok(`.qmail-default mode ${octal(st.mode)} is safe`));
+  if (st.mode & 0o022)
+    checks.push(
+      fail(
+        `.qmail-default is group- or world-writable (${octal(st.mode)}): qmail-local refuses a world-writable one, and others could redirect mail`,
+        `chmod go-w ${path}`,
+      ),
+    );
+  if (st.mode & 0o100)
+    checks.push(fail('.qmail-default has the execute bit: qmail-local treats it as forward-only and defers on the program line', `chmod -x ${path}`));
+  if (!checks.some((c) => (c.status === 'fail' && c.what.startsWith('.qmail-default is')) || c.what.startsWith('.qmail-default has the')))
+    checks.push(ok(`.qmail-default mode ${octal(st.mode)} is safe`));
   return checks;
 }
 
@@ -119,13 +172,20 @@ function checkConfig(ctx: AdminContext): { checks: Check[]; unsearchable: Set<st
   const unsearchable = new Set<string>();
   for (const dir of ctx.config.directories) {
     let names: string[] = [];
-    const code = failure(() => { names = readdirSync(fsPath(dir), { encoding: 'latin1' }); });
+    const code = failure(() => {
+      names = readdirSync(fsPath(dir), { encoding: 'latin1' });
+    });
     if (code === 'ENOENT') {
       checks.push(ok(`config directory ${printable(dir)} is absent (defaults apply)`));
     } else if (stat(dir)?.isDirectory() && !searchable(dir)) {
       // Listable but not searchable: none of its items or hooks can be opened, and vdeliver does not guess.
       unsearchable.add(dir);
-      checks.push(fail(`config directory ${printable(dir)} cannot be searched: vdeliver cannot look at its items and hooks, so every delivery defers`, `chmod a+rx ${printable(dir)}`));
+      checks.push(
+        fail(
+          `config directory ${printable(dir)} cannot be searched: vdeliver cannot look at its items and hooks, so every delivery defers`,
+          `chmod a+rx ${printable(dir)}`,
+        ),
+      );
     } else if (code) {
       checks.push(fail(`config directory ${printable(dir)} cannot be read (${code})`, `chmod a+rx ${printable(dir)}`));
     } else {
@@ -142,13 +202,17 @@ function checkItem(file: string, item: ConfigItem): Check {
   // vdeliver does not guess a value it cannot read: every delivery that needs the item defers.
   if ('code' in read) return fail(`${path} cannot be read (${read.code}): deliveries that need it defer`, `chmod a+r ${path}`);
   const first = firstLine(read.text);
-  if (CONFIG_ITEMS[item].type === 'number' && !strtou(toBytes(first)).digits) return fail(`${path}: '${printable(first)}' is not a number: the next directory's value or the default is used`, 'write digits, or - for unlimited');
+  if (CONFIG_ITEMS[item].type === 'number' && !strtou(toBytes(first)).digits)
+    return fail(`${path}: '${printable(first)}' is not a number: the next directory's value or the default is used`, 'write digits, or - for unlimited');
   if (first === '' && CONFIG_ITEMS[item].type !== 'list' && CONFIG_ITEMS[item].type !== 'text') return warn(`${path} is empty: it does not override anything`);
   return ok(`${path} = ${printable(first)}`);
 }
 
 /** A valid record of the table; the key and the record's fields are byte strings (src/system/bytes.ts). */
-interface User { key: string; record: PasswordRecord }
+interface User {
+  key: string;
+  record: PasswordRecord;
+}
 
 function readTable(ctx: AdminContext): { checks: Check[]; users: User[] } {
   let table: PasswordTable;
@@ -156,7 +220,15 @@ function readTable(ctx: AdminContext): { checks: Check[]; users: User[] } {
     // Opened as delivery opens it, with the old-format records' defaults from the config.
     table = PasswordTable.open(ctx.tablePath, () => oldFormatDefaults(ctx.config), ctx.now);
   } catch (error) {
-    return { checks: [fail(`password table ${printable(ctx.tablePath)}: ${(error as Error).message}: every delivery defers`, 'rebuild it with vdeliver-admin build or vmailmgr\'s vrehash')], users: [] };
+    return {
+      checks: [
+        fail(
+          `password table ${printable(ctx.tablePath)}: ${(error as Error).message}: every delivery defers`,
+          "rebuild it with vdeliver-admin build or vmailmgr's vrehash",
+        ),
+      ],
+      users: [],
+    };
   }
   const checks: Check[] = [];
   const users: User[] = [];
@@ -175,7 +247,13 @@ function readTable(ctx: AdminContext): { checks: Check[]; users: User[] } {
   checks.unshift(ok(`password table ${printable(ctx.tablePath)} holds ${users.length} valid record(s)`));
   // vmailmgr's writers and ours create it exclusively: left over from an interrupted edit, it blocks every edit.
   const lock = stat(`${ctx.tablePath}.tmp`);
-  if (lock) checks.push(warn(`${printable(ctx.tablePath)}.tmp exists (since ${lock.mtime.toISOString()}): table edits are blocked`, `remove it if no vmailmgr tool or vdeliver-admin is running`));
+  if (lock)
+    checks.push(
+      warn(
+        `${printable(ctx.tablePath)}.tmp exists (since ${lock.mtime.toISOString()}): table edits are blocked`,
+        `remove it if no vmailmgr tool or vdeliver-admin is running`,
+      ),
+    );
   return { checks, users };
 }
 
@@ -200,13 +278,23 @@ function checkMaildirs(ctx: AdminContext, users: User[]): Check[] {
     const missing = ['tmp', 'new', 'cur'].filter((sub) => !stat(join(dir, sub))?.isDirectory());
     const wall = missing.length ? firstUnsearchable(join(dir, missing[0])) : undefined;
     if (wall) blocked.set(wall, [...(blocked.get(wall) ?? []), name]);
-    else if (!deliverable(dir)) checks.push(fail(`${name}: ${shown} is not a Maildir (no ${missing.join(', ')}): mail defers`, `mkdir -p ${missing.map((m) => printable(join(dir, m))).join(' ')}`));
-    else if (missing.length) checks.push(warn(`${name}: ${shown} has no cur/: mail is delivered, but Maildir readers expect it`, `mkdir -p ${printable(join(dir, 'cur'))}`));
-    else if (owner !== undefined && stat(join(dir, 'new'))?.uid !== owner) checks.push(fail(`${name}: ${shown}/new is not owned by the base user (uid ${owner}): delivery may fail`, `chown -R ${owner} ${printable(dir)}`));
+    else if (!deliverable(dir))
+      checks.push(
+        fail(`${name}: ${shown} is not a Maildir (no ${missing.join(', ')}): mail defers`, `mkdir -p ${missing.map((m) => printable(join(dir, m))).join(' ')}`),
+      );
+    else if (missing.length)
+      checks.push(warn(`${name}: ${shown} has no cur/: mail is delivered, but Maildir readers expect it`, `mkdir -p ${printable(join(dir, 'cur'))}`));
+    else if (owner !== undefined && stat(join(dir, 'new'))?.uid !== owner)
+      checks.push(fail(`${name}: ${shown}/new is not owned by the base user (uid ${owner}): delivery may fail`, `chown -R ${owner} ${printable(dir)}`));
   }
   for (const [wall, names] of blocked) {
     const listed = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
-    checks.push(fail(`${printable(wall)} cannot be searched: ${names.length} Maildir(s) behind it cannot be reached (${listed}), so their mail defers`, `chmod u+rx ${printable(wall)}`));
+    checks.push(
+      fail(
+        `${printable(wall)} cannot be searched: ${names.length} Maildir(s) behind it cannot be reached (${listed}), so their mail defers`,
+        `chmod u+rx ${printable(wall)}`,
+      ),
+    );
   }
   if (checks.length === 0) checks.push(ok('every mailbox is a Maildir owned by the base user'));
   return checks;
@@ -223,15 +311,24 @@ function checkStaleTmp(ctx: AdminContext, users: User[]): Check[] {
     const tmp = join(resolve(ctx.home, record.directory), 'tmp');
     let names: string[] = [];
     // A tmp/ that cannot be listed is checkMaildirs' business.
-    if (failure(() => { names = readdirSync(fsPath(tmp), { encoding: 'latin1' }); })) continue;
+    if (
+      failure(() => {
+        names = readdirSync(fsPath(tmp), { encoding: 'latin1' });
+      })
+    )
+      continue;
     const stale = names.filter((name) => {
       const st = lstat(join(tmp, name));
       // Neither written nor read since: atime alone is unreliable under noatime.
       return st?.isFile() && Math.max(st.atimeMs, st.mtimeMs) < before;
     });
     if (stale.length > 0) {
-      checks.push(warn(`${printable(key)}: ${stale.length} file(s) in tmp/ older than 36 hours, left by an interrupted delivery; Maildir readers remove them`,
-        `find ${printable(tmp)} -type f -amin +2160 -mmin +2160 -delete`));
+      checks.push(
+        warn(
+          `${printable(key)}: ${stale.length} file(s) in tmp/ older than 36 hours, left by an interrupted delivery; Maildir readers remove them`,
+          `find ${printable(tmp)} -type f -amin +2160 -mmin +2160 -delete`,
+        ),
+      );
     }
   }
   return checks;
@@ -267,7 +364,11 @@ function realTarget(home: string, directory: string): { path: string; symlinks: 
 
 function realpathBytes(path: string): string | undefined {
   let real: Buffer | undefined;
-  return failure(() => { real = realpathSync(fsPath(path), { encoding: 'buffer' }); }) || !real ? undefined : byteString(real);
+  return failure(() => {
+    real = realpathSync(fsPath(path), { encoding: 'buffer' });
+  }) || !real
+    ? undefined
+    : byteString(real);
 }
 
 /**
@@ -285,7 +386,13 @@ function checkPlacement(ctx: AdminContext, users: User[]): Check[] {
     const outside = inside === '..' || inside.startsWith('../');
     const via = symlinks.length > 0 ? ` through the symlink ${printable(symlinks[0])}` : '';
     const what = `${printable(key)}: directory ${printable(record.directory)}`;
-    if (outside) checks.push(warn(`${what} leads outside the home${via}, to ${printable(path)}`, `unless that is deliberate, move the Maildir into the home and give the record its place with vdeliver-admin set ${printable(key)} --directory`));
+    if (outside)
+      checks.push(
+        warn(
+          `${what} leads outside the home${via}, to ${printable(path)}`,
+          `unless that is deliberate, move the Maildir into the home and give the record its place with vdeliver-admin set ${printable(key)} --directory`,
+        ),
+      );
     else if (via) checks.push(warn(`${what} goes${via}`, 'unless that is deliberate, point the record at the real directory'));
   }
   return checks;
@@ -297,7 +404,12 @@ function checkCatchAll(ctx: AdminContext, users: User[]): Check[] {
   // Looked up as delivery does: the name's bytes, ASCII lower-cased.
   if (users.some((u) => u.key === tableKey(raw))) return [ok(`catch-all '${name}' exists: unknown names go there`)];
   if (ctx.config.source('default-username')) return [ok(`no catch-all: default-username '${name}' names no user, so unknown names bounce`)];
-  return [warn(`no catch-all '${name}': unknown names bounce`, `vdeliver-admin add + --no-mailbox --forward postmaster, or set default-username to make "none" explicit`)];
+  return [
+    warn(
+      `no catch-all '${name}': unknown names bounce`,
+      `vdeliver-admin add + --no-mailbox --forward postmaster, or set default-username to make "none" explicit`,
+    ),
+  ];
 }
 
 function checkQueue(ctx: AdminContext, env: Readonly<Record<string, string | undefined>>, users: User[]): Check[] {
@@ -310,12 +422,23 @@ function checkQueue(ctx: AdminContext, env: Readonly<Record<string, string | und
       checks.push(ok(`qmail-queue ${printable(queue)} is executable`));
     } else {
       const elsewhere = ['/usr/sbin/qmail-queue', '/usr/bin/qmail-queue'].find((q) => stat(q));
-      checks.push(fail(`qmail-queue ${printable(queue)} is missing or not executable: forwards defer ("qmail-queue exited with an error")`, elsewhere ? `qmail is installed elsewhere: put its root in ~/.vmailmgr/qmail-root, or link ${elsewhere} to ${printable(queue)}` : 'set qmail-root to where qmail lives'));
+      checks.push(
+        fail(
+          `qmail-queue ${printable(queue)} is missing or not executable: forwards defer ("qmail-queue exited with an error")`,
+          elsewhere
+            ? `qmail is installed elsewhere: put its root in ~/.vmailmgr/qmail-root, or link ${elsewhere} to ${printable(queue)}`
+            : 'set qmail-root to where qmail lives',
+        ),
+      );
     }
   }
   if (users.some((u) => u.record.forwards.some((f) => f.endsWith('@')))) {
     const me = readControlMe(root);
-    checks.push(me ? ok(`control/me is '${printable(me)}' (completes forwards ending in @)`) : fail(`${printable(join(root, 'control', 'me'))} is missing or empty: forwards ending in @ defer`, 'write the host name into control/me'));
+    checks.push(
+      me
+        ? ok(`control/me is '${printable(me)}' (completes forwards ending in @)`)
+        : fail(`${printable(join(root, 'control', 'me'))} is missing or empty: forwards ending in @ defer`, 'write the host name into control/me'),
+    );
   }
   return checks;
 }

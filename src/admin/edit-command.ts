@@ -5,7 +5,21 @@ import { md5Crypt, newSalt } from '../vmailmgr/md5-crypt';
 import type { PasswordRecord } from '../vmailmgr/password-record';
 import { UNLIMITED } from '../vmailmgr/uint32';
 import { type AdminContext, AdminError } from './context';
-import { addRecord, ALLOW_OUTSIDE_HOME, checkDirectory, checkForwards, checkName, decodeAt, editTable, findRecord, type NewRecord, removeRecords, replaceRecord, shownKey, strictNumber } from './edit';
+import {
+  addRecord,
+  ALLOW_OUTSIDE_HOME,
+  checkDirectory,
+  checkForwards,
+  checkName,
+  decodeAt,
+  editTable,
+  findRecord,
+  type NewRecord,
+  removeRecords,
+  replaceRecord,
+  shownKey,
+  strictNumber,
+} from './edit';
 import type { EditCommand } from './edit-help';
 
 export type { EditCommand };
@@ -31,26 +45,107 @@ interface Options {
 }
 
 type Kind = 'text' | 'number' | 'yes-no' | 'flag';
-interface OptionSpec { kind: Kind; set: (o: Options, value: string) => void; commands: EditCommand[]; slot?: string }
+interface OptionSpec {
+  kind: Kind;
+  set: (o: Options, value: string) => void;
+  commands: EditCommand[];
+  slot?: string;
+}
 const BOTH: EditCommand[] = ['add', 'set'];
-const limit = (name: (typeof LIMITS)[number]): OptionSpec => ({ kind: 'number', commands: BOTH, set: (o, v) => { o.limits[name] = parseNumber(`--${name}`, v); } });
+const limit = (name: (typeof LIMITS)[number]): OptionSpec => ({
+  kind: 'number',
+  commands: BOTH,
+  set: (o, v) => {
+    o.limits[name] = parseNumber(`--${name}`, v);
+  },
+});
 
 const OPTIONS: Record<string, OptionSpec> = {
-  '--password-hash': { kind: 'text', commands: BOTH, slot: 'password', set: (o, v) => { o.passwordHash = v; } },
-  '--password-stdin': { kind: 'flag', commands: BOTH, slot: 'password', set: (o) => { o.passwordStdin = true; } },
-  '--directory': { kind: 'text', commands: BOTH, set: (o, v) => { o.directory = v; } },
-  '--no-mailbox': { kind: 'flag', commands: BOTH, slot: 'has-mailbox', set: (o) => { o.hasMailbox = false; } },
-  '--has-mailbox': { kind: 'yes-no', commands: ['set'], slot: 'has-mailbox', set: (o, v) => { o.hasMailbox = v === 'yes'; } },
-  '--mailbox-enabled': { kind: 'yes-no', commands: ['set'], set: (o, v) => { o.mailboxEnabled = v === 'yes'; } },
-  '--forward': { kind: 'text', commands: BOTH, set: (o, v) => { o.forwards.push(v); } },
-  '--clear-forwards': { kind: 'flag', commands: ['set'], set: (o) => { o.clearForwards = true; } },
-  '--personal': { kind: 'text', commands: BOTH, set: (o, v) => { o.personal = v; } },
+  '--password-hash': {
+    kind: 'text',
+    commands: BOTH,
+    slot: 'password',
+    set: (o, v) => {
+      o.passwordHash = v;
+    },
+  },
+  '--password-stdin': {
+    kind: 'flag',
+    commands: BOTH,
+    slot: 'password',
+    set: (o) => {
+      o.passwordStdin = true;
+    },
+  },
+  '--directory': {
+    kind: 'text',
+    commands: BOTH,
+    set: (o, v) => {
+      o.directory = v;
+    },
+  },
+  '--no-mailbox': {
+    kind: 'flag',
+    commands: BOTH,
+    slot: 'has-mailbox',
+    set: (o) => {
+      o.hasMailbox = false;
+    },
+  },
+  '--has-mailbox': {
+    kind: 'yes-no',
+    commands: ['set'],
+    slot: 'has-mailbox',
+    set: (o, v) => {
+      o.hasMailbox = v === 'yes';
+    },
+  },
+  '--mailbox-enabled': {
+    kind: 'yes-no',
+    commands: ['set'],
+    set: (o, v) => {
+      o.mailboxEnabled = v === 'yes';
+    },
+  },
+  '--forward': {
+    kind: 'text',
+    commands: BOTH,
+    set: (o, v) => {
+      o.forwards.push(v);
+    },
+  },
+  '--clear-forwards': {
+    kind: 'flag',
+    commands: ['set'],
+    set: (o) => {
+      o.clearForwards = true;
+    },
+  },
+  '--personal': {
+    kind: 'text',
+    commands: BOTH,
+    set: (o, v) => {
+      o.personal = v;
+    },
+  },
   '--hardquota': limit('hardquota'),
   '--softquota': limit('softquota'),
   '--msgsize': limit('msgsize'),
   '--msgcount': limit('msgcount'),
-  '--expiry': { kind: 'number', commands: BOTH, set: (o, v) => { o.expiry = parseNumber('--expiry', v); } },
-  [ALLOW_OUTSIDE_HOME]: { kind: 'flag', commands: BOTH, set: (o) => { o.allowOutsideHome = true; } },
+  '--expiry': {
+    kind: 'number',
+    commands: BOTH,
+    set: (o, v) => {
+      o.expiry = parseNumber('--expiry', v);
+    },
+  },
+  [ALLOW_OUTSIDE_HOME]: {
+    kind: 'flag',
+    commands: BOTH,
+    set: (o) => {
+      o.allowOutsideHome = true;
+    },
+  },
 };
 
 /** `args` and what `readStdin` returns are byte strings (src/system/bytes.ts): every value is stored as its exact bytes. */
@@ -68,8 +163,14 @@ function parseArgs(command: EditCommand, args: string[]): { name: string; option
   const seen = new Set<string>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
-    if (arg === '--') { names.push(...args.slice(i + 1)); break; }
-    if (!arg.startsWith('-') || arg === '-') { names.push(arg); continue; }
+    if (arg === '--') {
+      names.push(...args.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith('-') || arg === '-') {
+      names.push(arg);
+      continue;
+    }
     const eq = arg.indexOf('=');
     const flag = eq > 0 ? arg.slice(0, eq) : arg;
     const spec = OPTIONS[flag];
@@ -106,7 +207,8 @@ function passwordFromStdin(readStdin: () => string): string {
   if (line === '') throw new AdminError('--password-stdin: the first line of standard input is empty');
   const text = toText(line);
   // Any other text would hash different bytes than the ones given, and the password would never match.
-  if (text === undefined) throw new AdminError('--password-stdin: the password is not valid UTF-8, so it cannot be hashed as given; store its MD5-crypt with --password-hash');
+  if (text === undefined)
+    throw new AdminError('--password-stdin: the password is not valid UTF-8, so it cannot be hashed as given; store its MD5-crypt with --password-hash');
   return text;
 }
 
@@ -140,14 +242,23 @@ function add(ctx: AdminContext, name: string, o: Options, password: string | und
     return { records: addRecord(records, name, record), result: undefined };
   });
   const errors: string[] = [];
-  const what = record.hasMailbox ? `mailbox ${printable(record.directory)}${maildirNote(ctx, record.directory, errors)}` : `no mailbox, ${forwardsNote(record.forwards)}`;
+  const what = record.hasMailbox
+    ? `mailbox ${printable(record.directory)}${maildirNote(ctx, record.directory, errors)}`
+    : `no mailbox, ${forwardsNote(record.forwards)}`;
   return { out: `added ${shownKey(name)} (${what}) to ${printable(ctx.tablePath)}\n`, errors };
 }
 
 function set(ctx: AdminContext, name: string, o: Options, password: string | undefined): Result {
-  const changed = [password !== undefined && 'password', o.directory !== undefined && 'directory', o.hasMailbox !== undefined && 'has-mailbox',
-    o.mailboxEnabled !== undefined && 'mailbox-enabled', (o.clearForwards || o.forwards.length > 0) && 'forwards', o.personal !== undefined && 'personal',
-    ...LIMITS.map((l) => o.limits[l] !== undefined && l), o.expiry !== undefined && 'expiry'].filter((c): c is string => c !== false);
+  const changed = [
+    password !== undefined && 'password',
+    o.directory !== undefined && 'directory',
+    o.hasMailbox !== undefined && 'has-mailbox',
+    o.mailboxEnabled !== undefined && 'mailbox-enabled',
+    (o.clearForwards || o.forwards.length > 0) && 'forwards',
+    o.personal !== undefined && 'personal',
+    ...LIMITS.map((l) => o.limits[l] !== undefined && l),
+    o.expiry !== undefined && 'expiry',
+  ].filter((c): c is string => c !== false);
   if (changed.length === 0) throw new AdminError('set: give at least one field to change (see vdeliver-admin set --help)');
   // Only a new directory: a record that already points elsewhere can still have its other fields changed.
   if (o.directory !== undefined) checkDirectory(o.directory, o.allowOutsideHome ?? false);
@@ -203,7 +314,8 @@ function remove(ctx: AdminContext, name: string): Result {
   const notes: string[] = [];
   if (!removed.record) notes.push('an invalid record');
   if (removed.count > 1) notes.push(`${removed.count} records with this key`);
-  if (removed.record?.directory) notes.push(`its ${removed.record.hasMailbox ? 'Maildir' : 'directory'} ${printable(removed.record.directory)} is left in place`);
+  if (removed.record?.directory)
+    notes.push(`its ${removed.record.hasMailbox ? 'Maildir' : 'directory'} ${printable(removed.record.directory)} is left in place`);
   return { out: `removed ${shownKey(name)} from ${printable(ctx.tablePath)}${notes.length > 0 ? ` (${notes.join('; ')})` : ''}\n`, errors: [] };
 }
 

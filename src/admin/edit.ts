@@ -13,7 +13,10 @@ import { type AdminContext, AdminError, tableError, tableFile } from './context'
  * invalid records, old formats and keys that are not UTF-8 survive a rewrite untouched, as they
  * do with vmailmgr's own tools (lib/vpwtable/cdb_put.cc copies them with `out.put(d->key, d->data)`).
  */
-export interface StoredRecord { key: Buffer; value: Buffer }
+export interface StoredRecord {
+  key: Buffer;
+  value: Buffer;
+}
 
 export type NewRecord = Omit<PasswordRecord, 'version'>;
 
@@ -63,7 +66,8 @@ export function checkForwards(records: readonly StoredRecord[], forwards: readon
   for (const forward of forwards) {
     const at = forward.indexOf('@');
     if (at >= 0 && forward.indexOf('@', at + 1) >= 0) throw new AdminError(`the forward '${printable(forward)}' contains more than one @`);
-    if (at < 0 && findRecord(records, forward) < 0) throw new AdminError(`the forward '${printable(forward)}' names no virtual user of this domain (add @domain for another one)`);
+    if (at < 0 && findRecord(records, forward) < 0)
+      throw new AdminError(`the forward '${printable(forward)}' names no virtual user of this domain (add @domain for another one)`);
   }
 }
 
@@ -124,7 +128,11 @@ export function writeRecords(ctx: AdminContext, records: readonly StoredRecord[]
   const path = toText(ctx.tablePath);
   if (path === undefined) throw new AdminError(`cannot write ${printable(ctx.tablePath)}: a table whose path is not UTF-8 can be read but not written`);
   try {
-    writeCdb(path, records.map((r): [Buffer, Buffer] => [r.key, r.value]), { hash: 'signed' });
+    writeCdb(
+      path,
+      records.map((r): [Buffer, Buffer] => [r.key, r.value]),
+      { hash: 'signed' },
+    );
   } catch (error) {
     throw new AdminError(`cannot write ${printable(ctx.tablePath)}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }

@@ -20,27 +20,54 @@ export function checkProgramLine(line: string, path = QMAIL_PATH): Check[] {
   if (/["'`$\\;&|<>(){}*?]/.test(line)) return [warn(`.qmail-default's program line uses shell syntax; doctor cannot follow it: ${printable(line)}`)];
   const [program, ...rest] = line.trim().split(/\s+/);
   if (!program) return [fail('.qmail-default has an empty program line', 'its line should be |/usr/bin/node /path/to/dist/vdeliver.cjs')];
-  const found = isAbsolute(program) ? program : path.split(':').map((dir) => join(dir, program)).find(executable);
+  const found = isAbsolute(program)
+    ? program
+    : path
+        .split(':')
+        .map((dir) => join(dir, program))
+        .find(executable);
   if (!found) return [fail(`${printable(program)} is not found on qmail's PATH (${path}): every delivery exits 127`, 'name the program by its absolute path')];
-  if (!stat(found)?.isFile() || !executable(found)) return [fail(`${printable(found)} is missing or not executable: every delivery exits 126 or 127`, `chmod a+rx ${printable(found)}`)];
+  if (!stat(found)?.isFile() || !executable(found))
+    return [fail(`${printable(found)} is missing or not executable: every delivery exits 126 or 127`, `chmod a+rx ${printable(found)}`)];
   const checks: Check[] = [];
   let args = rest;
   if (basename(found) === 'node' || basename(found) === 'nodejs') {
     const [script, ...options] = rest;
-    if (!script || !readable(script)) return [fail(`node is given ${script ? `${printable(script)}, which cannot be read` : 'no script'}: every delivery defers`, 'name dist/vdeliver.cjs by its absolute path')];
+    if (!script || !readable(script))
+      return [
+        fail(
+          `node is given ${script ? `${printable(script)}, which cannot be read` : 'no script'}: every delivery defers`,
+          'name dist/vdeliver.cjs by its absolute path',
+        ),
+      ];
     checks.push(ok(`.qmail-default runs ${printable(found)} ${printable(script)} (no PATH lookup, no shim: the fastest start)`));
     args = options;
   } else {
     const shebang = 'text' in readBytes(found) ? (readBytes(found) as { text: string }).text.split('\n')[0] : '';
     if (/^#!\s*\/usr\/bin\/env\s+node\b/.test(shebang)) {
-      const node = path.split(':').map((dir) => join(dir, 'node')).find(executable);
-      if (!node) return [fail(`${printable(found)} starts node through /usr/bin/env, and qmail's PATH (${path}) has no node: every delivery exits 127`, `use |$(command -v node) /path/to/dist/vdeliver.cjs`)];
+      const node = path
+        .split(':')
+        .map((dir) => join(dir, 'node'))
+        .find(executable);
+      if (!node)
+        return [
+          fail(
+            `${printable(found)} starts node through /usr/bin/env, and qmail's PATH (${path}) has no node: every delivery exits 127`,
+            `use |$(command -v node) /path/to/dist/vdeliver.cjs`,
+          ),
+        ];
       checks.push(ok(`.qmail-default runs ${printable(found)}, which finds ${printable(node)} on qmail's PATH`));
       checks.push(warn('the shim costs start-up time on every message', `|${printable(node)} /path/to/dist/vdeliver.cjs starts faster`));
     } else checks.push(ok(`.qmail-default runs ${printable(found)}`));
   }
   const parsed = parseArgs(args);
-  if ('error' in parsed) checks.push(fail(`.qmail-default gives vdeliver ${parsed.error}: every delivery defers`, 'use vmailmgr\'s options only (-D -d -R -r -F -f --no-predeliver --no-postdeliver --quiet)'));
+  if ('error' in parsed)
+    checks.push(
+      fail(
+        `.qmail-default gives vdeliver ${parsed.error}: every delivery defers`,
+        "use vmailmgr's options only (-D -d -R -r -F -f --no-predeliver --no-postdeliver --quiet)",
+      ),
+    );
   else if (parsed.help) checks.push(fail('.qmail-default gives vdeliver --help: every delivery defers', 'remove -h / --help'));
   return checks;
 }

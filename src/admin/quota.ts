@@ -28,7 +28,12 @@ export interface QuotaView {
   next: { size: number; result: string };
 }
 
-export interface QuotaRequest { names: string[]; recalculate: boolean; size: number; json: boolean }
+export interface QuotaRequest {
+  names: string[];
+  recalculate: boolean;
+  size: number;
+  json: boolean;
+}
 
 export function parseQuotaArgs(args: string[]): QuotaRequest {
   const request: QuotaRequest = { names: [], recalculate: false, size: 4096, json: false };
@@ -52,10 +57,17 @@ export function quota(ctx: AdminContext, request: QuotaRequest): { out: string; 
   const views: QuotaView[] = [];
   const errors: string[] = [];
   try {
-    const wanted = request.names.length > 0 ? request.names.map((name) => ({ name, answer: table.find(name) })) : [...table.entries()].map((e) => ({ name: e.key, answer: e.record ? { status: 'found' as const, record: e.record } : { status: 'invalid' as const } }));
+    const wanted =
+      request.names.length > 0
+        ? request.names.map((name) => ({ name, answer: table.find(name) }))
+        : [...table.entries()].map((e) => ({
+            name: e.key,
+            answer: e.record ? { status: 'found' as const, record: e.record } : { status: 'invalid' as const },
+          }));
     for (const { name, answer } of wanted) {
       if (answer.status !== 'found') {
-        if (request.names.length > 0) errors.push(answer.status === 'absent' ? `no virtual user '${printable(name)}'` : `the record for '${printable(name)}' cannot be decoded`);
+        if (request.names.length > 0)
+          errors.push(answer.status === 'absent' ? `no virtual user '${printable(name)}'` : `the record for '${printable(name)}' cannot be decoded`);
         continue;
       }
       if (!answer.record.hasMailbox || answer.record.directory === '') continue; // an alias has no mailbox to fill
@@ -93,7 +105,12 @@ function view(ctx: AdminContext, name: string, record: PasswordRecord, request: 
   return {
     name: printable(name),
     directory: printable(record.directory),
-    limits: { hardquota: formatUint(limits.hardquota), softquota: formatUint(limits.softquota), msgsize: formatUint(limits.msgsize), msgcount: formatUint(limits.msgcount) },
+    limits: {
+      hardquota: formatUint(limits.hardquota),
+      softquota: formatUint(limits.softquota),
+      msgsize: formatUint(limits.msgsize),
+      msgcount: formatUint(limits.msgcount),
+    },
     usage,
     counted,
     next: { size: request.size, result: decision.kind === 'refuse' ? `bounce: ${decision.line}` : 'delivered' },
@@ -101,7 +118,11 @@ function view(ctx: AdminContext, name: string, record: PasswordRecord, request: 
 }
 
 function format(v: QuotaView): string {
-  const limits = Object.entries(v.limits).map(([k, value]) => `${k} ${value}`).join(', ');
-  const usage = v.usage ? `${v.usage.bytes} bytes in ${v.usage.count} message(s)${v.counted ? ` (counted: ${v.counted})` : ''}` : 'not needed (no count or size limit)';
+  const limits = Object.entries(v.limits)
+    .map(([k, value]) => `${k} ${value}`)
+    .join(', ');
+  const usage = v.usage
+    ? `${v.usage.bytes} bytes in ${v.usage.count} message(s)${v.counted ? ` (counted: ${v.counted})` : ''}`
+    : 'not needed (no count or size limit)';
   return `${v.name}  ${v.directory}\n  limits  ${limits}\n  usage   ${usage}\n  next    ${v.next.size} bytes: ${v.next.result}\n`;
 }

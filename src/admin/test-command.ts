@@ -56,14 +56,28 @@ export interface TestResult {
   lookup: { ext: string; key: string; found: boolean; via?: string; name?: string; catchAll: string; record?: Record<string, unknown> };
   hooks: { predeliver: HookView[]; postdeliver: HookView[] };
   maildir?: { directory: string; file?: string };
-  quota?: { decision: string; line?: string; limits: Record<string, string>; usage?: { bytes: number; count: number }; recalculated?: string; message: number; stored: number };
+  quota?: {
+    decision: string;
+    line?: string;
+    limits: Record<string, string>;
+    usage?: { bytes: number; count: number };
+    recalculated?: string;
+    message: number;
+    stored: number;
+  };
   forward?: { qmailQueue: string; sender: string; recipients: string[]; envelope: string; sent: boolean };
   exitCode: number;
   line: string;
   notes: string[];
 }
 
-interface HookView { path: string; ran: boolean; exitCode?: number; result?: string; output?: string }
+interface HookView {
+  path: string;
+  ran: boolean;
+  exitCode?: number;
+  result?: string;
+  output?: string;
+}
 
 export function parseTestArgs(args: string[], env: Readonly<Record<string, string | undefined>>): TestRequest {
   const request: TestRequest = { to: '', from: defaultSender(env), baseUser: '', dryRun: false, json: false, files: [], env: {} };
@@ -82,8 +96,7 @@ export function parseTestArgs(args: string[], env: Readonly<Record<string, strin
       const eq = setting.indexOf('=');
       if (eq <= 0) throw new AdminError(`--env needs NAME=VALUE, not '${setting}'`);
       request.env[setting.slice(0, eq)] = setting.slice(eq + 1);
-    }
-    else if (arg === '--json') request.json = true;
+    } else if (arg === '--json') request.json = true;
     else if (arg.startsWith('-') && arg !== '-') throw new AdminError(`unknown option ${arg} (see vdeliver-admin test --help)`);
     else request.files.push(arg);
   }
@@ -95,7 +108,13 @@ export function parseTestArgs(args: string[], env: Readonly<Record<string, strin
 const defaultSender = (env: Readonly<Record<string, string | undefined>>): string => `${env.USER || userInfo().username}@${hostname()}`;
 
 /** Deliver (or dry-run) one message through the real delivery code, and describe what happened. */
-export async function testDelivery(ctx: AdminContext, req: TestRequest, file: string, env: Readonly<Record<string, string | undefined>>, pid: number): Promise<TestResult> {
+export async function testDelivery(
+  ctx: AdminContext,
+  req: TestRequest,
+  file: string,
+  env: Readonly<Record<string, string | undefined>>,
+  pid: number,
+): Promise<TestResult> {
   const at = req.to.lastIndexOf('@');
   const [ext, host] = [req.to.slice(0, at), req.to.slice(at + 1)];
   const baseUser = req.baseUser || env.USER || basename(ctx.home);
@@ -116,16 +135,19 @@ export async function testDelivery(ctx: AdminContext, req: TestRequest, file: st
   const { trace, observer } = watch();
   try {
     message = await summarize(fsPath(file));
-    report = await deliver({
-      options: DEFAULT_OPTIONS,
-      env: deliveryEnv,
-      globalDir: ctx.config.globalDir,
-      openMessage: async () => MessageSource.fromSeekableFd(fd) ?? Promise.reject(new Error(`${file} is not a regular file`)),
-      now: Date.now,
-      naming: { now: Date.now, pid, hostname: fromText(hostname()) },
-      dryRun: req.dryRun,
-      captureHookOutput: true,
-    }, observer);
+    report = await deliver(
+      {
+        options: DEFAULT_OPTIONS,
+        env: deliveryEnv,
+        globalDir: ctx.config.globalDir,
+        openMessage: async () => MessageSource.fromSeekableFd(fd) ?? Promise.reject(new Error(`${file} is not a regular file`)),
+        now: Date.now,
+        naming: { now: Date.now, pid, hostname: fromText(hostname()) },
+        dryRun: req.dryRun,
+        captureHookOutput: true,
+      },
+      observer,
+    );
   } finally {
     closeSync(fd);
   }
@@ -133,19 +155,39 @@ export async function testDelivery(ctx: AdminContext, req: TestRequest, file: st
 }
 
 /** What the delivery did, as far as it got. */
-interface Trace { user?: VirtualUser; plan?: Plan; predeliver: HookRun[]; postdeliver: HookRun[]; quota?: QuotaCheck; forwarded: boolean; stored?: string }
+interface Trace {
+  user?: VirtualUser;
+  plan?: Plan;
+  predeliver: HookRun[];
+  postdeliver: HookRun[];
+  quota?: QuotaCheck;
+  forwarded: boolean;
+  stored?: string;
+}
 
 function watch(): { trace: Trace; observer: DeliveryObserver } {
   const trace: Trace = { predeliver: [], postdeliver: [], forwarded: false };
   return {
     trace,
     observer: {
-      found: (user) => { trace.user = user; },
-      planned: (plan) => { trace.plan = plan; },
-      hooksRan: (chain, runs) => { trace[chain] = runs; },
-      quotaChecked: (check) => { trace.quota = check; },
-      forwarded: () => { trace.forwarded = true; },
-      stored: (path) => { trace.stored = path; },
+      found: (user) => {
+        trace.user = user;
+      },
+      planned: (plan) => {
+        trace.plan = plan;
+      },
+      hooksRan: (chain, runs) => {
+        trace[chain] = runs;
+      },
+      quotaChecked: (check) => {
+        trace.quota = check;
+      },
+      forwarded: () => {
+        trace.forwarded = true;
+      },
+      stored: (path) => {
+        trace.stored = path;
+      },
     },
   };
 }
@@ -155,11 +197,14 @@ function describe(ctx: AdminContext, req: TestRequest, file: string, ext: string
   const catchAll = ctx.config.string('default-username');
   const user = trace.user;
   const r = user?.record;
-  const hookViews = (paths: string[], runs: typeof trace.predeliver): HookView[] => paths.map((path) => {
-    const run = runs.find((x) => x.path === path);
-    const shown = printable(path);
-    return run ? { path: shown, ran: true, exitCode: run.exitCode, result: run.timedOut ? 'timed out' : run.verdict, output: run.output && printable(run.output) } : { path: shown, ran: false };
-  });
+  const hookViews = (paths: string[], runs: typeof trace.predeliver): HookView[] =>
+    paths.map((path) => {
+      const run = runs.find((x) => x.path === path);
+      const shown = printable(path);
+      return run
+        ? { path: shown, ran: true, exitCode: run.exitCode, result: run.timedOut ? 'timed out' : run.verdict, output: run.output && printable(run.output) }
+        : { path: shown, ran: false };
+    });
   // Names and paths are byte strings: shown as UTF-8 text, or with \xNN for other bytes.
   return {
     file: printable(file),
@@ -167,24 +212,50 @@ function describe(ctx: AdminContext, req: TestRequest, file: string, ext: string
     dryRun: req.dryRun,
     message,
     lookup: {
-      ext: printable(ext), key: printable(tableKey(ext)), found: user !== undefined, via: user?.via, name: user && printable(user.name), catchAll: printable(catchAll),
+      ext: printable(ext),
+      key: printable(tableKey(ext)),
+      found: user !== undefined,
+      via: user?.via,
+      name: user && printable(user.name),
+      catchAll: printable(catchAll),
       record: r && {
-        directory: printable(r.directory), hasMailbox: r.hasMailbox, mailboxEnabled: r.mailboxEnabled, forwards: r.forwards.map(printable),
-        expiry: formatUint(r.expiry), msgsize: formatUint(r.msgsize), msgcount: formatUint(r.msgcount),
-        hardquota: formatUint(r.hardquota), softquota: formatUint(r.softquota),
+        directory: printable(r.directory),
+        hasMailbox: r.hasMailbox,
+        mailboxEnabled: r.mailboxEnabled,
+        forwards: r.forwards.map(printable),
+        expiry: formatUint(r.expiry),
+        msgsize: formatUint(r.msgsize),
+        msgcount: formatUint(r.msgcount),
+        hardquota: formatUint(r.hardquota),
+        softquota: formatUint(r.softquota),
       },
     },
     hooks: { predeliver: hookViews(plan?.predeliver ?? [], trace.predeliver), postdeliver: hookViews(plan?.postdeliver ?? [], trace.postdeliver) },
-    maildir: plan?.maildir && { directory: printable(relative(ctx.home, plan.maildir.path)), file: trace.stored && printable(relative(ctx.home, trace.stored)) },
-    quota: plan?.quota && trace.quota && {
-      decision: trace.quota.decision.kind === 'refuse' ? `refuse (${trace.quota.decision.rule})` : trace.quota.decision.overSoft ? 'accept (over the soft quota, within the allowance)' : 'accept',
-      line: trace.quota.decision.kind === 'refuse' ? trace.quota.decision.line : undefined,
-      limits: Object.fromEntries(Object.entries(plan.quota.limits).map(([k, v]) => [k, formatUint(v)])),
-      usage: trace.quota.usage, recalculated: trace.quota.recalculated, message: trace.quota.message, stored: trace.quota.stored,
+    maildir: plan?.maildir && {
+      directory: printable(relative(ctx.home, plan.maildir.path)),
+      file: trace.stored && printable(relative(ctx.home, trace.stored)),
     },
+    quota: plan?.quota &&
+      trace.quota && {
+        decision:
+          trace.quota.decision.kind === 'refuse'
+            ? `refuse (${trace.quota.decision.rule})`
+            : trace.quota.decision.overSoft
+              ? 'accept (over the soft quota, within the allowance)'
+              : 'accept',
+        line: trace.quota.decision.kind === 'refuse' ? trace.quota.decision.line : undefined,
+        limits: Object.fromEntries(Object.entries(plan.quota.limits).map(([k, v]) => [k, formatUint(v)])),
+        usage: trace.quota.usage,
+        recalculated: trace.quota.recalculated,
+        message: trace.quota.message,
+        stored: trace.quota.stored,
+      },
     forward: plan?.forward && {
-      qmailQueue: printable(plan.forward.qmailQueue), sender: printable(plan.forward.sender), recipients: plan.forward.recipients.map(printable),
-      envelope: printable(byteString(envelope(plan.forward.sender, plan.forward.recipients))).replace(/\0/g, '\\0'), sent: trace.forwarded,
+      qmailQueue: printable(plan.forward.qmailQueue),
+      sender: printable(plan.forward.sender),
+      recipients: plan.forward.recipients.map(printable),
+      envelope: printable(byteString(envelope(plan.forward.sender, plan.forward.recipients))).replace(/\0/g, '\\0'),
+      sent: trace.forwarded,
     },
     exitCode: exitCode(report.outcome),
     line: printable(report.outcome.line ?? ''),
@@ -200,15 +271,28 @@ export function formatResult(t: TestResult): string {
   const out: string[] = [`${t.file} -> ${t.address}${t.dryRun ? '  (dry run: nothing is changed)' : ''}`];
   const m = t.message;
   out.push(`  message   ${m.size} bytes${m.problem ? `; ${m.problem}` : ''}`);
-  for (const [label, value] of [['From', m.from], ['To', m.to], ['Subject', m.subject], ['Date', m.date], ['Message-ID', m.messageId]]) if (value) out.push(`            ${label}: ${value}`);
-  if (m.attachments.length) out.push(`            ${m.attachments.length} attachment(s): ${m.attachments.map((a) => `${a.filename} (${a.contentType}, ${a.size} bytes)`).join(', ')}`);
+  for (const [label, value] of [
+    ['From', m.from],
+    ['To', m.to],
+    ['Subject', m.subject],
+    ['Date', m.date],
+    ['Message-ID', m.messageId],
+  ])
+    if (value) out.push(`            ${label}: ${value}`);
+  if (m.attachments.length)
+    out.push(`            ${m.attachments.length} attachment(s): ${m.attachments.map((a) => `${a.filename} (${a.contentType}, ${a.size} bytes)`).join(', ')}`);
   const l = t.lookup;
   if (l.found) {
     out.push(`  lookup    '${l.ext}' -> key '${l.key}': ${l.via === 'direct' ? 'found' : `not found; the catch-all '${l.catchAll}' answers`}`);
     const rec = l.record as Record<string, unknown>;
-    out.push(`            directory '${rec.directory}', mailbox ${rec.hasMailbox ? (rec.mailboxEnabled ? 'enabled' : 'disabled') : 'none'}, forwards ${(rec.forwards as string[]).join(', ') || 'none'}, expiry ${rec.expiry}, msgsize ${rec.msgsize}`);
+    out.push(
+      `            directory '${rec.directory}', mailbox ${rec.hasMailbox ? (rec.mailboxEnabled ? 'enabled' : 'disabled') : 'none'}, forwards ${(rec.forwards as string[]).join(', ') || 'none'}, expiry ${rec.expiry}, msgsize ${rec.msgsize}`,
+    );
   } else out.push(`  lookup    '${l.ext}' -> key '${l.key}': not found, and no catch-all '${l.catchAll}'`);
-  for (const [name, views] of [['predeliver', t.hooks.predeliver], ['postdeliver', t.hooks.postdeliver]] as const) {
+  for (const [name, views] of [
+    ['predeliver', t.hooks.predeliver],
+    ['postdeliver', t.hooks.postdeliver],
+  ] as const) {
     for (const h of views) {
       out.push(`  hook      ${name} ${h.path}: ${h.ran ? `exited ${h.exitCode ?? '-'} (${h.result})` : would('not run', 'would run')}`);
       for (const line of (h.output ?? '').split('\n').filter(Boolean)) out.push(`            | ${line}`);
@@ -216,12 +300,20 @@ export function formatResult(t: TestResult): string {
   }
   if (t.quota) {
     const q = t.quota;
-    const limits = Object.entries(q.limits).map(([k, v]) => `${k} ${v}`).join(', ');
-    const usage = q.usage ? `usage ${q.usage.bytes} bytes in ${q.usage.count} message(s)${q.recalculated ? ` (recounted: maildirsize ${q.recalculated})` : ' (from maildirsize)'}` : 'usage not needed';
+    const limits = Object.entries(q.limits)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    const usage = q.usage
+      ? `usage ${q.usage.bytes} bytes in ${q.usage.count} message(s)${q.recalculated ? ` (recounted: maildirsize ${q.recalculated})` : ' (from maildirsize)'}`
+      : 'usage not needed';
     out.push(`  quota     ${q.decision}: message ${q.message} bytes (${q.stored} stored); ${usage}; ${limits}`);
   }
-  if (t.maildir) out.push(`  maildir   ${t.maildir.file ? `stored ${t.maildir.file}` : would(`nothing stored in ${t.maildir.directory}`, `would store in ${t.maildir.directory}/new/`)}`);
-  if (t.forward) out.push(`  forward   ${t.forward.sent ? 'queued' : would('not queued', 'would queue')} through ${t.forward.qmailQueue}: ${t.forward.envelope}`);
+  if (t.maildir)
+    out.push(
+      `  maildir   ${t.maildir.file ? `stored ${t.maildir.file}` : would(`nothing stored in ${t.maildir.directory}`, `would store in ${t.maildir.directory}/new/`)}`,
+    );
+  if (t.forward)
+    out.push(`  forward   ${t.forward.sent ? 'queued' : would('not queued', 'would queue')} through ${t.forward.qmailQueue}: ${t.forward.envelope}`);
   for (const note of t.notes) out.push(`  note      ${note}`);
   out.push(`  result    ${t.dryRun ? 'would exit' : 'exit'} ${t.exitCode} (${MEANING[t.exitCode] ?? 'unexpected'})${t.line ? `: ${t.line}` : ''}`);
   return `${out.join('\n')}\n`;

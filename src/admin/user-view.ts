@@ -31,9 +31,21 @@ const limit = (n: number): number | null => (n === UNLIMITED ? null : n);
 export function userView(name: string, user: VirtualUser | undefined): UserView {
   if (!user) {
     return {
-      name, found: false, via: null, password: null, directory: null, forwards: [], personal: null,
-      hardquota: null, softquota: null, msgsize: null, msgcount: null, ctime: null, expiry: null,
-      hasMailbox: null, mailboxEnabled: null,
+      name,
+      found: false,
+      via: null,
+      password: null,
+      directory: null,
+      forwards: [],
+      personal: null,
+      hardquota: null,
+      softquota: null,
+      msgsize: null,
+      msgcount: null,
+      ctime: null,
+      expiry: null,
+      hasMailbox: null,
+      mailboxEnabled: null,
     };
   }
   return { name, found: true, via: user.via, ...recordView(user.record) };

@@ -12,10 +12,26 @@ import { checkDirectory, checkName, strictNumber } from './edit';
  * A first line starting with `key<TAB>` is a header; lines starting with `#` and empty lines are skipped.
  * The text is a byte string (src/system/bytes.ts), and so is every field; `source` names the file in messages.
  */
-export const USERS_FILE_COLUMNS = ['key', 'password', 'directory', 'forwards', 'has_mailbox', 'mailbox_enabled',
-  'hardquota', 'softquota', 'msgsize', 'msgcount', 'ctime', 'expiry', 'personal'] as const;
+export const USERS_FILE_COLUMNS = [
+  'key',
+  'password',
+  'directory',
+  'forwards',
+  'has_mailbox',
+  'mailbox_enabled',
+  'hardquota',
+  'softquota',
+  'msgsize',
+  'msgcount',
+  'ctime',
+  'expiry',
+  'personal',
+] as const;
 
-export interface UserLine { key: string; record: Omit<PasswordRecord, 'version'> }
+export interface UserLine {
+  key: string;
+  record: Omit<PasswordRecord, 'version'>;
+}
 
 export function parseUsersFile(text: string, source: string, allowOutsideHome = false): UserLine[] {
   const users: UserLine[] = [];

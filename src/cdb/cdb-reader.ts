@@ -6,7 +6,11 @@ import { type CdbHash, hasHighBitByte, signedCharHash, standardHash } from './cd
  * `corrupt` means the bytes do not form a cdb (truncated, garbage, offsets outside the file).
  */
 export class CdbError extends Error {
-  constructor(readonly kind: 'missing' | 'unreadable' | 'corrupt', message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly kind: 'missing' | 'unreadable' | 'corrupt',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'CdbError';
   }
@@ -14,7 +18,10 @@ export class CdbError extends Error {
 
 const HEADER_SIZE = 2048;
 
-export interface CdbRecord { key: Buffer; data: Buffer }
+export interface CdbRecord {
+  key: Buffer;
+  data: Buffer;
+}
 
 /** A normal lookup probes one to three slots, so the first read of a bucket takes only a few. */
 const FIRST_SLOT_BLOCK = 4;
@@ -39,7 +46,10 @@ export class CdbReader {
   /** While a lookup runs: the bytesRead it may not go past (see find). */
   private readLimit = Infinity;
 
-  private constructor(private readonly fd: number, readonly size: number) {}
+  private constructor(
+    private readonly fd: number,
+    readonly size: number,
+  ) {}
 
   /** `path` as node:fs takes it: a Buffer keeps a name that is not UTF-8 exact. */
   static open(path: string | Buffer): CdbReader {

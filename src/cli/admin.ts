@@ -104,7 +104,13 @@ function procCmdline(): string[] | undefined {
 /** NUL-terminated arguments as byte strings. */
 const splitArgs = (bytes: Buffer): string[] => (bytes.length === 0 ? [] : byteString(bytes).replace(/\0$/, '').split('\0'));
 
-interface Parsed { command: string; home?: string; json: boolean; help: boolean; args: string[] }
+interface Parsed {
+  command: string;
+  home?: string;
+  json: boolean;
+  help: boolean;
+  args: string[];
+}
 
 /** The options every command shares, from the byte-string arguments; the rest is left to the command. */
 function parse(argv: string[]): Parsed {
@@ -156,11 +162,15 @@ export async function main(argv: string[]): Promise<number> {
     const stdin = (): string => byteString(readFileSync(0));
     if (parsed.command === 'show' || parsed.command === 'list') rejectOptions(parsed);
     const result =
-      parsed.command === 'show' ? show(ctx, parsed.args, parsed.json)
-      : parsed.command === 'list' ? list(ctx, parsed.json)
-      : parsed.command === 'build' ? build(ctx, parsed.args, stdin)
-      : parsed.command === 'quota' ? quota(ctx, { ...parseQuotaArgs(parsed.args), json: parsed.json })
-      : editCommand(parsed.command as 'add' | 'set' | 'remove', parsed.args, ctx, stdin);
+      parsed.command === 'show'
+        ? show(ctx, parsed.args, parsed.json)
+        : parsed.command === 'list'
+          ? list(ctx, parsed.json)
+          : parsed.command === 'build'
+            ? build(ctx, parsed.args, stdin)
+            : parsed.command === 'quota'
+              ? quota(ctx, { ...parseQuotaArgs(parsed.args), json: parsed.json })
+              : editCommand(parsed.command as 'add' | 'set' | 'remove', parsed.args, ctx, stdin);
     process.stdout.write(result.out);
     for (const error of result.errors) process.stderr.write(`vdeliver-admin: ${error}\n`);
     return result.errors.length > 0 ? 1 : 0;
@@ -190,7 +200,9 @@ async function test(ctx: AdminContext, args: string[], env: Readonly<Record<stri
   }
   if (req.files.length > 1 && !req.json) {
     const verb = req.dryRun ? 'would be ' : '';
-    process.stdout.write(`${req.files.length} messages: ${counts.delivered} ${verb}delivered, ${counts.bounced} ${verb}bounced, ${counts.deferred} ${verb}deferred\n`);
+    process.stdout.write(
+      `${req.files.length} messages: ${counts.delivered} ${verb}delivered, ${counts.bounced} ${verb}bounced, ${counts.deferred} ${verb}deferred\n`,
+    );
   }
   return counts.delivered === req.files.length ? 0 : 1;
 }
@@ -216,7 +228,12 @@ function runAsOwner(owner: { uid: number; gid: number }, argv: string[]): number
 
 const firstLineOf = (error: unknown): string => String(error instanceof Error ? error.message : error).split('\n')[0];
 
-main(argvBytes()).then((code) => { process.exitCode = code; }, (error) => {
-  process.stderr.write(`vdeliver-admin: internal error: ${firstLineOf(error)}\n`);
-  process.exitCode = 2;
-});
+main(argvBytes()).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error) => {
+    process.stderr.write(`vdeliver-admin: internal error: ${firstLineOf(error)}\n`);
+    process.exitCode = 2;
+  },
+);

@@ -11,7 +11,10 @@ import { oneLine } from '../qmail/status-line';
 import { parseArgs, USAGE } from '../delivery/command-line';
 
 /** What this run prints: notes (warnings), then the outcome's one line. */
-interface Printed { outcome: Outcome; notes: string[] }
+interface Printed {
+  outcome: Outcome;
+  notes: string[];
+}
 
 /**
  * The program qmail-local runs for each message. The only module that touches the process:
@@ -43,7 +46,13 @@ async function main(): Promise<Printed> {
     openMessage: openStdin,
     now: Date.now,
     // The host name is asked for only when a Maildir name is made (a bounce never needs it).
-    naming: { now: nowWithSubMilliseconds, pid: process.pid, get hostname() { return fromText(hostname()); } },
+    naming: {
+      now: nowWithSubMilliseconds,
+      pid: process.pid,
+      get hostname() {
+        return fromText(hostname());
+      },
+    },
   });
   // --quiet silences vdeliver's own status lines; the exit code still tells qmail everything.
   return parsed.options.quiet ? { outcome: { kind: report.outcome.kind } as Outcome, notes: [] } : report;
@@ -82,7 +91,12 @@ let finished = false;
 
 /** The report is a byte string: a user's 8-bit name goes out as its own bytes. */
 function print(lines: string[], preface = ''): void {
-  const text = preface + lines.map(oneLine).map((line) => `${line}\n`).join('');
+  const text =
+    preface +
+    lines
+      .map(oneLine)
+      .map((line) => `${line}\n`)
+      .join('');
   if (text) writeAll(1, toBytes(text));
 }
 
@@ -111,7 +125,10 @@ function prefaceText(preface: string | undefined): string {
 function finish(report: Printed): void {
   finished = true;
   const { outcome } = report;
-  print([...report.notes, outcome.line].filter((l): l is string => Boolean(l)), outcome.kind === 'bounce' ? prefaceText(outcome.preface) : '');
+  print(
+    [...report.notes, outcome.line].filter((l): l is string => Boolean(l)),
+    outcome.kind === 'bounce' ? prefaceText(outcome.preface) : '',
+  );
   // exitCode, never process.exit(): a spooling stdin may still be open.
   process.exitCode = exitCode(report.outcome);
 }

@@ -18,18 +18,36 @@ vmailmgr-compatible delivery agent for qmail (run from ~/.qmail-default as |vdel
 export type ParsedArgs = { options: DeliveryOptions; help: boolean } | { error: string };
 
 const SHORT: Record<string, (o: DeliveryOptions) => void> = {
-  D: (o) => { o.deliveredTo = true; },
-  d: (o) => { o.deliveredTo = false; },
-  R: (o) => { o.returnPath = true; },
-  r: (o) => { o.returnPath = false; },
-  F: (o) => { o.fromLine = true; },
-  f: (o) => { o.fromLine = false; },
+  D: (o) => {
+    o.deliveredTo = true;
+  },
+  d: (o) => {
+    o.deliveredTo = false;
+  },
+  R: (o) => {
+    o.returnPath = true;
+  },
+  r: (o) => {
+    o.returnPath = false;
+  },
+  F: (o) => {
+    o.fromLine = true;
+  },
+  f: (o) => {
+    o.fromLine = false;
+  },
 };
 
 const LONG: Record<string, (o: DeliveryOptions) => void> = {
-  'no-predeliver': (o) => { o.predeliver = false; },
-  'no-postdeliver': (o) => { o.postdeliver = false; },
-  quiet: (o) => { o.quiet = true; },
+  'no-predeliver': (o) => {
+    o.predeliver = false;
+  },
+  'no-postdeliver': (o) => {
+    o.postdeliver = false;
+  },
+  quiet: (o) => {
+    o.quiet = true;
+  },
 };
 
 /**
@@ -42,7 +60,10 @@ export function parseArgs(argv: string[]): ParsedArgs {
   let i = 0;
   for (; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '-' || arg === '--') { i++; break; }
+    if (arg === '-' || arg === '--') {
+      i++;
+      break;
+    }
     if (arg.startsWith('--')) {
       const name = arg.slice(2);
       if (name === 'help') help = true;

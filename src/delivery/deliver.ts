@@ -151,7 +151,14 @@ function commitAfterForward(staged: Staged, forwarded: boolean): { warning?: str
 }
 
 /** After delivery nothing may undo it: a failing postdeliver is a warning (decision 3); 99 stays 99. */
-async function postdeliver(plan: Plan, home: string, message: MessageSource, input: DeliveryInput, observer: DeliveryObserver, notes: string[]): Promise<Outcome> {
+async function postdeliver(
+  plan: Plan,
+  home: string,
+  message: MessageSource,
+  input: DeliveryInput,
+  observer: DeliveryObserver,
+  notes: string[],
+): Promise<Outcome> {
   let runs: HookRun[];
   try {
     runs = await runHooks(plan.postdeliver, postdeliverEnv(plan), home, message, plan.hookTimeoutMs, input.captureHookOutput);

@@ -35,8 +35,7 @@ export function completeForwards(forwards: string[], host: string, controlMe: st
 }
 
 /** The qmail-queue envelope: `F<sender>\0`, one `T<address>\0` per recipient, then `\0`. */
-export const envelope = (sender: string, recipients: string[]): Buffer =>
-  toBytes(`F${sender}\0${recipients.map((r) => `T${r}\0`).join('')}\0`);
+export const envelope = (sender: string, recipients: string[]): Buffer => toBytes(`F${sender}\0${recipients.map((r) => `T${r}\0`).join('')}\0`);
 
 /**
  * Queue one copy for all recipients through a single qmail-queue run: the message (DTLINE first)
@@ -60,7 +59,10 @@ export async function forward(plan: ForwardPlan, message: MessageSource): Promis
   // vmailmgr says "exited with an error" here too (its child exits 111); admins grep for those words.
   if (result.startError) throw failDefer(`vdeliver: qmail-queue exited with an error! cannot run ${plan.qmailQueue}: ${result.startError} (#4.3.0)`);
   if (result.sourceError) throw failDefer(`vdeliver: cannot read the message: ${result.sourceError} (#4.3.0)`);
-  if (result.timedOut) throw failDefer(`vdeliver: qmail-queue exited with an error! it was killed after ${Math.round((plan.timeoutMs ?? 0) / 1000)} s (vdeliver-queue-timeout) (#4.3.0)`);
+  if (result.timedOut)
+    throw failDefer(
+      `vdeliver: qmail-queue exited with an error! it was killed after ${Math.round((plan.timeoutMs ?? 0) / 1000)} s (vdeliver-queue-timeout) (#4.3.0)`,
+    );
   const verdict = qmailQueueVerdict(result.exitCode, result.errorChannel, result.inputFailed);
   if (!verdict) return;
   const line = `vdeliver: qmail-queue exited with an error! ${verdict.text}`;

@@ -41,8 +41,13 @@ export interface QuotaSettings {
  * Read the config, look the user up (bouncing an unknown or expired one), find the hooks, and read
  * control/me where a forward needs it. `found` sees the lookup's answer before any bounce.
  */
-export function gather(request: Request, options: DeliveryOptions, globalDir: string, nowMs: number,
-  found?: (user: VirtualUser | undefined) => void): Surroundings {
+export function gather(
+  request: Request,
+  options: DeliveryOptions,
+  globalDir: string,
+  nowMs: number,
+  found?: (user: VirtualUser | undefined) => void,
+): Surroundings {
   const config = new Config(request.home, globalDir);
   const answer = findUser(request, config, nowMs);
   found?.(answer);
@@ -81,11 +86,14 @@ function quotaSettings(config: Config): QuotaSettings {
   return {
     allowance: config.number('vdeliver-quota-allowance'),
     overQuotaText: config.text('vdeliver-over-quota-msg'),
-    warning: template === undefined ? undefined : {
-      template,
-      percent: config.number('vdeliver-quota-warn-percent'),
-      intervalMs: interval === UNLIMITED ? Infinity : interval * 1000,
-    },
+    warning:
+      template === undefined
+        ? undefined
+        : {
+            template,
+            percent: config.number('vdeliver-quota-warn-percent'),
+            intervalMs: interval === UNLIMITED ? Infinity : interval * 1000,
+          },
   };
 }
 

@@ -18,24 +18,43 @@ export type HookName = 'vdeliver-predeliver' | 'vdeliver-postdeliver';
  * (decision 13). Only a missing file means "no hook".
  */
 export function findHooks(name: HookName, config: Pick<Config, 'directories' | 'mayContain'>): string[] {
-  return [...config.directories].reverse().filter((dir) => config.mayContain(dir, name)).map((dir) => join(dir, name)).filter((path) => {
-    try {
-      return (statSync(fsPath(path)).mode & 0o111) !== 0;
-    } catch (error) {
-      if (isErrno(error, 'ENOENT', 'ENOTDIR')) return false;
-      throw failDefer(`vdeliver: cannot look at the hook ${quoteName(path)}: ${errnoText(error)} (#4.3.5)`, error);
-    }
-  });
+  return [...config.directories]
+    .reverse()
+    .filter((dir) => config.mayContain(dir, name))
+    .map((dir) => join(dir, name))
+    .filter((path) => {
+      try {
+        return (statSync(fsPath(path)).mode & 0o111) !== 0;
+      } catch (error) {
+        if (isErrno(error, 'ENOENT', 'ENOTDIR')) return false;
+        throw failDefer(`vdeliver: cannot look at the hook ${quoteName(path)}: ${errnoText(error)} (#4.3.5)`, error);
+      }
+    });
 }
 
-export interface HookRun { path: string; verdict: HookVerdict; exitCode?: number; signal?: string; timedOut: boolean; startError?: string; output?: string }
+export interface HookRun {
+  path: string;
+  verdict: HookVerdict;
+  exitCode?: number;
+  signal?: string;
+  timedOut: boolean;
+  startError?: string;
+  output?: string;
+}
 
 /**
  * Run a chain of hooks: no arguments, cwd $HOME, the given environment, the whole message on
  * stdin from byte 0 for each one, output straight to ours (qmail logs it). The chain stops at
  * the first hook that does not say "continue".
  */
-export async function runHooks(paths: string[], env: Record<string, string>, cwd: string, message: MessageSource, timeoutMs: number | undefined, captureOutput = false): Promise<HookRun[]> {
+export async function runHooks(
+  paths: string[],
+  env: Record<string, string>,
+  cwd: string,
+  message: MessageSource,
+  timeoutMs: number | undefined,
+  captureOutput = false,
+): Promise<HookRun[]> {
   // No hook, no child-process machinery: loading it costs more than a whole plain delivery.
   if (paths.length === 0) return [];
   // Loaded here only (a build puts it in a file of its own): a plain delivery never needs it.
@@ -50,7 +69,15 @@ export async function runHooks(paths: string[], env: Record<string, string>, cwd
       closeSync(stdin);
     }
     const verdict = result.timedOut ? 'defer' : hookVerdict(result.exitCode);
-    runs.push({ path, verdict, exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, startError: result.startError, output: result.output });
+    runs.push({
+      path,
+      verdict,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      timedOut: result.timedOut,
+      startError: result.startError,
+      output: result.output,
+    });
     if (verdict !== 'continue') break;
   }
   return runs;

@@ -7,14 +7,18 @@ import { BLOCK_SIZE, temporaryFile, writeAll } from '../system/files';
 /** $TMPDIR as a byte string, like every other path here. */
 const tmpdir = (): string => fromText(tmpdirText());
 
-
 /**
  * The message, read with positional reads from byte 0 by every consumer (Maildir copy,
  * qmail-queue, each hook), so nobody depends on a shared file offset and nothing is held in memory.
  * qmail-local hands us the queue file itself; a pipe or terminal is spooled once to a temporary file.
  */
 export class MessageSource {
-  private constructor(readonly fd: number, readonly size: number, private copyPath?: string, private copyFd?: number) {}
+  private constructor(
+    readonly fd: number,
+    readonly size: number,
+    private copyPath?: string,
+    private copyFd?: number,
+  ) {}
 
   /** fd 0 when it is a regular file (as under qmail-local), else undefined: the caller must spool it. */
   static fromSeekableFd(fd: number): MessageSource | undefined {
@@ -76,7 +80,11 @@ export class MessageSource {
   close(): void {
     if (this.copyPath === undefined) return;
     if (this.copyFd !== undefined) closeSync(this.copyFd);
-    try { unlinkSync(this.copyPath); } catch { /* already gone: nothing to clean */ }
+    try {
+      unlinkSync(this.copyPath);
+    } catch {
+      /* already gone: nothing to clean */
+    }
   }
 
   private copyToPrivateFile(): void {

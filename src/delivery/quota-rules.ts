@@ -2,32 +2,33 @@ import type { Usage } from '../maildir/maildirsize';
 import { UNLIMITED } from '../vmailmgr/uint32';
 
 /** A record's four limits (UNLIMITED: none), as vcheckquota reads them from VUSER_*. */
-export interface QuotaLimits { hardquota: number; softquota: number; msgsize: number; msgcount: number }
-
+export interface QuotaLimits {
+  hardquota: number;
+  softquota: number;
+  msgsize: number;
+  msgcount: number;
+}
 
 export type QuotaRule = 'msgsize' | 'msgcount' | 'hardquota' | 'softquota';
 
-export type QuotaDecision =
-  | { kind: 'accept'; overSoft: boolean }
-  | { kind: 'refuse'; rule: QuotaRule; line: string };
+export type QuotaDecision = { kind: 'accept'; overSoft: boolean } | { kind: 'refuse'; rule: QuotaRule; line: string };
 
 /** vcheckquota's sentences, which senders and admins know; each ends in its enhanced status code. */
 const SENTENCE: Record<QuotaRule, string> = {
   msgsize: 'Sorry, this message is larger than the current maximum message size limit. (#5.3.4)',
   msgcount: 'Sorry, the person you sent this message has too many messages stored in the mailbox (#5.2.2)',
   hardquota: "Message would exceed virtual user's disk quota. (#5.2.2)",
-  softquota: "Sorry, your message cannot be delivered. User's disk quota exceeded. A small message will be delivered should you wish to inform this person. (#5.2.2)",
+  softquota:
+    "Sorry, your message cannot be delivered. User's disk quota exceeded. A small message will be delivered should you wish to inform this person. (#5.2.2)",
 };
 
 const refuse = (rule: QuotaRule): QuotaDecision => ({ kind: 'refuse', rule, line: `vdeliver: ${SENTENCE[rule]}` });
 
 /** Whether the mailbox's usage matters at all: without these limits there is nothing to count. */
-export const countsUsage = (limits: QuotaLimits): boolean =>
-  limits.msgcount !== UNLIMITED || limits.hardquota !== UNLIMITED || limits.softquota !== UNLIMITED;
+export const countsUsage = (limits: QuotaLimits): boolean => limits.msgcount !== UNLIMITED || limits.hardquota !== UNLIMITED || limits.softquota !== UNLIMITED;
 
 /** A soft quota alone acts as the hard quota (vcheckquota's rule 4). */
-export const effectiveHardQuota = (limits: QuotaLimits): number =>
-  (limits.hardquota === UNLIMITED ? limits.softquota : limits.hardquota);
+export const effectiveHardQuota = (limits: QuotaLimits): number => (limits.hardquota === UNLIMITED ? limits.softquota : limits.hardquota);
 
 /**
  * vcheckquota's rules, in its order: the message size, then (only when some limit needs it) the

@@ -42,12 +42,18 @@ export interface QuotaCheck {
  */
 export function checkQuota(maildir: string, quota: QuotaPlan, message: number, stored: number, nowMs: number, persist = true): QuotaCheck {
   const check: QuotaCheck = { decision: { kind: 'accept', overSoft: false }, message, stored };
-  check.decision = judgeQuota(quota.limits, message, stored, () => {
-    const found = readMaildirSize(maildir, quota.definition, nowMs, (usage) => wouldRefuse(quota, usage, message, stored), persist);
-    check.usage = found.usage;
-    check.recalculated = found.recalculated;
-    return found.usage;
-  }, quota.allowance);
+  check.decision = judgeQuota(
+    quota.limits,
+    message,
+    stored,
+    () => {
+      const found = readMaildirSize(maildir, quota.definition, nowMs, (usage) => wouldRefuse(quota, usage, message, stored), persist);
+      check.usage = found.usage;
+      check.recalculated = found.recalculated;
+      return found.usage;
+    },
+    quota.allowance,
+  );
   return check;
 }
 

@@ -61,5 +61,10 @@ export interface DeliveryOptions {
 }
 
 export const DEFAULT_OPTIONS: DeliveryOptions = {
-  deliveredTo: true, returnPath: true, fromLine: false, predeliver: true, postdeliver: true, quiet: false,
+  deliveredTo: true,
+  returnPath: true,
+  fromLine: false,
+  predeliver: true,
+  postdeliver: true,
+  quiet: false,
 };

@@ -6,9 +6,18 @@ import { errnoText, isErrno, isPermanentErrno } from '../system/errno';
 import { type DeliveryFailure, failBounce, failDefer } from '../qmail/outcome';
 
 /** A copy written to tmp/ and not yet visible. Paths are byte strings (src/system/bytes.ts). */
-export interface Staged { maildir: string; name: string; tmpPath: string; newPath: string }
+export interface Staged {
+  maildir: string;
+  name: string;
+  tmpPath: string;
+  newPath: string;
+}
 
-export interface Naming { now: () => number; pid: number; hostname: string }
+export interface Naming {
+  now: () => number;
+  pid: number;
+  hostname: string;
+}
 
 const NOT_A_MAILDIR = 'vdeliver: Destination directory does not appear to be a maildir. (#4.2.1)';
 /** link() refusals that mean "this file system does not do hard links", not "something is wrong". */
@@ -28,7 +37,10 @@ export function uniqueName(naming: Naming, attempt: number, size: number): strin
 }
 
 /** What a Maildir copy is written from: the message (positional reads), or bytes at hand. */
-export interface Content { size: number; read(buffer: Buffer, position: number): number }
+export interface Content {
+  size: number;
+  read(buffer: Buffer, position: number): number;
+}
 
 const bytesContent = (bytes: Buffer): Content => ({
   size: bytes.length,
@@ -68,7 +80,11 @@ export const stageBytes = (maildir: string, bytes: Buffer, naming: Naming): Stag
 export function checkMaildir(maildir: string): void {
   for (const sub of ['tmp', 'new']) {
     let isDir: boolean;
-    try { isDir = statSync(fsPath(join(maildir, sub))).isDirectory(); } catch (error) { throw failDefer(NOT_A_MAILDIR, error); }
+    try {
+      isDir = statSync(fsPath(join(maildir, sub))).isDirectory();
+    } catch (error) {
+      throw failDefer(NOT_A_MAILDIR, error);
+    }
     if (!isDir) throw failDefer(NOT_A_MAILDIR);
   }
 }
@@ -95,7 +111,11 @@ export function commit(staged: Staged): { warning?: string } {
     syncDirectory(join(staged.maildir, 'new'));
   } catch (error) {
     // Not known to be durable: take it back and let qmail retry, rather than risk a silent loss.
-    try { unlinkSync(fsPath(staged.newPath)); } catch { /* it stays; the retry then makes a second copy, not a loss */ }
+    try {
+      unlinkSync(fsPath(staged.newPath));
+    } catch {
+      /* it stays; the retry then makes a second copy, not a loss */
+    }
     unstage(staged);
     throw fileFailure('Error syncing the new directory.', error);
   }
@@ -111,7 +131,11 @@ export function commit(staged: Staged): { warning?: string } {
 
 /** Remove the staged file (a later step failed). Never throws: the original failure matters more. */
 export function unstage(staged: Staged): void {
-  try { unlinkSync(fsPath(staged.tmpPath)); } catch { /* already gone */ }
+  try {
+    unlinkSync(fsPath(staged.tmpPath));
+  } catch {
+    /* already gone */
+  }
 }
 
 function createInTmp(maildir: string, naming: Naming, size: number): { fd: number; name: string } {

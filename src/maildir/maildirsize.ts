@@ -20,7 +20,10 @@ const MAX_SIZE = 5120;
 const STALE_MS = 15 * 60 * 1000;
 
 /** What a mailbox holds: bytes and messages (Maildir++ counts bytes, not disk blocks). */
-export interface Usage { bytes: number; count: number }
+export interface Usage {
+  bytes: number;
+  count: number;
+}
 
 export interface MaildirSize {
   usage: Usage;
@@ -123,7 +126,11 @@ export function recalculate(maildir: string, definition: string, persist = true)
     const written = writeCache(maildir, definition, usage);
     if (!written || unchanged(maildir, times)) return usage;
     if (attempt >= 2) {
-      try { unlinkSync(fsPath(join(maildir, MAILDIRSIZE))); } catch { /* already gone */ }
+      try {
+        unlinkSync(fsPath(join(maildir, MAILDIRSIZE)));
+      } catch {
+        /* already gone */
+      }
       return usage;
     }
   }
@@ -188,13 +195,16 @@ function countedDirectories(maildir: string): string[] {
 function unchanged(maildir: string, times: Map<string, number>): boolean {
   const now = countedDirectories(maildir);
   // A folder that came (its directories have no time here) or went (fewer directories) is a change.
-  return now.length >= times.size && now.every((dir) => {
-    try {
-      return statSync(fsPath(dir)).mtimeMs === times.get(dir);
-    } catch {
-      return !times.has(dir);
-    }
-  });
+  return (
+    now.length >= times.size &&
+    now.every((dir) => {
+      try {
+        return statSync(fsPath(dir)).mtimeMs === times.get(dir);
+      } catch {
+        return !times.has(dir);
+      }
+    })
+  );
 }
 
 /**
@@ -203,7 +213,10 @@ function unchanged(maildir: string, times: Map<string, number>): boolean {
  */
 function writeCache(maildir: string, definition: string, usage: Usage): boolean {
   try {
-    writeFileAtomic(join(maildir, MAILDIRSIZE), [Buffer.from(`${definition}\n${usage.bytes} ${usage.count}\n`)], { tempDir: join(maildir, 'tmp'), durable: false });
+    writeFileAtomic(join(maildir, MAILDIRSIZE), [Buffer.from(`${definition}\n${usage.bytes} ${usage.count}\n`)], {
+      tempDir: join(maildir, 'tmp'),
+      durable: false,
+    });
     return true;
   } catch {
     return false; // the figures still count for this delivery; the next one tries again

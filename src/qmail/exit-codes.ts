@@ -44,8 +44,7 @@ export function qmailQueueVerdict(exitCode: number | undefined, customError: str
     text = customError.split('\n')[0];
     // A replacement's own text may lack the status code every report line carries.
     if (!/\(#\d\.\d+\.\d+\)$/.test(text)) text += text.startsWith('D') ? ' (#5.3.0)' : ' (#4.3.0)';
-  }
-  else text = TEXT[exitCode] ?? (exitCode >= 11 && exitCode <= 40 ? 'Dqq permanent problem (#5.3.0)' : 'Zqq temporary problem (#4.3.0)');
+  } else text = TEXT[exitCode] ?? (exitCode >= 11 && exitCode <= 40 ? 'Dqq permanent problem (#5.3.0)' : 'Zqq temporary problem (#4.3.0)');
   return { permanent: text.startsWith('D'), text: text.slice(1) };
 }
 

@@ -17,10 +17,14 @@ export const defer = (line: string): Outcome => ({ kind: 'defer', line });
 /** The only place an outcome becomes an exit code. */
 export function exitCode(outcome: Outcome): 0 | 99 | 100 | 111 {
   switch (outcome.kind) {
-    case 'delivered': return 0;
-    case 'skip': return 99;
-    case 'bounce': return 100;
-    case 'defer': return 111;
+    case 'delivered':
+      return 0;
+    case 'skip':
+      return 99;
+    case 'bounce':
+      return 100;
+    case 'defer':
+      return 111;
   }
 }
 
@@ -29,7 +33,10 @@ export function exitCode(outcome: Outcome): 0 | 99 | 100 | 111 {
  * The delivery path catches these in one place; the original error stays as `cause`.
  */
 export class DeliveryFailure extends Error {
-  constructor(readonly outcome: Outcome & { line: string }, options?: { cause?: unknown }) {
+  constructor(
+    readonly outcome: Outcome & { line: string },
+    options?: { cause?: unknown },
+  ) {
     super(outcome.line, options);
     this.name = 'DeliveryFailure';
   }
@@ -37,5 +44,4 @@ export class DeliveryFailure extends Error {
 
 export const failBounce = (line: string, cause?: unknown, preface?: string): DeliveryFailure =>
   new DeliveryFailure(preface ? { kind: 'bounce', line, preface } : { kind: 'bounce', line }, { cause });
-export const failDefer = (line: string, cause?: unknown): DeliveryFailure =>
-  new DeliveryFailure({ kind: 'defer', line }, { cause });
+export const failDefer = (line: string, cause?: unknown): DeliveryFailure => new DeliveryFailure({ kind: 'defer', line }, { cause });

@@ -7,8 +7,7 @@ import { isUtf8 } from 'node:buffer';
  * one char per byte (Latin-1 decoding), so string operations work and no byte is ever replaced.
  * They turn back into bytes at the edges: file names, the envelope, the Maildir copy, the report line.
  */
-export const byteString = (bytes: Uint8Array): string =>
-  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
+export const byteString = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
 
 export const toBytes = (value: string): Buffer => Buffer.from(value, 'latin1');
 

@@ -93,16 +93,24 @@ export function run(path: string, options: RunOptions): Promise<RunResult> {
   })();
 
   let timedOut = false;
-  const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => {
-    timedOut = true;
-    killGroup(child);
-  }, options.timeoutMs);
+  const timer =
+    options.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          killGroup(child);
+        }, options.timeoutMs);
   const finished = new Promise<RunResult>((resolve) => {
-    const done = (exitCode: number | undefined, signal: string | undefined, startError?: string): void => resolve({
-      exitCode, signal, timedOut, startError, inputFailed: false,
-      errorChannel: Buffer.concat(channel).toString('latin1'),
-      output: options.captureOutput ? Buffer.concat(printed).toString('latin1') : undefined,
-    });
+    const done = (exitCode: number | undefined, signal: string | undefined, startError?: string): void =>
+      resolve({
+        exitCode,
+        signal,
+        timedOut,
+        startError,
+        inputFailed: false,
+        errorChannel: Buffer.concat(channel).toString('latin1'),
+        output: options.captureOutput ? Buffer.concat(printed).toString('latin1') : undefined,
+      });
     child.on('error', (error: NodeJS.ErrnoException) => {
       if (child.pid === undefined) done(undefined, undefined, startFailure(error, cwd).startError);
     });
@@ -130,7 +138,13 @@ export function run(path: string, options: RunOptions): Promise<RunResult> {
 function startFailure(error: unknown, cwd: string): RunResult {
   const name = errnoName(errnoOf(error) ?? 0);
   const missingDir = (name === 'ENOENT' || name === 'ENOTDIR') && !existsSync(cwd);
-  return { exitCode: undefined, timedOut: false, inputFailed: false, errorChannel: '', startError: missingDir ? `${name} (no working directory ${cwd})` : name };
+  return {
+    exitCode: undefined,
+    timedOut: false,
+    inputFailed: false,
+    errorChannel: '',
+    startError: missingDir ? `${name} (no working directory ${cwd})` : name,
+  };
 }
 
 /**
@@ -161,9 +175,18 @@ async function pump(source: Iterable<Uint8Array>, sink: Writable, kill: () => vo
 function drained(sink: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
     if (sink.destroyed) return reject(new Error('the child closed its input'));
-    const cleanup = (): void => { sink.off('drain', onDrain); sink.off('close', onClose); };
-    const onDrain = (): void => { cleanup(); resolve(); };
-    const onClose = (): void => { cleanup(); reject(new Error('the child closed its input')); };
+    const cleanup = (): void => {
+      sink.off('drain', onDrain);
+      sink.off('close', onClose);
+    };
+    const onDrain = (): void => {
+      cleanup();
+      resolve();
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(new Error('the child closed its input'));
+    };
     sink.on('drain', onDrain).on('close', onClose);
   });
 }
@@ -196,7 +219,11 @@ function killGroup(child: ChildProcess): void {
   try {
     process.kill(-child.pid, 'SIGKILL');
   } catch {
-    try { child.kill('SIGKILL'); } catch { /* already gone */ }
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
 }
 
@@ -220,7 +247,11 @@ function command(path: string, env: Record<string, string>, cwd: string): { file
   const dir = toText(cwd);
   if (file !== undefined && dir !== undefined && exact.length === 0) return { file, args: [], env: textEnv, cwd: dir };
   const lines = exact.map(([name, value]) => `${assign('vdeliver_value', value)} export ${name}="\${vdeliver_value%x}"`);
-  lines.push('unset vdeliver_value', `${assign('vdeliver_dir', cwd)} cd "\${vdeliver_dir%x}" 2>/dev/null || exit 111`, `${assign('vdeliver_program', path)} exec "\${vdeliver_program%x}"`);
+  lines.push(
+    'unset vdeliver_value',
+    `${assign('vdeliver_dir', cwd)} cd "\${vdeliver_dir%x}" 2>/dev/null || exit 111`,
+    `${assign('vdeliver_program', path)} exec "\${vdeliver_program%x}"`,
+  );
   return { file: '/bin/sh', args: ['-c', lines.join('\n')], env: textEnv, cwd: '/' };
 }
 
@@ -234,7 +265,12 @@ const assign = (name: string, value: string): string =>
  * Run a program to its end with our own stdin, stdout and stderr, as another user (vdeliver-admin,
  * run as root, runs itself again as the owner of the home). Returns its exit status.
  */
-export function runAsUser(path: string, args: string[], user: { uid: number; gid: number }, env: Record<string, string | undefined>): { status: number; error?: string } {
+export function runAsUser(
+  path: string,
+  args: string[],
+  user: { uid: number; gid: number },
+  env: Record<string, string | undefined>,
+): { status: number; error?: string } {
   const result = spawnSync(path, args, { uid: user.uid, gid: user.gid, stdio: 'inherit', env });
   return result.error ? { status: 1, error: result.error.message } : { status: result.status ?? 1 };
 }

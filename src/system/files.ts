@@ -19,7 +19,10 @@ export function writeAll(fd: number, bytes: Uint8Array, position?: number): void
  * unguessable enough, so Math.random suffices and saves loading node:crypto on every delivery.
  */
 export function randomTag(): string {
-  const part = (): string => Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, '0');
+  const part = (): string =>
+    Math.floor(Math.random() * 0x100000000)
+      .toString(16)
+      .padStart(8, '0');
   return part() + part();
 }
 
@@ -30,7 +33,12 @@ const ATTEMPTS = 3;
  * file, never through a symlink), a fresh name on a collision, a few attempts at most. Other
  * errors are thrown as they are, for the caller's errno table.
  */
-export function createExclusive(dir: string, name: (attempt: number) => string, mode = 0o600, flags = constants.O_WRONLY): { fd: number; path: string; name: string } {
+export function createExclusive(
+  dir: string,
+  name: (attempt: number) => string,
+  mode = 0o600,
+  flags = constants.O_WRONLY,
+): { fd: number; path: string; name: string } {
   for (let attempt = 1; ; attempt++) {
     const file = name(attempt);
     const path = join(dir, file);
@@ -63,7 +71,11 @@ export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>, opti
     }
     renameSync(fsPath(tmp), fsPath(path));
   } catch (error) {
-    try { unlinkSync(fsPath(tmp)); } catch { /* already renamed or never written: nothing to clean */ }
+    try {
+      unlinkSync(fsPath(tmp));
+    } catch {
+      /* already renamed or never written: nothing to clean */
+    }
     throw error;
   }
   if (durable) syncDirectory(dirname(path));

@@ -31,7 +31,7 @@ export const CONFIG_ITEMS = {
   'postmaster-aliases': { type: 'list', default: 'mailer-daemon\npostmaster\nroot', use: 'names that reach the postmaster' },
   'vdeliver-hook-timeout': { type: 'number', default: '300', use: 'seconds before a hook is killed (vdeliver only)' },
   'vdeliver-queue-timeout': { type: 'number', default: '300', use: 'seconds before qmail-queue is killed (vdeliver only)' },
-  'vdeliver-enforce-quotas': { type: 'number', default: '0', use: '1: enforce the records\' limits (vcheckquota\'s rules)' },
+  'vdeliver-enforce-quotas': { type: 'number', default: '0', use: "1: enforce the records' limits (vcheckquota's rules)" },
   'vdeliver-quota-allowance': { type: 'number', default: '4096', use: 'bytes a message may have to pass a full soft quota' },
   'vdeliver-quota-warning': { type: 'text', default: '', use: 'a message stored once per interval when usage crosses the percentage' },
   'vdeliver-quota-warn-percent': { type: 'number', default: '90', use: 'usage, in percent of the quota, that sends the warning' },
@@ -141,8 +141,7 @@ export class Config {
   }
 }
 
-export const unreadable = (path: string, error: unknown) =>
-  failDefer(`vdeliver: cannot read ${quoteName(path)}: ${errnoText(error)} (#4.3.5)`, error);
+export const unreadable = (path: string, error: unknown) => failDefer(`vdeliver: cannot read ${quoteName(path)}: ${errnoText(error)} (#4.3.5)`, error);
 
 /** Only the first line counts, stripped of C `isspace` characters (including `\r`). */
 export const firstLine = (text: string): string => {
@@ -152,4 +151,7 @@ export const firstLine = (text: string): string => {
 
 /** List items: every line stripped; empty lines and `#` comments dropped. */
 const listLines = (text: string): string[] =>
-  text.split('\n').map((line) => line.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '')).filter((line) => line !== '' && !line.startsWith('#'));
+  text
+    .split('\n')
+    .map((line) => line.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, ''))
+    .filter((line) => line !== '' && !line.startsWith('#'));

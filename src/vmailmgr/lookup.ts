@@ -11,7 +11,9 @@ export interface VirtualUser {
   record: PasswordRecord;
 }
 
-interface Table { find(name: string): TableAnswer }
+interface Table {
+  find(name: string): TableAnswer;
+}
 
 /**
  * vmailmgr's lookup (spec §5.5): EXT verbatim (never split on `-`), then the catch-all.

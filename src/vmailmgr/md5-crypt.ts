@@ -40,7 +40,13 @@ export function md5Crypt(password: string, salt: string): string {
     digest = md5(...parts);
   }
 
-  const groups: Array<[number, number, number]> = [[0, 6, 12], [1, 7, 13], [2, 8, 14], [3, 9, 15], [4, 10, 5]];
+  const groups: Array<[number, number, number]> = [
+    [0, 6, 12],
+    [1, 7, 13],
+    [2, 8, 14],
+    [3, 9, 15],
+    [4, 10, 5],
+  ];
   let encoded = '';
   for (const [a, b, c] of groups) encoded += to64((digest[a] << 16) | (digest[b] << 8) | digest[c], 4);
   encoded += to64(digest[11], 2);

@@ -44,11 +44,15 @@ const NUMBER_FIELDS = ['hardquota', 'softquota', 'msgsize', 'msgcount', 'ctime',
 export function decodePasswordRecord(value: Uint8Array, defaults: OldFormatDefaults | (() => OldFormatDefaults), now: number): PasswordRecord | undefined {
   if (value.length === 0) return undefined;
   switch (value[0]) {
-    case 2: return decodeVersioned(value, 2);
-    case 1: return decodeVersioned(value, 1);
+    case 2:
+      return decodeVersioned(value, 2);
+    case 1:
+      return decodeVersioned(value, 1);
     // Only the old format needs the config's defaults, so a caller may pass them lazily.
-    case 0x3a: return decodeOld(value, typeof defaults === 'function' ? defaults() : defaults, now);
-    default: return undefined;
+    case 0x3a:
+      return decodeOld(value, typeof defaults === 'function' ? defaults() : defaults, now);
+    default:
+      return undefined;
   }
 }
 
@@ -85,8 +89,17 @@ function decodeVersioned(value: Uint8Array, version: 1 | 2): PasswordRecord | un
   if (cursor.pos !== end) return undefined;
   const [hardquota, softquota, msgsize, msgcount, ctime, expiry] = numbers;
   return {
-    version, password, directory, forwards, personal,
-    hardquota, softquota, msgsize, msgcount, ctime, expiry,
+    version,
+    password,
+    directory,
+    forwards,
+    personal,
+    hardquota,
+    softquota,
+    msgsize,
+    msgcount,
+    ctime,
+    expiry,
     // An account without a directory cannot have a mailbox, whatever the flag says.
     hasMailbox: (version === 1 || hasMailbox) && directory !== '',
     mailboxEnabled,
@@ -150,13 +163,6 @@ function decodeOld(value: Uint8Array, defaults: OldFormatDefaults, now: number):
 export function encodePasswordRecord(record: Omit<PasswordRecord, 'version'>): Buffer {
   const hasMailbox = record.hasMailbox && record.directory !== '';
   const flags = Buffer.from([2, FLAG_HAS_MAILBOX, hasMailbox ? 1 : 0, FLAG_MAILBOX_ENABLED, record.mailboxEnabled ? 1 : 0, 0]);
-  const fields = [
-    record.password,
-    record.directory,
-    ...record.forwards,
-    '',
-    record.personal,
-    ...NUMBER_FIELDS.map((name) => formatUint(record[name])),
-  ];
+  const fields = [record.password, record.directory, ...record.forwards, '', record.personal, ...NUMBER_FIELDS.map((name) => formatUint(record[name]))];
   return Buffer.concat([flags, ...fields.map((f) => toBytes(`${f}\0`))]);
 }

@@ -5,9 +5,7 @@ import type { Config } from './config';
 import { decodePasswordRecord, type OldFormatDefaults, type PasswordRecord } from './password-record';
 
 export type TableAnswer =
-  | { status: 'found'; key: string; record: PasswordRecord }
-  | { status: 'absent'; key: string }
-  | { status: 'invalid'; key: string; value: Buffer };
+  { status: 'found'; key: string; record: PasswordRecord } | { status: 'absent'; key: string } | { status: 'invalid'; key: string; value: Buffer };
 
 /** vmailmgr's keys are the name (a byte string) with ASCII A-Z lower-cased; other bytes are left alone. */
 export const tableKey = (name: string): string => name.replace(/[A-Z]+/g, (s) => s.toLowerCase());
@@ -27,7 +25,12 @@ export function oldFormatDefaults(config: Config): OldFormatDefaults {
 
 /** The virtual users of one base user, read from passwd.cdb with a handful of positional reads. */
 export class PasswordTable {
-  private constructor(readonly path: string, private readonly cdb: CdbReader, private readonly defaults: () => OldFormatDefaults, private readonly now: number) {}
+  private constructor(
+    readonly path: string,
+    private readonly cdb: CdbReader,
+    private readonly defaults: () => OldFormatDefaults,
+    private readonly now: number,
+  ) {}
 
   /** Throws CdbError when the file is missing, unreadable or not a cdb. */
   static open(path: string, defaults: OldFormatDefaults | (() => OldFormatDefaults), now: number): PasswordTable {

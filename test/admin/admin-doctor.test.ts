@@ -1,5 +1,18 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, lchownSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { CdbReader } from '../../src/cdb/cdb-reader';
 import { writeCdb } from '../../src/cdb/cdb-writer';
 import { encodePasswordRecord } from '../../src/vmailmgr/password-record';
@@ -53,25 +66,57 @@ test('a healthy setup passes with no failure', () => {
 
 test.each<[string, (t: TestHome) => void, RegExp]>([
   ['.qmail-default is missing', (t) => unlinkSync(join(t.home, '.qmail-default')), /^fail .*\.qmail-default does not exist/],
-  ['.qmail-default does not call vdeliver', (t) => writeFileSync(join(t.home, '.qmail-default'), '|/usr/bin/procmail\n'), /^fail \.qmail-default does not run vdeliver/],
-  ['.qmail-default names a program that is not there', (t) => writeFileSync(join(t.home, '.qmail-default'), '|/nonexistent/bin/vdeliver\n'), /^fail \/nonexistent\/bin\/vdeliver is missing or not executable: every delivery exits 126 or 127/],
-  ['.qmail-default names a program the base user cannot execute', (t) => {
-    writeFileSync(join(t.root, 'vdeliver'), '#!/bin/sh\n', { mode: 0o644 });
-    writeFileSync(join(t.home, '.qmail-default'), `|${join(t.root, 'vdeliver')}\n`);
-  }, /^fail .*\/vdeliver is missing or not executable/],
-  ['.qmail-default gives vdeliver an option it does not know', (t) => writeFileSync(join(t.home, '.qmail-default'), `|${process.execPath} ${join(ROOT, 'dist', 'vdeliver.cjs')} --bogus\n`), /^fail \.qmail-default gives vdeliver unknown option string: '--bogus': every delivery defers/],
+  [
+    '.qmail-default does not call vdeliver',
+    (t) => writeFileSync(join(t.home, '.qmail-default'), '|/usr/bin/procmail\n'),
+    /^fail \.qmail-default does not run vdeliver/,
+  ],
+  [
+    '.qmail-default names a program that is not there',
+    (t) => writeFileSync(join(t.home, '.qmail-default'), '|/nonexistent/bin/vdeliver\n'),
+    /^fail \/nonexistent\/bin\/vdeliver is missing or not executable: every delivery exits 126 or 127/,
+  ],
+  [
+    '.qmail-default names a program the base user cannot execute',
+    (t) => {
+      writeFileSync(join(t.root, 'vdeliver'), '#!/bin/sh\n', { mode: 0o644 });
+      writeFileSync(join(t.home, '.qmail-default'), `|${join(t.root, 'vdeliver')}\n`);
+    },
+    /^fail .*\/vdeliver is missing or not executable/,
+  ],
+  [
+    '.qmail-default gives vdeliver an option it does not know',
+    (t) => writeFileSync(join(t.home, '.qmail-default'), `|${process.execPath} ${join(ROOT, 'dist', 'vdeliver.cjs')} --bogus\n`),
+    /^fail \.qmail-default gives vdeliver unknown option string: '--bogus': every delivery defers/,
+  ],
   ['.qmail-default is world-writable', (t) => chmodSync(join(t.home, '.qmail-default'), 0o666), /^fail \.qmail-default is group- or world-writable \(0666\)/],
   ['.qmail-default has the execute bit', (t) => chmodSync(join(t.home, '.qmail-default'), 0o744), /^fail \.qmail-default has the execute bit/],
   ['the home is world-writable', (t) => chmodSync(t.home, 0o777), /^fail home .* is world-writable \(0777\)/],
   ['the home is sticky', (t) => chmodSync(t.home, 0o1755), /^fail home .* is sticky/],
-  ['a config number is not a number', (t) => writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-hook-timeout'), 'soon\n'), /^fail .*vdeliver-hook-timeout: 'soon' is not a number/],
+  [
+    'a config number is not a number',
+    (t) => writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-hook-timeout'), 'soon\n'),
+    /^fail .*vdeliver-hook-timeout: 'soon' is not a number/,
+  ],
   ['a config item cannot be read', (t) => mkdirSync(join(t.globalDir, 'password-file')), /^fail .*password-file cannot be read \(EISDIR\)/],
   ['the password table is missing', (t) => unlinkSync(join(t.home, 'passwd.cdb')), /^fail password table .*passwd\.cdb: .*every delivery defers/],
   ['a record cannot be decoded', (t) => addCorruptRecord(join(t.home, 'passwd.cdb')), /^fail record 'broken' cannot be decoded/],
-  ['a mailbox is not a Maildir', (t) => rmSync(join(t.home, 'users', 'carol', 'new'), { recursive: true }), /^fail carol: \.\/users\/carol is not a Maildir \(no new\)/],
-  ['a Maildir belongs to someone else', (t) => chownSync(join(t.home, 'users', 'bob', 'new'), 65534, 65534), /^fail bob: \.\/users\/bob\/new is not owned by the base user/],
+  [
+    'a mailbox is not a Maildir',
+    (t) => rmSync(join(t.home, 'users', 'carol', 'new'), { recursive: true }),
+    /^fail carol: \.\/users\/carol is not a Maildir \(no new\)/,
+  ],
+  [
+    'a Maildir belongs to someone else',
+    (t) => chownSync(join(t.home, 'users', 'bob', 'new'), 65534, 65534),
+    /^fail bob: \.\/users\/bob\/new is not owned by the base user/,
+  ],
   ['qmail-queue is missing', (t) => unlinkSync(join(t.qmailRoot, 'bin', 'qmail-queue')), /^fail qmail-queue .* is missing or not executable/],
-  ['control/me is missing while a forward ends in @', (t) => unlinkSync(join(t.qmailRoot, 'control', 'me')), /^fail .*control\/me is missing or empty: forwards ending in @ defer/],
+  [
+    'control/me is missing while a forward ends in @',
+    (t) => unlinkSync(join(t.qmailRoot, 'control', 'me')),
+    /^fail .*control\/me is missing or empty: forwards ending in @ defer/,
+  ],
   ['a hook is a directory', (t) => mkdirSync(join(t.home, '.vmailmgr', 'vdeliver-predeliver')), /^fail hook .*vdeliver-predeliver is not a regular file/],
 ])('%s: caught, with a fix, exit 1', (_what, breakIt, line) => {
   const t = healthyHome();
@@ -128,7 +173,9 @@ function chownTree(root: string, uid: number, gid: number): void {
 function doctorAsBaseUser(t: TestHome): { status: number | null; lines: string[] } {
   if (isRoot()) chownTree(t.root, NOBODY, NOBODY);
   const result = spawnSync(join(BIN, 'vdeliver-admin'), ['doctor', '--home', t.home], {
-    encoding: 'utf8', env: cleanEnv({ VDELIVER_CONFIG_DIR: t.globalDir }), ...(isRoot() ? { uid: NOBODY, gid: NOBODY } : {}),
+    encoding: 'utf8',
+    env: cleanEnv({ VDELIVER_CONFIG_DIR: t.globalDir }),
+    ...(isRoot() ? { uid: NOBODY, gid: NOBODY } : {}),
   });
   expect(result.stderr).toBe('');
   return { status: result.status, lines: result.stdout.trim().split('\n') };
@@ -142,16 +189,43 @@ describe('what the base user cannot read or search is a failure with its fix, no
   });
 
   test.each<[string, (t: TestHome) => void, RegExp]>([
-    ['.qmail-default cannot be read', (t) => chmodSync(join(t.home, '.qmail-default'), 0o000), /^fail \/.*\/home\/\.qmail-default cannot be read \(EACCES\): qmail-local defers every delivery \(fix: chmod 644 \/.*\/home\/\.qmail-default\)$/],
-    ['.qmail-default is a directory', (t) => { unlinkSync(join(t.home, '.qmail-default')); mkdirSync(join(t.home, '.qmail-default')); }, /^fail .*\.qmail-default cannot be read \(EISDIR\)/],
-    ['the home cannot be searched', (t) => chmodSync(t.home, 0o600), /^fail home \/.*\/home cannot be searched \(0600\): qmail-local cannot enter it and defers every delivery; nothing in it can be checked \(fix: chmod u\+rx \/.*\/home\)$/],
-    ['.vmailmgr cannot be searched', (t) => {
-      renameSync(join(t.home, '.vmailmgr', 'qmail-root'), join(t.globalDir, 'qmail-root'));
-      writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-predeliver'), '#!/bin/sh\n');
-      chmodSync(join(t.home, '.vmailmgr'), 0o600);
-    }, /^fail config directory \/.*\/home\/\.vmailmgr cannot be searched: vdeliver cannot look at its items and hooks, so every delivery defers \(fix: chmod a\+rx \/.*\/\.vmailmgr\)$/],
-    ["the Maildirs' parent users/ cannot be searched", (t) => chmodSync(join(t.home, 'users'), 0o600), /^fail \/.*\/home\/users cannot be searched: \d+ Maildir\(s\) behind it cannot be reached \(mailer-daemon, postmaster, root, alice, carol and \d+ more\), so their mail defers \(fix: chmod u\+rx \/.*\/home\/users\)$/],
-    ['one Maildir cannot be searched', (t) => chmodSync(join(t.home, 'users', 'bob'), 0o600), /^fail \/.*\/home\/users\/bob cannot be searched: 1 Maildir\(s\) behind it cannot be reached \(bob\), so their mail defers \(fix: chmod u\+rx \/.*\/users\/bob\)$/],
+    [
+      '.qmail-default cannot be read',
+      (t) => chmodSync(join(t.home, '.qmail-default'), 0o000),
+      /^fail \/.*\/home\/\.qmail-default cannot be read \(EACCES\): qmail-local defers every delivery \(fix: chmod 644 \/.*\/home\/\.qmail-default\)$/,
+    ],
+    [
+      '.qmail-default is a directory',
+      (t) => {
+        unlinkSync(join(t.home, '.qmail-default'));
+        mkdirSync(join(t.home, '.qmail-default'));
+      },
+      /^fail .*\.qmail-default cannot be read \(EISDIR\)/,
+    ],
+    [
+      'the home cannot be searched',
+      (t) => chmodSync(t.home, 0o600),
+      /^fail home \/.*\/home cannot be searched \(0600\): qmail-local cannot enter it and defers every delivery; nothing in it can be checked \(fix: chmod u\+rx \/.*\/home\)$/,
+    ],
+    [
+      '.vmailmgr cannot be searched',
+      (t) => {
+        renameSync(join(t.home, '.vmailmgr', 'qmail-root'), join(t.globalDir, 'qmail-root'));
+        writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-predeliver'), '#!/bin/sh\n');
+        chmodSync(join(t.home, '.vmailmgr'), 0o600);
+      },
+      /^fail config directory \/.*\/home\/\.vmailmgr cannot be searched: vdeliver cannot look at its items and hooks, so every delivery defers \(fix: chmod a\+rx \/.*\/\.vmailmgr\)$/,
+    ],
+    [
+      "the Maildirs' parent users/ cannot be searched",
+      (t) => chmodSync(join(t.home, 'users'), 0o600),
+      /^fail \/.*\/home\/users cannot be searched: \d+ Maildir\(s\) behind it cannot be reached \(mailer-daemon, postmaster, root, alice, carol and \d+ more\), so their mail defers \(fix: chmod u\+rx \/.*\/home\/users\)$/,
+    ],
+    [
+      'one Maildir cannot be searched',
+      (t) => chmodSync(join(t.home, 'users', 'bob'), 0o600),
+      /^fail \/.*\/home\/users\/bob cannot be searched: 1 Maildir\(s\) behind it cannot be reached \(bob\), so their mail defers \(fix: chmod u\+rx \/.*\/users\/bob\)$/,
+    ],
   ])('%s: one fail line with the fix, exit 1', (_what, breakIt, line) => {
     const t = healthyHome();
     breakIt(t);
@@ -171,14 +245,22 @@ test('files left in tmp/ for more than 36 hours are pointed out, and the fix rem
   const t = healthyHome();
   const tmp = join(t.home, 'users', 'alice', 'tmp');
   const hoursAgo = (h: number): number => Date.now() / 1000 - h * 3600;
-  for (const [name, atime, mtime] of [['old1', 37, 37], ['old2', 100, 40], ['fresh', 1, 1], ['read-lately', 2, 50], ['almost', 35, 35]] as const) {
+  for (const [name, atime, mtime] of [
+    ['old1', 37, 37],
+    ['old2', 100, 40],
+    ['fresh', 1, 1],
+    ['read-lately', 2, 50],
+    ['almost', 35, 35],
+  ] as const) {
     writeFileSync(join(tmp, name), 'half a message');
     utimesSync(join(tmp, name), hoursAgo(atime), hoursAgo(mtime));
   }
   const { status, lines } = doctor(t);
   expect(status).toBe(0);
   const stale = lines.filter((l) => l.includes(' in tmp/ '));
-  expect(stale).toEqual([`warn alice: 2 file(s) in tmp/ older than 36 hours, left by an interrupted delivery; Maildir readers remove them (fix: find ${tmp} -type f -amin +2160 -mmin +2160 -delete)`]);
+  expect(stale).toEqual([
+    `warn alice: 2 file(s) in tmp/ older than 36 hours, left by an interrupted delivery; Maildir readers remove them (fix: find ${tmp} -type f -amin +2160 -mmin +2160 -delete)`,
+  ]);
   const fix = /\(fix: (.*)\)$/.exec(stale[0])![1];
   expect(spawnSync('/bin/sh', ['-c', fix]).status).toBe(0);
   expect(readdirSync(tmp).sort()).toEqual(['almost', 'fresh', 'read-lately']);
@@ -189,10 +271,21 @@ test('records whose directory leads outside the home, or through a symlink, get 
   const t = healthyHome();
   const elsewhere = join(t.root, 'elsewhere');
   const users = join(t.home, 'users');
-  const maildir = (path: string): void => { for (const sub of ['tmp', 'new', 'cur']) mkdirSync(join(path, sub), { recursive: true }); };
+  const maildir = (path: string): void => {
+    for (const sub of ['tmp', 'new', 'cur']) mkdirSync(join(path, sub), { recursive: true });
+  };
   mkdirSync(join(elsewhere, 'a', 'b'), { recursive: true });
-  for (const path of [join(elsewhere, 'abs'), join(users, 'absin'), join(t.root, 'climb'), join(t.root, 'hidden'), join(users, 'linked-real'),
-    join(elsewhere, 'linkout'), join(elsewhere, 'a', 'dotdot'), join(users, 'fine')]) maildir(path);
+  for (const path of [
+    join(elsewhere, 'abs'),
+    join(users, 'absin'),
+    join(t.root, 'climb'),
+    join(t.root, 'hidden'),
+    join(users, 'linked-real'),
+    join(elsewhere, 'linkout'),
+    join(elsewhere, 'a', 'dotdot'),
+    join(users, 'fine'),
+  ])
+    maildir(path);
   // vdeliver's plan resolves `..` by name (users/dotdot), so the Maildir check looks there.
   maildir(join(users, 'dotdot'));
   symlinkSync('linked-real', join(users, 'linked'));
@@ -212,16 +305,30 @@ test('records whose directory leads outside the home, or through a symlink, get 
   const reader = CdbReader.open(join(VMAILMGR, 'basic', 'passwd.cdb'));
   const records = [...reader.records()].map((r): [Buffer, Buffer] => [r.key, r.data]);
   reader.close();
-  const record = (directory: string): Buffer => encodePasswordRecord({
-    password: '*', directory, forwards: [], personal: '', hardquota: UNLIMITED, softquota: UNLIMITED, msgsize: UNLIMITED,
-    msgcount: UNLIMITED, ctime: 0, expiry: UNLIMITED, hasMailbox: true, mailboxEnabled: true,
+  const record = (directory: string): Buffer =>
+    encodePasswordRecord({
+      password: '*',
+      directory,
+      forwards: [],
+      personal: '',
+      hardquota: UNLIMITED,
+      softquota: UNLIMITED,
+      msgsize: UNLIMITED,
+      msgcount: UNLIMITED,
+      ctime: 0,
+      expiry: UNLIMITED,
+      hasMailbox: true,
+      mailboxEnabled: true,
+    });
+  writeCdb(join(t.home, 'passwd.cdb'), [...records, ...extra.map(([key, directory]): [Buffer, Buffer] => [Buffer.from(key), record(directory)])], {
+    hash: 'signed',
   });
-  writeCdb(join(t.home, 'passwd.cdb'), [...records, ...extra.map(([key, directory]): [Buffer, Buffer] => [Buffer.from(key), record(directory)])], { hash: 'signed' });
 
   const { status, lines } = doctor(t);
   expect(failures(lines)).toEqual([]);
   expect(status).toBe(0);
-  const fix = (key: string): string => `(fix: unless that is deliberate, move the Maildir into the home and give the record its place with vdeliver-admin set ${key} --directory)`;
+  const fix = (key: string): string =>
+    `(fix: unless that is deliberate, move the Maildir into the home and give the record its place with vdeliver-admin set ${key} --directory)`;
   expect(lines.filter((l) => / directory .* (leads|goes) /.test(l))).toEqual([
     `warn abs: directory ${join(elsewhere, 'abs')} leads outside the home, to ${join(elsewhere, 'abs')} ${fix('abs')}`,
     `warn climb: directory ../climb leads outside the home, to ${join(t.root, 'climb')} ${fix('climb')}`,
@@ -238,7 +345,11 @@ test('records with limits that nothing enforces are pointed out, with the fix; e
   const limited = (lines: string[]): string[] => lines.filter((l) => /limits/.test(l));
   const shown = (home: typeof t): string[] => limited(doctor(home).lines);
   // The basic table's records with limits (msgsize, quotas) exist; with enforcement off and no hook, a warning.
-  expect(shown(t)).toEqual([expect.stringMatching(/^warn \d+ record\(s\) carry limits that nothing enforces \(.*\): neither vdeliver-enforce-quotas nor a vcheckquota predeliver hook \(fix: echo 1 > .*\/\.vmailmgr\/vdeliver-enforce-quotas\)$/)]);
+  expect(shown(t)).toEqual([
+    expect.stringMatching(
+      /^warn \d+ record\(s\) carry limits that nothing enforces \(.*\): neither vdeliver-enforce-quotas nor a vcheckquota predeliver hook \(fix: echo 1 > .*\/\.vmailmgr\/vdeliver-enforce-quotas\)$/,
+    ),
+  ]);
   writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-predeliver'), '#!/bin/sh\nexec /usr/bin/vcheckquota\n', { mode: 0o755 });
   expect(shown(t)).toEqual([expect.stringMatching(/^ok {3}\d+ record\(s\) with limits: .*vdeliver-predeliver runs vcheckquota$/)]);
   writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-enforce-quotas'), '1\n');
@@ -247,10 +358,16 @@ test('records with limits that nothing enforces are pointed out, with the fix; e
 
 test("the program line as qmail's /bin/sh -c runs it: the shim needs node on qmail's PATH", () => {
   const shim = join(ROOT, 'bin', 'vdeliver');
-  expect(checkProgramLine(shim, '/nonexistent-dir')).toEqual([expect.objectContaining({ status: 'fail', what: expect.stringMatching(/has no node: every delivery exits 127$/) })]);
+  expect(checkProgramLine(shim, '/nonexistent-dir')).toEqual([
+    expect.objectContaining({ status: 'fail', what: expect.stringMatching(/has no node: every delivery exits 127$/) }),
+  ]);
   const found = checkProgramLine(shim, dirname(process.execPath));
   expect(found.map((c) => c.status)).toEqual(['ok', 'warn']); // works, and the direct line starts faster
-  expect(checkProgramLine('vdeliver', '/nonexistent-dir')).toEqual([expect.objectContaining({ status: 'fail', what: expect.stringMatching(/not found on qmail's PATH/) })]);
-  expect(checkProgramLine(`${process.execPath} /nonexistent/dist/vdeliver.cjs`)).toEqual([expect.objectContaining({ status: 'fail', what: expect.stringMatching(/cannot be read: every delivery defers$/) })]);
+  expect(checkProgramLine('vdeliver', '/nonexistent-dir')).toEqual([
+    expect.objectContaining({ status: 'fail', what: expect.stringMatching(/not found on qmail's PATH/) }),
+  ]);
+  expect(checkProgramLine(`${process.execPath} /nonexistent/dist/vdeliver.cjs`)).toEqual([
+    expect.objectContaining({ status: 'fail', what: expect.stringMatching(/cannot be read: every delivery defers$/) }),
+  ]);
   expect(checkProgramLine(`${process.execPath} ${join(ROOT, 'dist', 'vdeliver.cjs')} -d --quiet`).map((c) => c.status)).toEqual(['ok']);
 });

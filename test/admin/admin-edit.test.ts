@@ -104,9 +104,19 @@ describe('add', () => {
     const raw = records(table(h));
     expect(keys(raw)).toEqual(['john.doe']);
     expect(decode(raw[0][1])).toEqual({
-      version: 2, password: '*', directory: './users/John:Doe', forwards: [], personal: '',
-      hardquota: UNLIMITED, softquota: UNLIMITED, msgsize: UNLIMITED, msgcount: UNLIMITED, ctime: NOW, expiry: UNLIMITED,
-      hasMailbox: true, mailboxEnabled: true,
+      version: 2,
+      password: '*',
+      directory: './users/John:Doe',
+      forwards: [],
+      personal: '',
+      hardquota: UNLIMITED,
+      softquota: UNLIMITED,
+      msgsize: UNLIMITED,
+      msgcount: UNLIMITED,
+      ctime: NOW,
+      expiry: UNLIMITED,
+      hasMailbox: true,
+      mailboxEnabled: true,
     });
     for (const sub of ['', 'tmp', 'new', 'cur']) expect(mode(join(h, 'users', 'John:Doe', sub))).toBe(0o700);
     expect(readdirSync(h).sort()).toEqual(['passwd.cdb', 'users']); // no lock or temporary file left
@@ -116,11 +126,24 @@ describe('add', () => {
   test('limits, expiry and user-dir come from the configuration; options override them', () => {
     const h = home();
     mkdirSync(join(h, '.vmailmgr'));
-    for (const [item, value] of [['default-hardquota', '1000000'], ['default-msgcount', '500'], ['default-expiry', '86400'], ['user-dir', 'mail']]) {
+    for (const [item, value] of [
+      ['default-hardquota', '1000000'],
+      ['default-msgcount', '500'],
+      ['default-expiry', '86400'],
+      ['user-dir', 'mail'],
+    ]) {
       writeFileSync(join(h, '.vmailmgr', item), `${value}\n`);
     }
     run('add', h, ['bob', '--msgcount', '-', '--softquota=2000', '--personal', 'Bob B.']);
-    expect(recordOf(h, 'bob')).toMatchObject({ directory: './mail/bob', hardquota: 1000000, softquota: 2000, msgsize: UNLIMITED, msgcount: UNLIMITED, expiry: NOW + 86400, personal: 'Bob B.' });
+    expect(recordOf(h, 'bob')).toMatchObject({
+      directory: './mail/bob',
+      hardquota: 1000000,
+      softquota: 2000,
+      msgsize: UNLIMITED,
+      msgcount: UNLIMITED,
+      expiry: NOW + 86400,
+      personal: 'Bob B.',
+    });
     run('add', h, ['carol', '--expiry', '-', '--directory', 'elsewhere/carol']);
     expect(recordOf(h, 'carol')).toMatchObject({ directory: 'elsewhere/carol', expiry: UNLIMITED });
     expect(existsSync(join(h, 'elsewhere', 'carol', 'cur'))).toBe(true);
@@ -139,8 +162,9 @@ describe('add', () => {
   test('--no-mailbox: an alias with forwards keeps its directory and gets no Maildir', () => {
     const h = home();
     run('add', h, ['alice']);
-    expect(run('add', h, ['info', '--no-mailbox', '--forward', 'alice', '--forward', 'bob@elsewhere.example']).out)
-      .toBe(`added info (no mailbox, forwards to alice, bob@elsewhere.example) to ${table(h)}\n`);
+    expect(run('add', h, ['info', '--no-mailbox', '--forward', 'alice', '--forward', 'bob@elsewhere.example']).out).toBe(
+      `added info (no mailbox, forwards to alice, bob@elsewhere.example) to ${table(h)}\n`,
+    );
     expect(recordOf(h, 'info')).toMatchObject({ directory: './users/info', hasMailbox: false, forwards: ['alice', 'bob@elsewhere.example'] });
     expect(existsSync(join(h, 'users', 'info'))).toBe(false);
   });
@@ -178,7 +202,7 @@ describe('add', () => {
     expect(adminError(() => run('add', home('basic'), [fromText('Jörg')]))).toBe("the virtual user 'jörg' already exists");
   });
 
-  needs('cdb')('the non-ASCII name is written with vmailmgr\'s hash: tinycdb, which uses the standard one, misses it', () => {
+  needs('cdb')("the non-ASCII name is written with vmailmgr's hash: tinycdb, which uses the standard one, misses it", () => {
     const h = home();
     run('add', h, [fromText('jörg')]);
     expect(() => execFileSync('cdb', ['-q', table(h), 'jörg'])).toThrow(expect.objectContaining({ status: 100 }));
@@ -193,7 +217,9 @@ describe('set', () => {
     expect(run('set', h, ['ALICE', '--hardquota', '5000']).out).toBe(`changed alice (hardquota) in ${table(h)}\n`);
     const after = records(table(h));
     expect(keys(after)).toEqual(keys(before));
-    after.forEach((r, i) => { if (i !== index) expect(r).toEqual(before[i]); });
+    after.forEach((r, i) => {
+      if (i !== index) expect(r).toEqual(before[i]);
+    });
     expect(decode(after[index][1])).toEqual({ ...decode(before[index][1]), hardquota: 5000 });
   });
 
@@ -281,7 +307,9 @@ describe('a table with invalid and old-format records (the real legacy table)', 
   test('set refuses a record it cannot decode and leaves the table alone', () => {
     const h = home('legacy');
     const bytes = readFileSync(table(h));
-    expect(adminError(() => run('set', h, ['badversion', '--personal', 'x']))).toBe("the record for 'badversion' cannot be decoded; remove it and add it again");
+    expect(adminError(() => run('set', h, ['badversion', '--personal', 'x']))).toBe(
+      "the record for 'badversion' cannot be decoded; remove it and add it again",
+    );
     expect(readFileSync(table(h)).equals(bytes)).toBe(true);
   });
 });
@@ -309,10 +337,30 @@ describe('bad input: one clear sentence, table untouched', () => {
     ['a line break in a field', 'add', ['x', '--personal', 'a\nb'], '--personal cannot contain a NUL byte or a line break'],
     ['an empty password line', 'add', ['x', '--password-stdin'], '--password-stdin: the first line of standard input is empty'],
     ['a duplicate forward', 'set', ['info', '--forward', 'alice'], "the forward 'alice' is already there"],
-    ['an absolute directory', 'add', ['x', '--directory', '/var/mail/x'], "the directory '/var/mail/x' is absolute; give --allow-outside-home to store a directory outside the home"],
-    ['a directory climbing out with ..', 'add', ['x', '--directory', '../../x'], "the directory '../../x' climbs out of the home with ..; give --allow-outside-home to store a directory outside the home"],
-    ['.. hidden inside a directory', 'set', ['alice', '--directory', './users/../../../x'], "the directory './users/../../../x' climbs out of the home with ..; give --allow-outside-home to store a directory outside the home"],
-    ['--allow-outside-home twice', 'add', ['x', '--allow-outside-home', '--allow-outside-home'], 'add: --allow-outside-home is given twice or conflicts with another option'],
+    [
+      'an absolute directory',
+      'add',
+      ['x', '--directory', '/var/mail/x'],
+      "the directory '/var/mail/x' is absolute; give --allow-outside-home to store a directory outside the home",
+    ],
+    [
+      'a directory climbing out with ..',
+      'add',
+      ['x', '--directory', '../../x'],
+      "the directory '../../x' climbs out of the home with ..; give --allow-outside-home to store a directory outside the home",
+    ],
+    [
+      '.. hidden inside a directory',
+      'set',
+      ['alice', '--directory', './users/../../../x'],
+      "the directory './users/../../../x' climbs out of the home with ..; give --allow-outside-home to store a directory outside the home",
+    ],
+    [
+      '--allow-outside-home twice',
+      'add',
+      ['x', '--allow-outside-home', '--allow-outside-home'],
+      'add: --allow-outside-home is given twice or conflicts with another option',
+    ],
   ])('%s', (_what, command, args, message) => {
     const h = home('basic');
     const bytes = readFileSync(table(h));
@@ -338,7 +386,9 @@ describe('bad input: one clear sentence, table untouched', () => {
     const h = home('basic');
     mkdirSync(join(h, '.vmailmgr'));
     writeFileSync(join(h, '.vmailmgr', 'user-dir'), '../shared\n');
-    expect(adminError(() => run('add', h, ['x']))).toBe("the directory './../shared/x' climbs out of the home with ..; give --allow-outside-home to store a directory outside the home");
+    expect(adminError(() => run('add', h, ['x']))).toBe(
+      "the directory './../shared/x' climbs out of the home with ..; give --allow-outside-home to store a directory outside the home",
+    );
     expect(readdirSync(h).sort()).toEqual(['.vmailmgr', 'passwd.cdb']);
   });
 

@@ -19,9 +19,18 @@ interface Latin1Record {
   key_hex: string;
   value_hex: string;
   fields: {
-    password_hex: string; directory_hex: string; forwards_hex: string[]; personal_hex: string;
-    hardquota: number | null; softquota: number | null; msgsize: number | null; msgcount: number | null;
-    ctime: number; expiry: number | null; has_mailbox: boolean; mailbox_enabled: boolean;
+    password_hex: string;
+    directory_hex: string;
+    forwards_hex: string[];
+    personal_hex: string;
+    hardquota: number | null;
+    softquota: number | null;
+    msgsize: number | null;
+    msgcount: number | null;
+    ctime: number;
+    expiry: number | null;
+    has_mailbox: boolean;
+    mailbox_enabled: boolean;
   };
 }
 const latin1Records = (): Latin1Record[] => JSON.parse(readFileSync(join(LATIN1, 'records.json'), 'utf8')).records;
@@ -59,10 +68,18 @@ describe('fixtures/latin1', () => {
     for (const [[, value], r] of stored.map((s, i) => [s, described[i]] as const)) {
       const record = decodePasswordRecord(value, NO_DEFAULTS, 0)!;
       expect({
-        password_hex: hex(record.password), directory_hex: hex(record.directory), forwards_hex: record.forwards.map(hex),
-        personal_hex: hex(record.personal), hardquota: orNull(record.hardquota), softquota: orNull(record.softquota),
-        msgsize: orNull(record.msgsize), msgcount: orNull(record.msgcount), ctime: record.ctime, expiry: orNull(record.expiry),
-        has_mailbox: record.hasMailbox, mailbox_enabled: record.mailboxEnabled,
+        password_hex: hex(record.password),
+        directory_hex: hex(record.directory),
+        forwards_hex: record.forwards.map(hex),
+        personal_hex: hex(record.personal),
+        hardquota: orNull(record.hardquota),
+        softquota: orNull(record.softquota),
+        msgsize: orNull(record.msgsize),
+        msgcount: orNull(record.msgcount),
+        ctime: record.ctime,
+        expiry: orNull(record.expiry),
+        has_mailbox: record.hasMailbox,
+        mailbox_enabled: record.mailboxEnabled,
       }).toEqual(r.fields);
     }
   });
@@ -91,7 +108,10 @@ describe('output: bytes that are not UTF-8 print as \\xNN, UTF-8 and ASCII as th
 
   test('list --json and show --json print the same printable fields', () => {
     const home = latin1Home();
-    const listed = runAdmin(['list', '--home', home, '--json'], { env }).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const listed = runAdmin(['list', '--home', home, '--json'], { env })
+      .stdout.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(listed.map((r) => [r.name, r.directory, r.forwards, r.personal])).toEqual([
       ['j\\xf6rg', './users/j\\xf6rg', [], 'J\\xf6rg Sch\\xe4fer'],
       ['mueller', './users/mueller', ['m\\xfcller@example.org', 'alice'], ''],
@@ -100,7 +120,10 @@ describe('output: bytes that are not UTF-8 print as \\xNN, UTF-8 and ASCII as th
     ]);
     const shown = runAdmin(['show', '--home', home, '--json', 'mueller', 'rene'], { env });
     expect(shown.status).toBe(0);
-    const views = shown.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const views = shown.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(views.map(({ name, forwards, personal }) => ({ name, forwards, personal }))).toEqual([
       { name: 'mueller', forwards: ['m\\xfcller@example.org', 'alice'], personal: '' },
       { name: 'rene', forwards: [], personal: 'Ren\\xe9 Lef\\xe8vre' },
@@ -166,15 +189,32 @@ describe('8-bit names and values on the command line reach the table as their by
     const home = latin1Home();
     const before = tableRecords(home);
     const hash = '$1$s\xe4lt$x';
-    const result = runAdminBytes(['add', '--home', home, 'K\xe4the', '--forward', 'm\xfcller@example.org', '--forward', 'j\xf6rg',
-      '--personal', 'K\xe4the K\xf6hler', '--password-hash', hash, '--directory', './users/k\xe4the']);
+    const result = runAdminBytes([
+      'add',
+      '--home',
+      home,
+      'K\xe4the',
+      '--forward',
+      'm\xfcller@example.org',
+      '--forward',
+      'j\xf6rg',
+      '--personal',
+      'K\xe4the K\xf6hler',
+      '--password-hash',
+      hash,
+      '--directory',
+      './users/k\xe4the',
+    ]);
     expect(result.stderr).toBe('');
     expect(result.stdout).toBe(`added k\\xe4the (mailbox ./users/k\\xe4the) to ${join(home, 'passwd.cdb')}\n`);
     const after = tableRecords(home);
     expect(after.slice(0, before.length)).toEqual(before);
     expect(after[before.length][0]).toEqual(Buffer.from('k\xe4the', 'latin1'));
     expect(decoded(after[before.length][1])).toMatchObject({
-      password: hash, directory: './users/k\xe4the', forwards: ['m\xfcller@example.org', 'j\xf6rg'], personal: 'K\xe4the K\xf6hler',
+      password: hash,
+      directory: './users/k\xe4the',
+      forwards: ['m\xfcller@example.org', 'j\xf6rg'],
+      personal: 'K\xe4the K\xf6hler',
     });
     for (const sub of ['tmp', 'new', 'cur']) expect(statSync(Buffer.from(join(home, 'users', 'k\xe4the', sub), 'latin1')).isDirectory()).toBe(true);
   });
@@ -205,12 +245,14 @@ describe('8-bit names and values on the command line reach the table as their by
     const set = runAdminBytes(['set', '--home', home, 'alice', '--msgsize', '5000']);
     expect(set.status).toBe(1);
     expect(set.stdout).toBe('');
-    expect(set.stderr).toBe(`vdeliver-admin: cannot write ${join(dir.path, 'h\\xf6me', 'passwd.cdb')}: a table whose path is not UTF-8 can be read but not written\n`);
+    expect(set.stderr).toBe(
+      `vdeliver-admin: cannot write ${join(dir.path, 'h\\xf6me', 'passwd.cdb')}: a table whose path is not UTF-8 can be read but not written\n`,
+    );
     expect(readFileSync(Buffer.from(join(home, 'passwd.cdb'), 'latin1')).equals(readFileSync(join(LATIN1, 'passwd.cdb')))).toBe(true);
     expect(existsSync(Buffer.from(join(home, 'passwd.cdb.tmp'), 'latin1'))).toBe(false);
   });
 
-  needs('root')('run as root, the copy that runs as the home\'s owner gets the same bytes', () => {
+  needs('root')("run as root, the copy that runs as the home's owner gets the same bytes", () => {
     const home = latin1Home();
     chownSync(home, NOBODY, NOBODY);
     chownSync(join(home, 'passwd.cdb'), NOBODY, NOBODY);
@@ -227,9 +269,23 @@ describe('values read from files and standard input are bytes', () => {
   function usersFile(): Buffer {
     const bytes = (hex: string): string => Buffer.from(hex, 'hex').toString('latin1');
     const n = (v: number | null): string => (v === null ? '-' : String(v));
-    const lines = latin1Records().map(({ key_hex, fields: f }) => [bytes(key_hex), bytes(f.password_hex), bytes(f.directory_hex),
-      f.forwards_hex.map(bytes).join(','), f.has_mailbox ? '1' : '0', f.mailbox_enabled ? '1' : '0', n(f.hardquota), n(f.softquota),
-      n(f.msgsize), n(f.msgcount), String(f.ctime), n(f.expiry), bytes(f.personal_hex)].join('\t'));
+    const lines = latin1Records().map(({ key_hex, fields: f }) =>
+      [
+        bytes(key_hex),
+        bytes(f.password_hex),
+        bytes(f.directory_hex),
+        f.forwards_hex.map(bytes).join(','),
+        f.has_mailbox ? '1' : '0',
+        f.mailbox_enabled ? '1' : '0',
+        n(f.hardquota),
+        n(f.softquota),
+        n(f.msgsize),
+        n(f.msgcount),
+        String(f.ctime),
+        n(f.expiry),
+        bytes(f.personal_hex),
+      ].join('\t'),
+    );
     return Buffer.from(`${lines.join('\n')}\n`, 'latin1');
   }
 
@@ -268,7 +324,9 @@ describe('values read from files and standard input are bytes', () => {
     const bytes = readFileSync(join(home, 'passwd.cdb'));
     const result = runAdminBytes(['set', '--home', home, 'alice', '--password-stdin'], Buffer.from('p\xe4sswort\n', 'latin1'));
     expect(result.status).toBe(1);
-    expect(result.stderr).toBe('vdeliver-admin: --password-stdin: the password is not valid UTF-8, so it cannot be hashed as given; store its MD5-crypt with --password-hash\n');
+    expect(result.stderr).toBe(
+      'vdeliver-admin: --password-stdin: the password is not valid UTF-8, so it cannot be hashed as given; store its MD5-crypt with --password-hash\n',
+    );
     expect(readFileSync(join(home, 'passwd.cdb')).equals(bytes)).toBe(true);
     expect(existsSync(join(home, 'passwd.cdb.tmp'))).toBe(false);
   });
@@ -283,10 +341,12 @@ describe('regressions', () => {
     expect(runAdminBytes(['set', '--home', home, 'j\xf6rg', '--msgcount', '10', '--forward', 'alice']).status).toBe(0);
     const after = tableRecords(home);
     expect(Buffer.concat(after.flat()).includes(Buffer.from('efbfbd', 'hex'))).toBe(false);
-    expect(after).toEqual(before.map(([k, v]): [Buffer, Buffer] => {
-      const key = k.toString('latin1');
-      return [k, key === 'rene' ? withField(v, { msgsize: 5000 }) : key === 'j\xf6rg' ? withField(v, { msgcount: 10, forwards: ['alice'] }) : v];
-    }));
+    expect(after).toEqual(
+      before.map(([k, v]): [Buffer, Buffer] => {
+        const key = k.toString('latin1');
+        return [k, key === 'rene' ? withField(v, { msgsize: 5000 }) : key === 'j\xf6rg' ? withField(v, { msgcount: 10, forwards: ['alice'] }) : v];
+      }),
+    );
     expect(decoded(byKey(after, 'rene')).personal).toBe('Ren\xe9 Lef\xe8vre');
     expect(decoded(byKey(after, 'j\xf6rg'))).toMatchObject({ directory: './users/j\xf6rg', personal: 'J\xf6rg Sch\xe4fer' });
   });
@@ -314,6 +374,8 @@ describe('doctor on Latin-1 records', () => {
     expect(result.status).toBe(0);
     expect(lines).toContain(`ok   password table ${join(home, 'passwd.cdb')} holds 4 valid record(s)`);
     expect(lines).toContain('ok   every mailbox is a Maildir owned by the base user');
-    expect(lines).toContain(`warn j\\xf6rg: 1 file(s) in tmp/ older than 36 hours, left by an interrupted delivery; Maildir readers remove them (fix: find ${join(home, 'users', 'j\\xf6rg', 'tmp')} -type f -amin +2160 -mmin +2160 -delete)`);
+    expect(lines).toContain(
+      `warn j\\xf6rg: 1 file(s) in tmp/ older than 36 hours, left by an interrupted delivery; Maildir readers remove them (fix: find ${join(home, 'users', 'j\\xf6rg', 'tmp')} -type f -amin +2160 -mmin +2160 -delete)`,
+    );
   });
 });

@@ -23,15 +23,46 @@ describe('vdeliver-admin show', () => {
     const records = basicRecords();
     const result = runAdmin(['show', '--home', basicHome, '--json', ...records.map((r) => r.key)], { env });
     expect(result.status).toBe(0);
-    const views = result.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const views = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(views).toHaveLength(records.length);
     views.forEach((view, i) => {
       const r = records[i];
-      expect(Object.keys(view)).toEqual(['name', 'found', 'via', 'password', 'directory', 'forwards', 'personal', 'hardquota', 'softquota', 'msgsize', 'msgcount', 'ctime', 'expiry', 'hasMailbox', 'mailboxEnabled']);
+      expect(Object.keys(view)).toEqual([
+        'name',
+        'found',
+        'via',
+        'password',
+        'directory',
+        'forwards',
+        'personal',
+        'hardquota',
+        'softquota',
+        'msgsize',
+        'msgcount',
+        'ctime',
+        'expiry',
+        'hasMailbox',
+        'mailboxEnabled',
+      ]);
       expect(view).toEqual({
-        name: r.key, found: true, via: 'direct', password: r.password, directory: r.directory, forwards: r.forwards,
-        personal: r.personal, hardquota: r.hardquota, softquota: r.softquota, msgsize: r.msgsize, msgcount: r.msgcount,
-        ctime: r.ctime, expiry: r.expiry, hasMailbox: r.has_mailbox, mailboxEnabled: r.mailbox_enabled,
+        name: r.key,
+        found: true,
+        via: 'direct',
+        password: r.password,
+        directory: r.directory,
+        forwards: r.forwards,
+        personal: r.personal,
+        hardquota: r.hardquota,
+        softquota: r.softquota,
+        msgsize: r.msgsize,
+        msgcount: r.msgcount,
+        ctime: r.ctime,
+        expiry: r.expiry,
+        hasMailbox: r.has_mailbox,
+        mailboxEnabled: r.mailbox_enabled,
       });
     });
   });
@@ -61,8 +92,20 @@ describe('vdeliver-admin show', () => {
 
   test.each([
     ['missing table', () => home('empty'), /^vdeliver-admin: the password table .*passwd\.cdb does not exist\n$/],
-    ['0-byte table', () => { const h = home('zero'); writeFileSync(join(h, 'passwd.cdb'), ''); return h; }, /^vdeliver-admin: the password table .* is not a valid cdb \(.*\)\n$/],
-    ['corrupt record', () => home('legacy', join(VMAILMGR, 'legacy', 'passwd.cdb')), /^vdeliver-admin: the password table entry for 'badflag' is corrupt \(#4\.3\.0\)\n$/],
+    [
+      '0-byte table',
+      () => {
+        const h = home('zero');
+        writeFileSync(join(h, 'passwd.cdb'), '');
+        return h;
+      },
+      /^vdeliver-admin: the password table .* is not a valid cdb \(.*\)\n$/,
+    ],
+    [
+      'corrupt record',
+      () => home('legacy', join(VMAILMGR, 'legacy', 'passwd.cdb')),
+      /^vdeliver-admin: the password table entry for 'badflag' is corrupt \(#4\.3\.0\)\n$/,
+    ],
   ])('%s: one clear line and exit 1', (_what, makeHome, line) => {
     const result = runAdmin(['show', '--home', makeHome(), 'badflag'], { env });
     expect(result.status).toBe(1);
@@ -81,7 +124,11 @@ describe('vdeliver-admin list', () => {
   test('goes past invalid records (listvdomain stops at the first) and exits 1', () => {
     const result = runAdmin(['list', '--home', home('legacy-list', join(VMAILMGR, 'legacy', 'passwd.cdb'))], { env });
     expect(result.status).toBe(1);
-    const names = result.stdout.trim().split('\n').slice(1).map((l) => l.split(' ')[0]);
+    const names = result.stdout
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(' ')[0]);
     expect(names).toContain('UPPERKEY'); // the last record: listing reached the end
     expect(result.stdout).toContain('badversion INVALID');
     expect(result.stderr.split('\n').filter(Boolean)).toHaveLength(5);
@@ -99,7 +146,11 @@ describe('vdeliver-admin build', () => {
   });
 
   needs('cdb')('tinycdb agrees with our reader on every key of the real tables', () => {
-    for (const [table, records] of [['basic', 26], ['large', 11001], ['legacy', 18]] as const) {
+    for (const [table, records] of [
+      ['basic', 26],
+      ['large', 11001],
+      ['legacy', 18],
+    ] as const) {
       const path = join(VMAILMGR, table, 'passwd.cdb');
       const dump = execFileSync('cdb', ['-d', path], { maxBuffer: 64 << 20 });
       const reader = CdbReader.open(path);
@@ -122,7 +173,9 @@ describe('vdeliver-admin build', () => {
     const refused = runAdmin(['build', '--home', target, file], { env });
     expect(refused.status).toBe(1);
     expect(refused.stdout).toBe('');
-    expect(refused.stderr).toBe(`vdeliver-admin: ${file}:4: the directory '${directory}' ${why}; give --allow-outside-home to store a directory outside the home\n`);
+    expect(refused.stderr).toBe(
+      `vdeliver-admin: ${file}:4: the directory '${directory}' ${why}; give --allow-outside-home to store a directory outside the home\n`,
+    );
     expect(existsSync(join(target, 'passwd.cdb'))).toBe(false);
     const allowed = runAdmin(['build', '--home', target, '--allow-outside-home', file], { env });
     expect(allowed.stderr).toBe('');
@@ -133,10 +186,15 @@ describe('vdeliver-admin build', () => {
     const target = home('outside-edit', join(VMAILMGR, 'basic', 'passwd.cdb'));
     const bytes = readFileSync(join(target, 'passwd.cdb'));
     const absolute = join(dir.path, 'absolute-x');
-    for (const args of [['add', 'x', '--directory', absolute], ['set', 'alice', '--directory=../alice']]) {
+    for (const args of [
+      ['add', 'x', '--directory', absolute],
+      ['set', 'alice', '--directory=../alice'],
+    ]) {
       const result = runAdmin([args[0], '--home', target, ...args.slice(1)], { env });
       expect(result.status).toBe(1);
-      expect(result.stderr).toMatch(/^vdeliver-admin: the directory '[^']+' (is absolute|climbs out of the home with \.\.); give --allow-outside-home to store a directory outside the home\n$/);
+      expect(result.stderr).toMatch(
+        /^vdeliver-admin: the directory '[^']+' (is absolute|climbs out of the home with \.\.); give --allow-outside-home to store a directory outside the home\n$/,
+      );
     }
     expect(readFileSync(join(target, 'passwd.cdb')).equals(bytes)).toBe(true);
     expect(existsSync(absolute)).toBe(false);
@@ -161,14 +219,17 @@ describe('the command', () => {
 });
 
 describe('the configuration', () => {
-  test.each([['list'], ['show', 'alice'], ['add', 'x'], ['set', 'alice', '--msgsize', '1']])('an item that cannot be read: %p says which, in one line, exit 1', (...args) => {
-    const target = home(`unreadable-${args[0]}`, join(VMAILMGR, 'basic', 'passwd.cdb'));
-    mkdirSync(join(target, '.vmailmgr', 'password-file'), { recursive: true });
-    const bytes = readFileSync(join(target, 'passwd.cdb'));
-    const result = runAdmin([args[0], '--home', target, ...args.slice(1)], { env });
-    expect(result.status).toBe(1);
-    expect(result.stdout).toBe('');
-    expect(result.stderr).toBe(`vdeliver-admin: cannot read ${join(target, '.vmailmgr', 'password-file')}: EISDIR (illegal operation on a directory)\n`);
-    expect(readFileSync(join(target, 'passwd.cdb')).equals(bytes)).toBe(true);
-  });
+  test.each([['list'], ['show', 'alice'], ['add', 'x'], ['set', 'alice', '--msgsize', '1']])(
+    'an item that cannot be read: %p says which, in one line, exit 1',
+    (...args) => {
+      const target = home(`unreadable-${args[0]}`, join(VMAILMGR, 'basic', 'passwd.cdb'));
+      mkdirSync(join(target, '.vmailmgr', 'password-file'), { recursive: true });
+      const bytes = readFileSync(join(target, 'passwd.cdb'));
+      const result = runAdmin([args[0], '--home', target, ...args.slice(1)], { env });
+      expect(result.status).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toBe(`vdeliver-admin: cannot read ${join(target, '.vmailmgr', 'password-file')}: EISDIR (illegal operation on a directory)\n`);
+      expect(readFileSync(join(target, 'passwd.cdb')).equals(bytes)).toBe(true);
+    },
+  );
 });

@@ -6,15 +6,27 @@ import { installHook, makeHome, maildirFiles, homeEnv, runVdeliver, type TestHom
 import { cleanEnv, runAdmin } from '../helpers/run';
 
 const MESSAGES = join(FIXTURES, 'messages');
-const corpus = readdirSync(MESSAGES).filter((f) => f.endsWith('.eml')).sort();
+const corpus = readdirSync(MESSAGES)
+  .filter((f) => f.endsWith('.eml'))
+  .sort();
 const dir = scratchDir('vdeliver-admin-test-');
 afterAll(() => dir.cleanup());
 
 let homes = 0;
 const freshHome = (): TestHome => makeHome(join(dir.path, `home-${++homes}`));
 const adminEnv = (t: TestHome): Record<string, string> => cleanEnv({ VDELIVER_CONFIG_DIR: t.globalDir, USER: 'vdomain' });
-const testArgs = (t: TestHome, to: string, ...more: string[]): string[] =>
-  ['test', '--home', t.home, '--to', to, '--from', 'sender@remote.example', '--env', `QQ_RECORD_DIR=${t.qqDir}`, ...more];
+const testArgs = (t: TestHome, to: string, ...more: string[]): string[] => [
+  'test',
+  '--home',
+  t.home,
+  '--to',
+  to,
+  '--from',
+  'sender@remote.example',
+  '--env',
+  `QQ_RECORD_DIR=${t.qqDir}`,
+  ...more,
+];
 
 /** Every path under the home with its type, mode and content hash: "changed nothing" means this is equal. */
 function treeHash(root: string): string {
@@ -57,8 +69,14 @@ describe('vdeliver-admin test on the message corpus', () => {
 
   test('the summary names the parts of a multipart message and decodes encoded headers', () => {
     const t = freshHome();
-    const result = runAdmin([...testArgs(t, 'alice@example.com'), '--dry-run', '--json', join(MESSAGES, 'attachment-binary.eml'), join(MESSAGES, 'rfc2047-latin1.eml')], { env: adminEnv(t) });
-    const [attachments, latin1] = result.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const result = runAdmin(
+      [...testArgs(t, 'alice@example.com'), '--dry-run', '--json', join(MESSAGES, 'attachment-binary.eml'), join(MESSAGES, 'rfc2047-latin1.eml')],
+      { env: adminEnv(t) },
+    );
+    const [attachments, latin1] = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(attachments.message.attachments.map((a: { filename: string }) => a.filename)).toEqual(['logo.png', 'dump.bin']);
     expect(latin1.message.subject).toBe('Reçu de la réunion à Zürich');
   });
@@ -108,13 +126,17 @@ describe('real test deliveries', () => {
     const unknown = runAdmin([...testArgs(t, 'nobody@example.com'), join(MESSAGES, 'plain.eml'), '--json'], { env: adminEnv(t) });
     expect(unknown.status).toBe(1);
     expect(JSON.parse(unknown.stdout)).toMatchObject({
-      exitCode: 100, line: "vdeliver: Invalid or unknown virtual user 'nobody' (#5.1.1)", lookup: { found: false, key: 'nobody', catchAll: 'no-such-default' },
+      exitCode: 100,
+      line: "vdeliver: Invalid or unknown virtual user 'nobody' (#5.1.1)",
+      lookup: { found: false, key: 'nobody', catchAll: 'no-such-default' },
     });
   });
 
   test('bad arguments give one line and exit 1', () => {
     const t = freshHome();
-    expect(runAdmin(['test', '--home', t.home, join(MESSAGES, 'plain.eml')], { env: adminEnv(t) }).stderr).toBe('vdeliver-admin: test: --to needs an address like alice@example.com\n');
+    expect(runAdmin(['test', '--home', t.home, join(MESSAGES, 'plain.eml')], { env: adminEnv(t) }).stderr).toBe(
+      'vdeliver-admin: test: --to needs an address like alice@example.com\n',
+    );
     const missing = runAdmin([...testArgs(t, 'alice@example.com'), join(MESSAGES, 'nope.eml')], { env: adminEnv(t) });
     expect(missing.status).toBe(1);
     expect(missing.stderr).toMatch(/^vdeliver-admin: [^\n]*nope\.eml[^\n]*\n$/);

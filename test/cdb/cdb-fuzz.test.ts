@@ -21,7 +21,13 @@ const HEADER = 2048;
 const PROBE_KEYS = ['alice', 'jörg', 'nosuchuser', ''].map((k) => Buffer.from(k));
 
 // Smallest first: fast-check shrinks towards the first, so a saved failure is as small as it can be.
-const SOURCES = [join(VMAILMGR, 'basic', 'passwd.cdb'), join(VMAILMGR, 'legacy', 'passwd.cdb'), ...readdirSync(join(FIXTURES, 'tinycdb')).filter((f) => f.endsWith('.cdb')).map((f) => join(FIXTURES, 'tinycdb', f))]
+const SOURCES = [
+  join(VMAILMGR, 'basic', 'passwd.cdb'),
+  join(VMAILMGR, 'legacy', 'passwd.cdb'),
+  ...readdirSync(join(FIXTURES, 'tinycdb'))
+    .filter((f) => f.endsWith('.cdb'))
+    .map((f) => join(FIXTURES, 'tinycdb', f)),
+]
   .map((path) => ({ bytes: readFileSync(path), keys: storedKeys(path) }))
   .sort((a, b) => a.bytes.length - b.bytes.length);
 
@@ -89,11 +95,19 @@ const limit = fc.oneof(fc.constant(UNLIMITED), fc.constant(0), fc.integer({ min:
 
 const validRecord: fc.Arbitrary<PasswordRecord> = fc
   .record({
-    password: byteString(40), directory: byteString(40), personal: byteString(40),
+    password: byteString(40),
+    directory: byteString(40),
+    personal: byteString(40),
     // An empty forward would end the list: the format cannot hold one.
     forwards: fc.array(byteString(40, 1), { maxLength: 4 }),
-    hardquota: limit, softquota: limit, msgsize: limit, msgcount: limit, ctime: limit, expiry: limit,
-    hasMailbox: fc.boolean(), mailboxEnabled: fc.boolean(),
+    hardquota: limit,
+    softquota: limit,
+    msgsize: limit,
+    msgcount: limit,
+    ctime: limit,
+    expiry: limit,
+    hasMailbox: fc.boolean(),
+    mailboxEnabled: fc.boolean(),
   })
   // Without a directory there is no mailbox (decode's rule), so such a record is not valid.
   .map((r) => ({ version: 2 as const, ...r, hasMailbox: r.hasMailbox && r.directory !== '' }));
@@ -107,7 +121,9 @@ const roundTrip: FuzzProperty<PasswordRecord, PasswordRecord> = {
 
 /** Bytes biased towards the format's own: NULs, digits, '-', ':', the version and flag bytes. */
 const recordishBytes = fc
-  .array(fc.oneof(fc.constantFrom(0, 0, 1, 2, 8, 10, 0x20, 0x2d, 0x2e, 0x2f, 0x2c, 0x26, 0x3a), fc.integer({ min: 0x30, max: 0x39 }), fc.nat(255)), { maxLength: 80 })
+  .array(fc.oneof(fc.constantFrom(0, 0, 1, 2, 8, 10, 0x20, 0x2d, 0x2e, 0x2f, 0x2c, 0x26, 0x3a), fc.integer({ min: 0x30, max: 0x39 }), fc.nat(255)), {
+    maxLength: 80,
+  })
   .map((b) => Buffer.from(b));
 const edit = fc.record({ at: fc.nat(), op: fc.constantFrom('flip', 'delete', 'insert', 'truncate'), byte: fc.nat(255) });
 /** A valid record in each of the three formats vmailmgr reads: version 2, version 1 (no flags), `:password:destination`. */
@@ -155,9 +171,13 @@ const PLAN = [planned(mutatedTable, 0.4), planned(randomTable, 0.1), planned(rou
 const total = fuzzRuns();
 
 describe(`fuzzing the cdb reader and the record codec (${total} cases; VDELIVER_FUZZ_RUNS)`, () => {
-  test.each(PLAN.map((p) => [p.name, p, Math.ceil(total * p.share)] as const))('%s', (_name, property, runs) => {
-    property.run(runs);
-  }, Math.max(60000, total * 10));
+  test.each(PLAN.map((p) => [p.name, p, Math.ceil(total * p.share)] as const))(
+    '%s',
+    (_name, property, runs) => {
+      property.run(runs);
+    },
+    Math.max(60000, total * 10),
+  );
 });
 
 describe('saved failing inputs (fixtures/fuzz)', () => {

@@ -85,7 +85,11 @@ describe('tinycdb reference tables', () => {
     const reader = CdbReader.open(join(FIXTURES, 'tinycdb', `${name}.cdb`));
     const records = [...reader.records()];
     for (const { key, data } of records) expect(reader.get(key)?.equals(data)).toBe(true);
-    expect(records.length).toBe(readFileSync(join(FIXTURES, 'tinycdb', `${name}.in`), 'latin1').split('\n').filter((l) => l.startsWith('+')).length);
+    expect(records.length).toBe(
+      readFileSync(join(FIXTURES, 'tinycdb', `${name}.in`), 'latin1')
+        .split('\n')
+        .filter((l) => l.startsWith('+')).length,
+    );
     reader.close();
   });
 });

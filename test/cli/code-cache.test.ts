@@ -42,7 +42,10 @@ test('the bundle is named after its content, so a cache never meets other code t
   const bundles = readdirSync(dist).filter((name) => /^vdeliver-main\./.test(name));
   expect(bundles).toHaveLength(2); // one bundle, one cache: older builds' are removed
   const bundle = bundles.find((name) => name.endsWith('.cjs'))!;
-  const hash = createHash('sha256').update(readFileSync(join(dist, bundle))).digest('hex').slice(0, 16);
+  const hash = createHash('sha256')
+    .update(readFileSync(join(dist, bundle)))
+    .digest('hex')
+    .slice(0, 16);
   expect(bundle).toBe(`vdeliver-main.${hash}.cjs`);
   expect(readFileSync(join(dist, 'vdeliver.cjs'), 'utf8')).toContain(bundle);
 });

@@ -13,9 +13,15 @@ test('npm run demo delivers, forwards, bounces and explains, as described', () =
   try {
     const exits = [...run.stdout.matchAll(/── (\S+) .*\n {3}exit (\d+)/g)].map((m) => [m[1], Number(m[2])]);
     expect(exits).toEqual([
-      ['alice@example.com', 0], ['bob@example.com', 0], ['info@example.com', 0],
-      ['nobody-here@example.com', 0], ['olduser@example.com', 100], ['Alice@Example.COM', 100],
-      ['carol@example.com', 0], ['carol@example.com', 100], ['bob@example.com', 100],
+      ['alice@example.com', 0],
+      ['bob@example.com', 0],
+      ['info@example.com', 0],
+      ['nobody-here@example.com', 0],
+      ['olduser@example.com', 100],
+      ['Alice@Example.COM', 100],
+      ['carol@example.com', 0],
+      ['carol@example.com', 100],
+      ['bob@example.com', 100],
     ]);
     expect(run.stdout).toContain('queued: envelope Fsender@remote.example\\0Tbob@elsewhere.example\\0Tcarol@example.com\\0\\0');
     expect(run.stdout).toContain("output: vdeliver: Virtual user 'olduser' has expired (#5.2.1)");
@@ -29,7 +35,9 @@ test('npm run demo delivers, forwards, bounces and explains, as described', () =
     for (const user of ['alice', 'bob', 'carol', 'olduser']) expect(readdirSync(join(home, 'users', user, 'tmp'))).toEqual([]);
 
     // The example home passes the doctor once qmail-queue is where it looks.
-    const doctor = runAdmin(['doctor', '--home', home], { env: cleanEnv({ VDELIVER_CONFIG_DIR: join(sandbox, 'etc'), QMAILQUEUE: join(ROOT, 'test', 'doubles', 'qmail-queue-recorder') }) });
+    const doctor = runAdmin(['doctor', '--home', home], {
+      env: cleanEnv({ VDELIVER_CONFIG_DIR: join(sandbox, 'etc'), QMAILQUEUE: join(ROOT, 'test', 'doubles', 'qmail-queue-recorder') }),
+    });
     expect(doctor.stdout).not.toMatch(/^fail/m);
     expect(doctor.status).toBe(0);
   } finally {

@@ -40,7 +40,9 @@ describe('what each program loads', () => {
     const empty = join(dir.path, 'empty.js');
     writeFileSync(empty, '');
     const baseline = new Set(tracedScript(empty, env, message));
-    const streams = modules.filter((m) => !baseline.has(m) && /^NativeModule (stream|internal\/streams\/|net$|tty$|child_process$|internal\/child_process)/.test(m));
+    const streams = modules.filter(
+      (m) => !baseline.has(m) && /^NativeModule (stream|internal\/streams\/|net$|tty$|child_process$|internal\/child_process)/.test(m),
+    );
     expect(streams).toEqual([]);
     expect(runVdeliver(t, env, [], readFileSync(message)).status).toBe(0);
   });

@@ -11,7 +11,22 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { ROOT, scratchDir } from '../helpers/fixtures';
 import { makeHome, maildirFiles, homeEnv, queueCalls, type ProgramRun, runVdeliver, type TestHome, VDELIVER } from '../helpers/home';
@@ -23,8 +38,10 @@ const dir = scratchDir('vdeliver-bad-input-');
 chmodSync(dir.path, 0o711);
 
 const SENDER = 'sender@remote.example';
-const MESSAGE = Buffer.from('Received: (qmail 4242 invoked by uid 1009); 22 Nov 2026 03:25:00 -0000\n'
-  + 'From: sender@remote.example\nTo: alice@example.com\nSubject: bad input\n\nHello, Alice.\n');
+const MESSAGE = Buffer.from(
+  'Received: (qmail 4242 invoked by uid 1009); 22 Nov 2026 03:25:00 -0000\n' +
+    'From: sender@remote.example\nTo: alice@example.com\nSubject: bad input\n\nHello, Alice.\n',
+);
 const SHORT_READ_QUEUE = join(ROOT, 'test', 'doubles', 'qmail-queue-short-read');
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -42,12 +59,14 @@ function freshHome(label: string): TestHome {
 const tmpDir = (t: TestHome): string => join(t.root, 'tmpdir');
 
 /** qmail-local's environment for `<ext>@example.com`, plus this home's $TMPDIR and the case's own variables. */
-const deliveryEnv = (t: TestHome, ext: string, extra: Record<string, string> = {}): Record<string, string> =>
-  ({ ...homeEnv(t, ext, SENDER), TMPDIR: tmpDir(t), ...extra });
+const deliveryEnv = (t: TestHome, ext: string, extra: Record<string, string> = {}): Record<string, string> => ({
+  ...homeEnv(t, ext, SENDER),
+  TMPDIR: tmpDir(t),
+  ...extra,
+});
 
 /** What vdeliver must store: qmail-local's Return-Path and Delivered-To lines, then the message untouched. */
-const storedCopy = (env: Record<string, string>, message: Buffer): Buffer =>
-  Buffer.concat([Buffer.from(env.RPLINE), Buffer.from(env.DTLINE), message]);
+const storedCopy = (env: Record<string, string>, message: Buffer): Buffer => Buffer.concat([Buffer.from(env.RPLINE), Buffer.from(env.DTLINE), message]);
 
 type Exit = 0 | 99 | 100 | 111;
 
@@ -91,7 +110,7 @@ function textMessage(size: number): Buffer {
 /** Deterministic bytes that do not form a cdb (or anything else). */
 function garbage(size: number): Buffer {
   const chunks: Buffer[] = [];
-  for (let i = 0, seed = Buffer.from('vdeliver bad input'); i * 32 < size; i++) chunks.push(seed = createHash('sha256').update(seed).digest());
+  for (let i = 0, seed = Buffer.from('vdeliver bad input'); i * 32 < size; i++) chunks.push((seed = createHash('sha256').update(seed).digest()));
   return Buffer.concat(chunks).subarray(0, size);
 }
 
@@ -171,55 +190,132 @@ const EVERY_BYTE = Buffer.concat([
 ]);
 
 const groups: Array<[string, Case[]]> = [
-  ['the Maildir', [
-    { name: 'the Maildir is missing entirely', setup: (t) => rmSync(join(t.home, 'users', 'alice'), { recursive: true }),
-      exit: 111, line: /^vdeliver: Destination directory does not appear to be a maildir\. \(#4\.2\.1\)\n$/ },
-  ]],
-  ['hooks', [
-    { name: 'a predeliver hook that hangs is killed after vdeliver-hook-timeout', within: 10,
-      setup: (t) => { setConfig(t, 'vdeliver-hook-timeout', '1'); writeHook(t, 'vdeliver-predeliver', '#!/bin/sh\nsleep 30\n'); },
-      exit: 111, line: /^vdeliver: Execution of vdeliver-predeliver failed: .*\/vdeliver-predeliver timed out and was killed \(#4\.3\.0\)\n$/ },
-    { name: 'a postdeliver hook that hangs is killed; the message stays delivered', within: 10,
-      setup: (t) => { setConfig(t, 'vdeliver-hook-timeout', '1'); writeHook(t, 'vdeliver-postdeliver', '#!/bin/sh\nsleep 30\n'); },
-      exit: 0, line: /^vdeliver: warning: vdeliver-postdeliver .*\/vdeliver-postdeliver timed out and was killed\n$/, storedIn: 'users/alice' },
-    { name: 'a predeliver hook with mode 0644 is not a hook (it would bounce if run)',
-      setup: (t) => writeHook(t, 'vdeliver-predeliver', '#!/bin/sh\nexit 100\n', 0o644),
-      exit: 0, storedIn: 'users/alice' },
-    { name: 'a predeliver hook with mode 0755 that is binary garbage defers', hookMayPrint: true,
-      setup: (t) => writeHook(t, 'vdeliver-predeliver', Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 0xff, 0xfe]), garbage(512)])),
-      exit: 111, line: /^vdeliver: Execution of vdeliver-predeliver failed: .*\/vdeliver-predeliver .+ \(#4\.3\.0\)\n$/ },
-  ]],
-  ['qmail-queue and control/me', [
-    { name: 'qmail-queue is missing: bob\'s staged Maildir copy is discarded', ext: 'bob',
-      setup: (t) => ({ QMAILQUEUE: join(t.root, 'no-such-dir', 'qmail-queue') }),
-      exit: 111, line: /^vdeliver: qmail-queue exited with an error! cannot run .*\/no-such-dir\/qmail-queue: ENOENT \(#4\.3\.0\)\n$/ },
-    { name: 'qmail-queue reads 10 bytes of a 5 MiB message and exits 0', ext: 'info', message: FIVE_MIB,
-      setup: () => ({ QMAILQUEUE: SHORT_READ_QUEUE }),
-      exit: 111, line: /^vdeliver: qmail-queue exited with an error! qq read error \(#4\.3\.0\)\n$/ },
-    { name: 'qmail-queue reads 10 bytes of a 5 MiB message and is killed', ext: 'info', message: FIVE_MIB,
-      setup: () => ({ QMAILQUEUE: SHORT_READ_QUEUE, QQ_SHORT_READ: 'kill' }),
-      exit: 111, line: /^vdeliver: qmail-queue exited with an error! qq crashed \(#4\.3\.0\)\n$/ },
-    { name: 'control/me is missing and fwdonly forwards to user@', ext: 'fwdonly', queued: 0,
-      setup: (t) => rmSync(join(t.qmailRoot, 'control', 'me')),
-      exit: 111, line: /^vdeliver: control\/me is empty! \(#4\.3\.0\)\n$/ },
-    { name: 'qmail-queue exits 11 (permanent): bounce', ext: 'info', queued: 1, setup: () => ({ QQ_EXIT: '11' }),
-      exit: 100, line: /^vdeliver: qmail-queue exited with an error! envelope address too long for qq \(#5\.1\.3\)\n$/ },
-    { name: 'qmail-queue exits 53 (temporary): defer', ext: 'info', queued: 1, setup: () => ({ QQ_EXIT: '53' }),
-      exit: 111, line: /^vdeliver: qmail-queue exited with an error! qq write error or disk full \(#4\.3\.0\)\n$/ },
-    { name: 'qmail-queue exits 82 with "Dno thanks" on fd 6: bounce with its words', ext: 'info', queued: 1,
-      setup: () => ({ QQ_EXIT: '82', QQ_FD6_MESSAGE: 'Dno thanks' }),
-      exit: 100, line: /^vdeliver: qmail-queue exited with an error! no thanks\b.*\n$/ },
-  ]],
-  ['the message', [
-    { name: 'stdin is a pipe', stdin: 'pipe', exit: 0, storedIn: 'users/alice' },
-    { name: 'a 0-byte message', message: Buffer.alloc(0), exit: 0, storedIn: 'users/alice' },
-    { name: 'NULs, CRLF and every 8-bit byte', message: EVERY_BYTE, exit: 0, storedIn: 'users/alice' },
-  ]],
-  ['the password table', [
-    { name: 'passwd.cdb is 0 bytes', setup: (t) => writeFileSync(join(t.home, 'passwd.cdb'), ''), exit: 111, line: TABLE_DEFER },
-    { name: 'passwd.cdb is truncated to 3000 bytes', setup: (t) => truncateSync(join(t.home, 'passwd.cdb'), 3000), exit: 111, line: TABLE_DEFER },
-    { name: 'passwd.cdb is garbage', setup: (t) => writeFileSync(join(t.home, 'passwd.cdb'), garbage(4096)), exit: 111, line: TABLE_DEFER },
-  ]],
+  [
+    'the Maildir',
+    [
+      {
+        name: 'the Maildir is missing entirely',
+        setup: (t) => rmSync(join(t.home, 'users', 'alice'), { recursive: true }),
+        exit: 111,
+        line: /^vdeliver: Destination directory does not appear to be a maildir\. \(#4\.2\.1\)\n$/,
+      },
+    ],
+  ],
+  [
+    'hooks',
+    [
+      {
+        name: 'a predeliver hook that hangs is killed after vdeliver-hook-timeout',
+        within: 10,
+        setup: (t) => {
+          setConfig(t, 'vdeliver-hook-timeout', '1');
+          writeHook(t, 'vdeliver-predeliver', '#!/bin/sh\nsleep 30\n');
+        },
+        exit: 111,
+        line: /^vdeliver: Execution of vdeliver-predeliver failed: .*\/vdeliver-predeliver timed out and was killed \(#4\.3\.0\)\n$/,
+      },
+      {
+        name: 'a postdeliver hook that hangs is killed; the message stays delivered',
+        within: 10,
+        setup: (t) => {
+          setConfig(t, 'vdeliver-hook-timeout', '1');
+          writeHook(t, 'vdeliver-postdeliver', '#!/bin/sh\nsleep 30\n');
+        },
+        exit: 0,
+        line: /^vdeliver: warning: vdeliver-postdeliver .*\/vdeliver-postdeliver timed out and was killed\n$/,
+        storedIn: 'users/alice',
+      },
+      {
+        name: 'a predeliver hook with mode 0644 is not a hook (it would bounce if run)',
+        setup: (t) => writeHook(t, 'vdeliver-predeliver', '#!/bin/sh\nexit 100\n', 0o644),
+        exit: 0,
+        storedIn: 'users/alice',
+      },
+      {
+        name: 'a predeliver hook with mode 0755 that is binary garbage defers',
+        hookMayPrint: true,
+        setup: (t) => writeHook(t, 'vdeliver-predeliver', Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 0xff, 0xfe]), garbage(512)])),
+        exit: 111,
+        line: /^vdeliver: Execution of vdeliver-predeliver failed: .*\/vdeliver-predeliver .+ \(#4\.3\.0\)\n$/,
+      },
+    ],
+  ],
+  [
+    'qmail-queue and control/me',
+    [
+      {
+        name: "qmail-queue is missing: bob's staged Maildir copy is discarded",
+        ext: 'bob',
+        setup: (t) => ({ QMAILQUEUE: join(t.root, 'no-such-dir', 'qmail-queue') }),
+        exit: 111,
+        line: /^vdeliver: qmail-queue exited with an error! cannot run .*\/no-such-dir\/qmail-queue: ENOENT \(#4\.3\.0\)\n$/,
+      },
+      {
+        name: 'qmail-queue reads 10 bytes of a 5 MiB message and exits 0',
+        ext: 'info',
+        message: FIVE_MIB,
+        setup: () => ({ QMAILQUEUE: SHORT_READ_QUEUE }),
+        exit: 111,
+        line: /^vdeliver: qmail-queue exited with an error! qq read error \(#4\.3\.0\)\n$/,
+      },
+      {
+        name: 'qmail-queue reads 10 bytes of a 5 MiB message and is killed',
+        ext: 'info',
+        message: FIVE_MIB,
+        setup: () => ({ QMAILQUEUE: SHORT_READ_QUEUE, QQ_SHORT_READ: 'kill' }),
+        exit: 111,
+        line: /^vdeliver: qmail-queue exited with an error! qq crashed \(#4\.3\.0\)\n$/,
+      },
+      {
+        name: 'control/me is missing and fwdonly forwards to user@',
+        ext: 'fwdonly',
+        queued: 0,
+        setup: (t) => rmSync(join(t.qmailRoot, 'control', 'me')),
+        exit: 111,
+        line: /^vdeliver: control\/me is empty! \(#4\.3\.0\)\n$/,
+      },
+      {
+        name: 'qmail-queue exits 11 (permanent): bounce',
+        ext: 'info',
+        queued: 1,
+        setup: () => ({ QQ_EXIT: '11' }),
+        exit: 100,
+        line: /^vdeliver: qmail-queue exited with an error! envelope address too long for qq \(#5\.1\.3\)\n$/,
+      },
+      {
+        name: 'qmail-queue exits 53 (temporary): defer',
+        ext: 'info',
+        queued: 1,
+        setup: () => ({ QQ_EXIT: '53' }),
+        exit: 111,
+        line: /^vdeliver: qmail-queue exited with an error! qq write error or disk full \(#4\.3\.0\)\n$/,
+      },
+      {
+        name: 'qmail-queue exits 82 with "Dno thanks" on fd 6: bounce with its words',
+        ext: 'info',
+        queued: 1,
+        setup: () => ({ QQ_EXIT: '82', QQ_FD6_MESSAGE: 'Dno thanks' }),
+        exit: 100,
+        line: /^vdeliver: qmail-queue exited with an error! no thanks\b.*\n$/,
+      },
+    ],
+  ],
+  [
+    'the message',
+    [
+      { name: 'stdin is a pipe', stdin: 'pipe', exit: 0, storedIn: 'users/alice' },
+      { name: 'a 0-byte message', message: Buffer.alloc(0), exit: 0, storedIn: 'users/alice' },
+      { name: 'NULs, CRLF and every 8-bit byte', message: EVERY_BYTE, exit: 0, storedIn: 'users/alice' },
+    ],
+  ],
+  [
+    'the password table',
+    [
+      { name: 'passwd.cdb is 0 bytes', setup: (t) => writeFileSync(join(t.home, 'passwd.cdb'), ''), exit: 111, line: TABLE_DEFER },
+      { name: 'passwd.cdb is truncated to 3000 bytes', setup: (t) => truncateSync(join(t.home, 'passwd.cdb'), 3000), exit: 111, line: TABLE_DEFER },
+      { name: 'passwd.cdb is garbage', setup: (t) => writeFileSync(join(t.home, 'passwd.cdb'), garbage(4096)), exit: 111, line: TABLE_DEFER },
+    ],
+  ],
 ];
 
 describe.each(groups)('%s', (_group, cases) => {
@@ -327,7 +423,7 @@ describe('regressions', () => {
     expectMaildirs(t, 'users/alice', storedCopy(env, MESSAGE));
   });
 
-  test('a hook whose background child keeps the output pipe open does not hold qmail\'s delivery slot', () => {
+  test("a hook whose background child keeps the output pipe open does not hold qmail's delivery slot", () => {
     const t = freshHome('hook-background-child');
     const late = join(t.root, 'background-child-finished');
     // The child inherits the hook's stdout and outlives it by far.
@@ -356,11 +452,18 @@ describe('regressions', () => {
     writeFileSync(messagePath, MESSAGE);
     const fd = openSync(messagePath, 'r');
     // link(2) runs once per delivery, for the commit into new/: it is the call that gets EDQUOT.
-    const result = spawnSync('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=link', '-e', 'inject=link:error=EDQUOT:when=1', VDELIVER],
-      { cwd: t.home, env, stdio: [fd, 'pipe', 'pipe'], encoding: 'utf8' });
+    const result = spawnSync('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=link', '-e', 'inject=link:error=EDQUOT:when=1', VDELIVER], {
+      cwd: t.home,
+      env,
+      stdio: [fd, 'pipe', 'pipe'],
+      encoding: 'utf8',
+    });
     closeSync(fd);
-    expectReport({ status: result.status, output: result.stdout + result.stderr }, 111,
-      /^vdeliver: Delivery failed due to system quota violation; the forwarded copies are queued already \(#4\.2\.2\)\n$/);
+    expectReport(
+      { status: result.status, output: result.stdout + result.stderr },
+      111,
+      /^vdeliver: Delivery failed due to system quota violation; the forwarded copies are queued already \(#4\.2\.2\)\n$/,
+    );
     expect(queueCalls(t)).toHaveLength(1);
     expectMaildirs(t);
   });

@@ -83,32 +83,100 @@ interface Expected {
   hookStdin?: Record<string, number>;
 }
 const standardText = messages.standard.toString('utf8');
-const DISCARD = (name: string, why: string): RegExp => new RegExp(`^vdeliver: accepted and discarded: virtual user '${name.replace('+', '\\+')}' exists but ${why} \\(#2\\.0\\.0\\)\\n$`);
+const DISCARD = (name: string, why: string): RegExp =>
+  new RegExp(`^vdeliver: accepted and discarded: virtual user '${name.replace('+', '\\+')}' exists but ${why} \\(#2\\.0\\.0\\)\\n$`);
 const TABLE_DEFER = /^vdeliver: cannot read the password table .*\/home\/(passwd|other-passwd)\.cdb: .* \(#4\.3\.0\)\n$/;
 
 const DIFFERENCES: Record<string, Expected> = {
   missing_passwd_cdb: { decision: '1: missing table defers (vmailmgr: 100)', exit: 111, line: TABLE_DEFER },
   password_file_config: { decision: '1: missing table defers (vmailmgr: 100)', exit: 111, line: TABLE_DEFER },
-  corrupt_bad_version: { decision: '2: corrupt record defers (vmailmgr: silently to "+")', exit: 111, line: /^vdeliver: the password table entry for 'badversion' is corrupt \(#4\.3\.0\)\n$/, queue: [] },
-  corrupt_bad_flag: { decision: '2: corrupt record defers (vmailmgr: silently to "+")', exit: 111, line: /^vdeliver: the password table entry for 'badflag' is corrupt \(#4\.3\.0\)\n$/, queue: [] },
-  corrupt_extra_field: { decision: '2: corrupt record defers (vmailmgr: silently to "+")', exit: 111, line: /^vdeliver: the password table entry for 'extrafield' is corrupt \(#4\.3\.0\)\n$/, queue: [] },
-  postdeliver_100: { decision: '3: delivered stays delivered (vmailmgr: 100, a bounce)', exit: 0, line: /^vdeliver: warning: vdeliver-postdeliver .*\/vdeliver-postdeliver exited 100\n$/ },
-  postdeliver_111: { decision: '3: delivered stays delivered (vmailmgr: 111, a duplicate)', exit: 0, line: /^vdeliver: warning: vdeliver-postdeliver .*\/vdeliver-postdeliver exited 111\n$/ },
-  predeliver_global_then_local: { decision: '4: each hook reads the whole message (vmailmgr: the second read 0 bytes)', exit: 0, hookStdin: { 'global-pre': 99, 'local-pre': 99 } },
-  qmail_queue_fails: { decision: '5: qmail-queue 31 is permanent (vmailmgr: 111)', exit: 100, line: /^vdeliver: qmail-queue exited with an error! mail server permanently rejected message \(#5\.3\.0\)\n$/ },
-  same_second_second_delivery: { decision: '7: unique names (vmailmgr: the second delivery in a second failed)', exit: 0, line: /^$/,
-    files: [{ dir: 'users/alice/new', content: 'first' }, { dir: 'users/alice/new', content: 'first' }] },
+  corrupt_bad_version: {
+    decision: '2: corrupt record defers (vmailmgr: silently to "+")',
+    exit: 111,
+    line: /^vdeliver: the password table entry for 'badversion' is corrupt \(#4\.3\.0\)\n$/,
+    queue: [],
+  },
+  corrupt_bad_flag: {
+    decision: '2: corrupt record defers (vmailmgr: silently to "+")',
+    exit: 111,
+    line: /^vdeliver: the password table entry for 'badflag' is corrupt \(#4\.3\.0\)\n$/,
+    queue: [],
+  },
+  corrupt_extra_field: {
+    decision: '2: corrupt record defers (vmailmgr: silently to "+")',
+    exit: 111,
+    line: /^vdeliver: the password table entry for 'extrafield' is corrupt \(#4\.3\.0\)\n$/,
+    queue: [],
+  },
+  postdeliver_100: {
+    decision: '3: delivered stays delivered (vmailmgr: 100, a bounce)',
+    exit: 0,
+    line: /^vdeliver: warning: vdeliver-postdeliver .*\/vdeliver-postdeliver exited 100\n$/,
+  },
+  postdeliver_111: {
+    decision: '3: delivered stays delivered (vmailmgr: 111, a duplicate)',
+    exit: 0,
+    line: /^vdeliver: warning: vdeliver-postdeliver .*\/vdeliver-postdeliver exited 111\n$/,
+  },
+  predeliver_global_then_local: {
+    decision: '4: each hook reads the whole message (vmailmgr: the second read 0 bytes)',
+    exit: 0,
+    hookStdin: { 'global-pre': 99, 'local-pre': 99 },
+  },
+  qmail_queue_fails: {
+    decision: '5: qmail-queue 31 is permanent (vmailmgr: 111)',
+    exit: 100,
+    line: /^vdeliver: qmail-queue exited with an error! mail server permanently rejected message \(#5\.3\.0\)\n$/,
+  },
+  same_second_second_delivery: {
+    decision: '7: unique names (vmailmgr: the second delivery in a second failed)',
+    exit: 0,
+    line: /^$/,
+    files: [
+      { dir: 'users/alice/new', content: 'first' },
+      { dir: 'users/alice/new', content: 'first' },
+    ],
+  },
   control_me_missing: { decision: '9: nothing half-done (vmailmgr: qmail-queue started, then abandoned)', exit: 111, queue: [] },
-  direct_stdin_pipe: { decision: '10: a pipe is spooled (vmailmgr: 111 and a stray tmp file)', exit: 0, line: /^$/,
-    files: [{ dir: 'users/alice/new', content: `Return-Path: <sender@remote.example>\nDelivered-To: vdomain-alice@example.com\n${standardText}` }] },
-  direct_stdin_pipe_alias: { decision: '10: a pipe is spooled (vmailmgr: 111)', exit: 0, line: /^$/,
-    queue: [{ message: `Delivered-To: vdomain-info@example.com\n${standardText}`, envelope: 'Fsender@remote.example\0Talice@example.com\0Tbob@elsewhere.example\0\0' }] },
-  direct_help: { decision: '12: --help under qmail-local is not a delivery (vmailmgr: 0, message lost)', exit: 111, line: /^vdeliver: --help given in a \.qmail file; nothing was delivered \(#4\.3\.5\)\n$/ },
+  direct_stdin_pipe: {
+    decision: '10: a pipe is spooled (vmailmgr: 111 and a stray tmp file)',
+    exit: 0,
+    line: /^$/,
+    files: [{ dir: 'users/alice/new', content: `Return-Path: <sender@remote.example>\nDelivered-To: vdomain-alice@example.com\n${standardText}` }],
+  },
+  direct_stdin_pipe_alias: {
+    decision: '10: a pipe is spooled (vmailmgr: 111)',
+    exit: 0,
+    line: /^$/,
+    queue: [
+      {
+        message: `Delivered-To: vdomain-info@example.com\n${standardText}`,
+        envelope: 'Fsender@remote.example\0Talice@example.com\0Tbob@elsewhere.example\0\0',
+      },
+    ],
+  },
+  direct_help: {
+    decision: '12: --help under qmail-local is not a delivery (vmailmgr: 0, message lost)',
+    exit: 111,
+    line: /^vdeliver: --help given in a \.qmail file; nothing was delivered \(#4\.3\.5\)\n$/,
+  },
   // Usage problems: vmailmgr exits 1 (temporary for qmail); we say 111 outright, in one line.
-  opt_unknown: { decision: 'exit codes: only 0/99/100/111 (vmailmgr: 1)', exit: 111, line: /^vdeliver: unknown option letter -x \(see vdeliver --help\) \(#4\.3\.5\)\n$/ },
-  opt_extra_arg: { decision: 'exit codes: only 0/99/100/111 (vmailmgr: 1)', exit: 111, line: /^vdeliver: Too many command-line arguments \(see vdeliver --help\) \(#4\.3\.5\)\n$/ },
-  direct_missing_HOME: { decision: 'exit codes: only 0/99/100/111 (vmailmgr: 1)', exit: 111, line: /^vdeliver: Can't determine home directory \(#4\.3\.5\)\n$/ },
-  predeliver_1: { decision: 'exit codes: a hook\'s 1 is temporary, said as 111 (vmailmgr: passes 1 on)', exit: 111 },
+  opt_unknown: {
+    decision: 'exit codes: only 0/99/100/111 (vmailmgr: 1)',
+    exit: 111,
+    line: /^vdeliver: unknown option letter -x \(see vdeliver --help\) \(#4\.3\.5\)\n$/,
+  },
+  opt_extra_arg: {
+    decision: 'exit codes: only 0/99/100/111 (vmailmgr: 1)',
+    exit: 111,
+    line: /^vdeliver: Too many command-line arguments \(see vdeliver --help\) \(#4\.3\.5\)\n$/,
+  },
+  direct_missing_HOME: {
+    decision: 'exit codes: only 0/99/100/111 (vmailmgr: 1)',
+    exit: 111,
+    line: /^vdeliver: Can't determine home directory \(#4\.3\.5\)\n$/,
+  },
+  predeliver_1: { decision: "exit codes: a hook's 1 is temporary, said as 111 (vmailmgr: passes 1 on)", exit: 111 },
   // Accepting and dropping is kept, and now said in one line.
   disabled_mailbox: { decision: 'kept: accept and discard, with a line', exit: 0, line: DISCARD('disabled', 'its mailbox is disabled') },
   alias_no_forwards: { decision: 'kept: accept and discard, with a line', exit: 0, line: DISCARD('emptyalias', 'it has no mailbox and no forwards') },
@@ -121,8 +189,10 @@ const recordedLine = (c: RecordedCase): string => c.output.replace(/^did \d+\+\d
 
 /** Hook environment names the recordings kept (they filtered the rest). */
 const RECORDED_NAMES = new Set(
-  [...basicCases, ...legacyCases].flatMap((c) => Object.values(c.hooks).flatMap((h) => h.env.map((e) => e.slice(0, e.indexOf('=')))))
-    .filter((n) => n !== 'argv0' && n !== 'argc' && n !== 'pwd').concat(['QMAILUSER', 'QMAILHOST']),
+  [...basicCases, ...legacyCases]
+    .flatMap((c) => Object.values(c.hooks).flatMap((h) => h.env.map((e) => e.slice(0, e.indexOf('=')))))
+    .filter((n) => n !== 'argv0' && n !== 'argc' && n !== 'pwd')
+    .concat(['QMAILUSER', 'QMAILHOST']),
 );
 
 const dir = scratchDir('vdeliver-compat-');
@@ -146,7 +216,13 @@ describe.each([
     const env = { ...homeEnv(t, c.ext, c.sender ?? 'sender@remote.example', 'example.com', ufline) };
     if (setup.qqExit !== undefined) env.QQ_EXIT = String(setup.qqExit);
     for (const unset of c.unset_env ?? []) delete env[unset];
-    const args = c.args ?? (c.qmail_default ?? '').replace(/^\|<BINDIR>\/vdeliver ?/, '').trim().split(/\s+/).filter(Boolean);
+    const args =
+      c.args ??
+      (c.qmail_default ?? '')
+        .replace(/^\|<BINDIR>\/vdeliver ?/, '')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean);
 
     if (name === 'same_second_second_delivery') {
       const first = runVdeliver(t, env, args, message);
@@ -170,8 +246,9 @@ describe.each([
 
     // Maildir files: same directories and bytes; names unique; mode 0600; nothing else anywhere.
     const files = maildirFiles(t);
-    const expectedFiles = ours?.files?.map((f) => ({ dir: f.dir, content: f.content === 'first' ? c.maildir_files[0].content : f.content }))
-      ?? c.maildir_files.map((f) => ({ dir: f.path.slice(0, f.path.lastIndexOf('/')), content: f.content }));
+    const expectedFiles =
+      ours?.files?.map((f) => ({ dir: f.dir, content: f.content === 'first' ? c.maildir_files[0].content : f.content })) ??
+      c.maildir_files.map((f) => ({ dir: f.path.slice(0, f.path.lastIndexOf('/')), content: f.content }));
     expect(files.map((f) => ({ dir: f.path.slice(0, f.path.lastIndexOf('/')), content: f.content.toString('latin1') }))).toEqual(expectedFiles);
     for (const f of files) {
       expect(f.path).toMatch(/\/new\/\d+\.M\d+P\d+Q\d+R[0-9a-f]{16}\.[^/]+,S=\d+$/);
@@ -181,8 +258,9 @@ describe.each([
 
     // qmail-queue: the message and envelope bytes, and the variables vmailmgr leaves set.
     const calls = queueCalls(t);
-    const expectedCalls = ours?.queue?.map((q) => ({ message: q.message, envelope: Buffer.from(q.envelope).toString('hex') }))
-      ?? c.qmail_queue_calls.map((q) => ({ message: q.message, envelope: q.envelope_hex }));
+    const expectedCalls =
+      ours?.queue?.map((q) => ({ message: q.message, envelope: Buffer.from(q.envelope).toString('hex') })) ??
+      c.qmail_queue_calls.map((q) => ({ message: q.message, envelope: q.envelope_hex }));
     expect(calls.map((q) => ({ message: q.message.toString('latin1'), envelope: q.envelope.toString('hex') }))).toEqual(expectedCalls);
     if (!ours?.queue) calls.forEach((q, i) => expect(q.env).toEqual([...c.qmail_queue_calls[i].env].sort()));
     for (const q of calls) expect([0, 54]).toContain(q.envelopeCheck === 54 && expectedCalls.length === 0 ? 54 : q.envelopeCheck);
@@ -194,8 +272,14 @@ describe.each([
       const recorded = c.hooks[h.label];
       const substitute = (s: string): string => s.replace('<HOME>', t.home).replace('<GLOBAL_CONFIG_DIR>', t.globalDir);
       expect(h.info).toEqual(recorded.env.slice(0, 3).map(substitute));
-      const ourEnv = [...h.env].filter(([k]) => RECORDED_NAMES.has(k)).map(([k, v]) => `${k}=${v}`).sort();
-      const theirs = recorded.env.slice(3).map((e) => substitute(e).replace(/^USER=vdomain$/, 'USER=vdomain')).sort();
+      const ourEnv = [...h.env]
+        .filter(([k]) => RECORDED_NAMES.has(k))
+        .map(([k, v]) => `${k}=${v}`)
+        .sort();
+      const theirs = recorded.env
+        .slice(3)
+        .map((e) => substitute(e).replace(/^USER=vdomain$/, 'USER=vdomain'))
+        .sort();
       expect(ourEnv).toEqual(theirs);
       expect(h.stdin.length).toBe(ours?.hookStdin?.[h.label] ?? recorded.stdin_bytes);
       expect(h.stdin.equals(message)).toBe(true);

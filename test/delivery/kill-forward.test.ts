@@ -20,7 +20,10 @@ test('vdeliver killed while qmail-queue reads the message: nothing is queued (qm
   const exitFile = join(t.root, 'qq.exit');
   const wrapper = join(t.root, 'qmail-queue');
   const startedFile = join(t.root, 'qq.started');
-  writeFileSync(wrapper, `#!/bin/sh\ntouch '${startedFile}'\n'${process.execPath}' '${SLOW_QUEUE}'\necho $? > '${exitFile}.part' && mv '${exitFile}.part' '${exitFile}'\n`);
+  writeFileSync(
+    wrapper,
+    `#!/bin/sh\ntouch '${startedFile}'\n'${process.execPath}' '${SLOW_QUEUE}'\necho $? > '${exitFile}.part' && mv '${exitFile}.part' '${exitFile}'\n`,
+  );
   chmodSync(wrapper, 0o755);
   // 2 MiB at 64 KiB per 50 ms: qmail-queue needs 1.6 s to read it; vdeliver is killed 0.3 s after it starts.
   const messagePath = join(t.root, 'message');

@@ -17,10 +17,26 @@ let homes = 0;
 /** A home whose one user `carol` has a Maildir and the given limits, with enforcement switched on (or not). */
 function home(limits: Partial<Limits>, enforce = '1'): TestHome {
   const t = makeHome(join(dir.path, `h${++homes}`));
-  writeCdb(join(t.home, 'passwd.cdb'), [[Buffer.from('carol'), encodePasswordRecord({
-    password: '*', directory: './users/carol', forwards: [], personal: '', hardquota: U, softquota: U, msgsize: U, msgcount: U,
-    ctime: 0, expiry: U, hasMailbox: true, mailboxEnabled: true, ...limits,
-  })]]);
+  writeCdb(join(t.home, 'passwd.cdb'), [
+    [
+      Buffer.from('carol'),
+      encodePasswordRecord({
+        password: '*',
+        directory: './users/carol',
+        forwards: [],
+        personal: '',
+        hardquota: U,
+        softquota: U,
+        msgsize: U,
+        msgcount: U,
+        ctime: 0,
+        expiry: U,
+        hasMailbox: true,
+        mailboxEnabled: true,
+        ...limits,
+      }),
+    ],
+  ]);
   if (enforce !== '') writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-enforce-quotas'), `${enforce}\n`);
   return t;
 }
@@ -32,7 +48,8 @@ const inNew = (t: TestHome): string[] => readdirSync(join(t.home, 'users', 'caro
 const SIZE = /^vdeliver: Sorry, this message is larger than the current maximum message size limit\. \(#5\.3\.4\)\n$/;
 const COUNT = /^vdeliver: Sorry, the person you sent this message has too many messages stored in the mailbox \(#5\.2\.2\)\n$/;
 const HARD = /^vdeliver: Message would exceed virtual user's disk quota\. \(#5\.2\.2\)\n$/;
-const SOFT = /^vdeliver: Sorry, your message cannot be delivered\. User's disk quota exceeded\. A small message will be delivered should you wish to inform this person\. \(#5\.2\.2\)\n$/;
+const SOFT =
+  /^vdeliver: Sorry, your message cannot be delivered\. User's disk quota exceeded\. A small message will be delivered should you wish to inform this person\. \(#5\.2\.2\)\n$/;
 
 describe('each rule through bin/vdeliver: limits, usage from earlier deliveries, then one more message', () => {
   test.each<[string, Partial<Limits>, number[], number, 0 | 100, RegExp | undefined]>([
@@ -68,15 +85,21 @@ test('maildirsize: written from the record, one line per delivery, the sizes in 
   for (const size of [100, 200]) runVdeliver(t, env(t), [], message(size));
   const maildir = join(t.home, 'users', 'carol');
   expect(readFileSync(join(maildir, MAILDIRSIZE), 'utf8')).toBe(`100000S,50C\n0 0\n${stored(t, 100)} 1\n${stored(t, 200)} 1\n`);
-  expect(inNew(t).map((name) => Number(/,S=(\d+)$/.exec(name)?.[1])).sort((a, b) => a - b)).toEqual([stored(t, 100), stored(t, 200)]);
+  expect(
+    inNew(t)
+      .map((name) => Number(/,S=(\d+)$/.exec(name)?.[1]))
+      .sort((a, b) => a - b),
+  ).toEqual([stored(t, 100), stored(t, 200)]);
 });
 
 test("the admin's over-quota text comes before the status line", () => {
   const t = home({ msgcount: 0 });
-  writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-over-quota-msg'), 'Carol\'s mailbox is full.\nPlease call +1 555 0100.\n');
+  writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-over-quota-msg'), "Carol's mailbox is full.\nPlease call +1 555 0100.\n");
   const result = runVdeliver(t, env(t), [], message(10));
   expect(result.status).toBe(100);
-  expect(result.output).toBe("Carol's mailbox is full.\nPlease call +1 555 0100.\nvdeliver: Sorry, the person you sent this message has too many messages stored in the mailbox (#5.2.2)\n");
+  expect(result.output).toBe(
+    "Carol's mailbox is full.\nPlease call +1 555 0100.\nvdeliver: Sorry, the person you sent this message has too many messages stored in the mailbox (#5.2.2)\n",
+  );
 });
 
 test("the admin's no-user text comes before the unknown-user line", () => {
@@ -99,7 +122,11 @@ test('crossing the warning percentage stores the warning once per interval', () 
   expect(inNew(t)).toHaveLength(5);
   // The warning counts too: the figures equal a fresh count.
   const maildir = join(t.home, 'users', 'carol');
-  const sum = readFileSync(join(maildir, MAILDIRSIZE), 'utf8').trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/).map(Number))
+  const sum = readFileSync(join(maildir, MAILDIRSIZE), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/).map(Number))
     .reduce(([b, c], [db, dc]) => [b + db, c + dc], [0, 0]);
   expect({ bytes: sum[0], count: sum[1] }).toEqual(recalculate(maildir, '10000S'));
 });
@@ -108,14 +135,19 @@ test('8 parallel writers x 200 deliveries: the file adds up to a fresh recalcula
   const t = home({ hardquota: 1000 * 1000 * 1000, msgcount: 100000 });
   const messagePath = join(t.root, 'message');
   writeFileSync(messagePath, message(300));
-  const writer = (): Promise<number> => new Promise((resolve) => {
-    const script = `for i in $(seq 200); do '${VDELIVER}' < '${messagePath}' || exit 1; done`;
-    spawn('/bin/sh', ['-c', script], { env: env(t), cwd: t.home, stdio: 'ignore' }).on('close', (code) => resolve(code ?? 1));
-  });
+  const writer = (): Promise<number> =>
+    new Promise((resolve) => {
+      const script = `for i in $(seq 200); do '${VDELIVER}' < '${messagePath}' || exit 1; done`;
+      spawn('/bin/sh', ['-c', script], { env: env(t), cwd: t.home, stdio: 'ignore' }).on('close', (code) => resolve(code ?? 1));
+    });
   expect(await Promise.all(Array.from({ length: 8 }, writer))).toEqual(Array(8).fill(0));
   const maildir = join(t.home, 'users', 'carol');
   expect(inNew(t)).toHaveLength(1600);
-  const lines = readFileSync(join(maildir, MAILDIRSIZE), 'utf8').trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/).map(Number));
+  const lines = readFileSync(join(maildir, MAILDIRSIZE), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/).map(Number));
   const sum = lines.reduce(([b, c], [db, dc]) => [b + db, c + dc], [0, 0]);
   expect({ bytes: sum[0], count: sum[1] }).toEqual(recalculate(maildir, '1000000000S,100000C'));
 }, 300000);
@@ -127,9 +159,13 @@ test('vdeliver-admin test shows the decision and its figures; its dry run writes
   rmSync(join(maildir, MAILDIRSIZE));
   const file = join(t.root, 'next.eml');
   writeFileSync(file, message(100));
-  const admin = spawnSync(join(ROOT, 'bin', 'vdeliver-admin'), ['test', '--home', t.home, '--to', 'carol@example.com', '--dry-run', file],
-    { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VDELIVER_CONFIG_DIR: t.globalDir }, encoding: 'utf8' });
-  expect(admin.stdout).toMatch(/\n {2}quota {5}refuse \(msgcount\): message 100 bytes \(\d+ stored\); usage \d+ bytes in 1 message\(s\) \(recounted: maildirsize missing\); hardquota -, softquota -, msgsize -, msgcount 1\n/);
+  const admin = spawnSync(join(ROOT, 'bin', 'vdeliver-admin'), ['test', '--home', t.home, '--to', 'carol@example.com', '--dry-run', file], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VDELIVER_CONFIG_DIR: t.globalDir },
+    encoding: 'utf8',
+  });
+  expect(admin.stdout).toMatch(
+    /\n {2}quota {5}refuse \(msgcount\): message 100 bytes \(\d+ stored\); usage \d+ bytes in 1 message\(s\) \(recounted: maildirsize missing\); hardquota -, softquota -, msgsize -, msgcount 1\n/,
+  );
   expect(admin.stdout).toMatch(/would exit 100 \(bounce\): vdeliver: Sorry, the person you sent this message has too many messages/);
   expect(existsSync(join(maildir, MAILDIRSIZE))).toBe(false);
 });
@@ -137,13 +173,18 @@ test('vdeliver-admin test shows the decision and its figures; its dry run writes
 test('vdeliver-admin quota: limits, usage and the next delivery, reading changes nothing; --recalculate rewrites', () => {
   const t = home({ hardquota: 5000, msgcount: 3 });
   for (const size of [1000, 1000]) expect(runVdeliver(t, env(t), [], message(size)).status).toBe(0);
-  const admin = (...args: string[]) => spawnSync(join(ROOT, 'bin', 'vdeliver-admin'), ['quota', '--home', t.home, ...args],
-    { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VDELIVER_CONFIG_DIR: t.globalDir }, encoding: 'utf8' });
+  const admin = (...args: string[]) =>
+    spawnSync(join(ROOT, 'bin', 'vdeliver-admin'), ['quota', '--home', t.home, ...args], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VDELIVER_CONFIG_DIR: t.globalDir },
+      encoding: 'utf8',
+    });
   const used = 2 * stored(t, 1000);
   const shown = admin('carol', '--size', '3000');
   expect(shown.status).toBe(0);
-  expect(shown.stdout).toBe(`carol  ./users/carol\n  limits  hardquota 5000, softquota -, msgsize -, msgcount 3\n  usage   ${used} bytes in 2 message(s)\n`
-    + "  next    3000 bytes: bounce: vdeliver: Message would exceed virtual user's disk quota. (#5.2.2)\n");
+  expect(shown.stdout).toBe(
+    `carol  ./users/carol\n  limits  hardquota 5000, softquota -, msgsize -, msgcount 3\n  usage   ${used} bytes in 2 message(s)\n` +
+      "  next    3000 bytes: bounce: vdeliver: Message would exceed virtual user's disk quota. (#5.2.2)\n",
+  );
   const maildir = join(t.home, 'users', 'carol');
   writeFileSync(join(maildir, MAILDIRSIZE), '5000S,3C\n0 0\n'); // figures that are wrong, but trusted
   expect(JSON.parse(admin('--json', '--size', '100').stdout)).toMatchObject({ name: 'carol', usage: { bytes: 0, count: 0 }, next: { result: 'delivered' } });
@@ -158,7 +199,12 @@ test('a mailbox that cannot be counted defers (a quota cannot be judged on a gue
   rmSync(cur, { recursive: true });
   symlinkSync(cur, cur); // stat gives ELOOP: a real error from the file system, whoever runs the test
   const result = runVdeliver(t, env(t), [], message(100));
-  expect(result).toEqual({ status: 111, output: expect.stringMatching(/^vdeliver: cannot count the mailbox for its quota: .*\/users\/carol\/cur: ELOOP \(too many symbolic links encountered\) \(#4\.3\.0\)\n$/) });
+  expect(result).toEqual({
+    status: 111,
+    output: expect.stringMatching(
+      /^vdeliver: cannot count the mailbox for its quota: .*\/users\/carol\/cur: ELOOP \(too many symbolic links encountered\) \(#4\.3\.0\)\n$/,
+    ),
+  });
   expect(inNew(t)).toEqual([]);
   expect(readdirSync(join(t.home, 'users', 'carol', 'tmp'))).toEqual([]);
 });

@@ -20,14 +20,21 @@ const MESSAGE = Buffer.from('From: a@b.example\nSubject: bytes\n\nHello.\n');
 
 /** Run vdeliver with `raw` variables set by the shell from printf escapes (octal bytes allowed). */
 function runWithRawEnv(t: TestHome, base: Record<string, string>, raw: Record<string, string>): { status: number | null; output: string } {
-  const exports = Object.entries(raw).map(([name, printf]) => `${name}="$(printf '${printf}_')"; ${name}="\${${name}%_}"; export ${name};`).join(' ');
+  const exports = Object.entries(raw)
+    .map(([name, printf]) => `${name}="$(printf '${printf}_')"; ${name}="\${${name}%_}"; export ${name};`)
+    .join(' ');
   const messagePath = join(t.root, 'message');
   writeFileSync(messagePath, MESSAGE);
   const fd = openSync(messagePath, 'r');
   try {
     const env = { ...base };
     for (const name of Object.keys(raw)) delete env[name];
-    const result = spawnSync('/bin/sh', ['-c', `${exports} umask 077; exec '${VDELIVER}' 2>&1`], { cwd: t.home, env, stdio: [fd, 'pipe', 'pipe'], encoding: 'latin1' });
+    const result = spawnSync('/bin/sh', ['-c', `${exports} umask 077; exec '${VDELIVER}' 2>&1`], {
+      cwd: t.home,
+      env,
+      stdio: [fd, 'pipe', 'pipe'],
+      encoding: 'latin1',
+    });
     return { status: result.status, output: result.stdout };
   } finally {
     closeSync(fd);
@@ -56,8 +63,18 @@ test('a Latin-1 local part finds its Latin-1 key, not the catch-all', () => {
   const records = [...reader.records()].map((r): [Buffer, Buffer] => [r.key, r.data]);
   reader.close();
   const record = encodePasswordRecord({
-    password: '*', directory: './users/latin1', forwards: [], personal: '', hardquota: UNLIMITED, softquota: UNLIMITED,
-    msgsize: UNLIMITED, msgcount: UNLIMITED, ctime: 0, expiry: UNLIMITED, hasMailbox: true, mailboxEnabled: true,
+    password: '*',
+    directory: './users/latin1',
+    forwards: [],
+    personal: '',
+    hardquota: UNLIMITED,
+    softquota: UNLIMITED,
+    msgsize: UNLIMITED,
+    msgcount: UNLIMITED,
+    ctime: 0,
+    expiry: UNLIMITED,
+    hasMailbox: true,
+    mailboxEnabled: true,
   });
   writeCdb(join(t.home, 'passwd.cdb'), [...records, [Buffer.from('j\xf6rg', 'latin1'), record]], { hash: 'signed' });
   for (const sub of ['tmp', 'new', 'cur']) mkdirSync(join(t.home, 'users', 'latin1', sub), { recursive: true });
@@ -71,15 +88,35 @@ test('a Latin-1 local part finds its Latin-1 key, not the catch-all', () => {
 // Regressions for "bytes that are not UTF-8 are changed": Latin-1 values in the table, the config,
 // control/me and HOST reach the file system, the envelope, hooks and the report unchanged.
 const L1 = (text: string): Buffer => Buffer.from(text, 'latin1');
-const record = (fields: Partial<Parameters<typeof encodePasswordRecord>[0]>): Buffer => encodePasswordRecord({
-  password: '*', directory: '', forwards: [], personal: '', hardquota: UNLIMITED, softquota: UNLIMITED,
-  msgsize: UNLIMITED, msgcount: UNLIMITED, ctime: 0, expiry: UNLIMITED, hasMailbox: true, mailboxEnabled: true, ...fields,
-});
+const record = (fields: Partial<Parameters<typeof encodePasswordRecord>[0]>): Buffer =>
+  encodePasswordRecord({
+    password: '*',
+    directory: '',
+    forwards: [],
+    personal: '',
+    hardquota: UNLIMITED,
+    softquota: UNLIMITED,
+    msgsize: UNLIMITED,
+    msgcount: UNLIMITED,
+    ctime: 0,
+    expiry: UNLIMITED,
+    hasMailbox: true,
+    mailboxEnabled: true,
+    ...fields,
+  });
 
 /** A home whose table holds exactly `records` (keys and fields as Latin-1 text, i.e. byte strings). */
 function latin1Home(name: string, records: Array<[string, Buffer]>, table = 'passwd'): TestHome {
   const t = makeHome(join(dir.path, name));
-  writeFileSync(L1(join(t.home, `${table}.cdb`)), Buffer.concat(buildCdb(records.map(([k, v]) => [L1(k), v]), { hash: 'signed' })));
+  writeFileSync(
+    L1(join(t.home, `${table}.cdb`)),
+    Buffer.concat(
+      buildCdb(
+        records.map(([k, v]) => [L1(k), v]),
+        { hash: 'signed' },
+      ),
+    ),
+  );
   return t;
 }
 
@@ -87,7 +124,9 @@ const mkMaildir = (t: TestHome, directory: string): void => {
   for (const sub of ['tmp', 'new', 'cur']) mkdirSync(L1(join(t.home, directory, sub)), { recursive: true });
 };
 const newFiles = (t: TestHome, directory: string): Buffer[] =>
-  readdirSync(L1(join(t.home, directory, 'new')), { encoding: 'buffer' }).map((f) => readFileSync(Buffer.concat([L1(join(t.home, directory, 'new')), L1('/'), f])));
+  readdirSync(L1(join(t.home, directory, 'new')), { encoding: 'buffer' }).map((f) =>
+    readFileSync(Buffer.concat([L1(join(t.home, directory, 'new')), L1('/'), f])),
+  );
 
 test('a Latin-1 forward is queued as its own bytes (was: m\\xef\\xbf\\xbdller)', () => {
   const t = latin1Home('latin1-forward', [['latin', record({ forwards: ['m\xfcller@example.org'], hasMailbox: false })]]);
@@ -114,7 +153,13 @@ test('hooks get the exact bytes of MAILDIR, VUSER_PERSONAL and an 8-bit SENDER',
   writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-predeliver'), `#!/bin/sh\nenv -0 > '${seen}'\ncat >/dev/null\n`, { mode: 0o755 });
   const result = runWithRawEnv(t, homeEnv(t, 'latin', 'placeholder'), { SENDER: 'j\\351r\\364me@remote.example' });
   expect(result).toEqual({ status: 0, output: '' });
-  const env = new Map(readFileSync(seen).toString('latin1').split('\0').filter(Boolean).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  const env = new Map(
+    readFileSync(seen)
+      .toString('latin1')
+      .split('\0')
+      .filter(Boolean)
+      .map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
+  );
   expect(env.get('MAILDIR')).toBe('./users/j\xf6rg');
   expect(env.get('VUSER_PERSONAL')).toBe('J\xf6rg M\xfcller');
   expect(env.get('SENDER')).toBe('j\xe9r\xf4me@remote.example');

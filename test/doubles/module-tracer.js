@@ -7,7 +7,11 @@ const loaded = new Set();
 const original = Module._load;
 Module._load = function load(request, parent, isMain) {
   const result = original.apply(this, arguments);
-  try { loaded.add(Module._resolveFilename(request, parent, isMain)); } catch { loaded.add(request); }
+  try {
+    loaded.add(Module._resolveFilename(request, parent, isMain));
+  } catch {
+    loaded.add(request);
+  }
   return result;
 };
 // Node's own modules too (process.moduleLoadList: `NativeModule stream`...), to keep the stream

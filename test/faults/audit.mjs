@@ -46,7 +46,8 @@ export function drainQueue(queueDir, expected, envelope) {
       const message = readFileSync(join(path, 'message'));
       const env = readFileSync(join(path, 'envelope'));
       if (message.equals(expected) && env.equals(envelope)) found.complete++;
-      else found.bad.push(`${describe(`queue/${name}`, message, expected)}${env.equals(envelope) ? '' : `, envelope ${JSON.stringify(env.toString('latin1'))}`}`);
+      else
+        found.bad.push(`${describe(`queue/${name}`, message, expected)}${env.equals(envelope) ? '' : `, envelope ${JSON.stringify(env.toString('latin1'))}`}`);
     }
     rmSync(path, { recursive: true, force: true });
   }

@@ -31,7 +31,11 @@ function chownTree(path, uid, gid) {
 
 const CASES = [
   {
-    fault: 'ENOSPC: 64 KiB tmpfs, 200 KiB message', needs: ['mount'], size: 200 * 1024, exit: 111, line: deferLine('Error writing the output file.', 'ENOSPC'),
+    fault: 'ENOSPC: 64 KiB tmpfs, 200 KiB message',
+    needs: ['mount'],
+    size: 200 * 1024,
+    exit: 111,
+    line: deferLine('Error writing the output file.', 'ENOSPC'),
     setup: (home) => {
       mountTinyTmpfs(home.maildir(USER), '64k');
       for (const sub of ['tmp', 'new', 'cur']) mkdirSync(join(home.maildir(USER), sub));
@@ -39,11 +43,32 @@ const CASES = [
   },
   { fault: 'EDQUOT creating the tmp/ file (strace)', needs: ['strace'], inject: ['EDQUOT', tmpCreate], exit: 100, line: bounceLine },
   { fault: 'EDQUOT writing the tmp/ file (strace)', needs: ['strace'], inject: ['EDQUOT', (m) => onTmpFile(m, 'write')], exit: 100, line: bounceLine },
-  { fault: 'EIO on fsync of the tmp/ file (strace)', needs: ['strace'], inject: ['EIO', (m) => onTmpFile(m, 'fsync')], exit: 111, line: deferLine('Error writing the output file.', 'EIO') },
-  { fault: 'EIO on link into new/ (strace)', needs: ['strace'], inject: ['EIO', linkIntoNew], exit: 111, line: deferLine('Error linking the temp file to the new file.', 'EIO') },
-  { fault: 'EIO on fsync of new/ (strace)', needs: ['strace'], inject: ['EIO', newDirFsync], exit: 111, line: deferLine('Error syncing the new directory.', 'EIO') },
   {
-    fault: `EACCES: tmp/ not writable, uid ${isRoot() ? NOBODY : process.getuid()}`, needs: isRoot() ? ['setpriv'] : [], exit: 111, line: deferLine('Error creating the output file.', 'EACCES'),
+    fault: 'EIO on fsync of the tmp/ file (strace)',
+    needs: ['strace'],
+    inject: ['EIO', (m) => onTmpFile(m, 'fsync')],
+    exit: 111,
+    line: deferLine('Error writing the output file.', 'EIO'),
+  },
+  {
+    fault: 'EIO on link into new/ (strace)',
+    needs: ['strace'],
+    inject: ['EIO', linkIntoNew],
+    exit: 111,
+    line: deferLine('Error linking the temp file to the new file.', 'EIO'),
+  },
+  {
+    fault: 'EIO on fsync of new/ (strace)',
+    needs: ['strace'],
+    inject: ['EIO', newDirFsync],
+    exit: 111,
+    line: deferLine('Error syncing the new directory.', 'EIO'),
+  },
+  {
+    fault: `EACCES: tmp/ not writable, uid ${isRoot() ? NOBODY : process.getuid()}`,
+    needs: isRoot() ? ['setpriv'] : [],
+    exit: 111,
+    line: deferLine('Error creating the output file.', 'EACCES'),
     setup: (home) => {
       const tmp = join(home.maildir(USER), 'tmp');
       if (isRoot()) {
@@ -56,7 +81,10 @@ const CASES = [
     },
   },
   {
-    fault: 'EROFS: Maildir on a read-only bind mount', needs: ['mount'], exit: 111, line: deferLine('Error creating the output file.', 'EROFS'),
+    fault: 'EROFS: Maildir on a read-only bind mount',
+    needs: ['mount'],
+    exit: 111,
+    line: deferLine('Error creating the output file.', 'EROFS'),
     setup: (home) => bindReadOnly(home.maildir(USER)),
   },
 ];
@@ -82,7 +110,9 @@ async function aimInjection(home, env, [errno, targetFor]) {
       const calls = parseTrace(log);
       const hit = pick(calls);
       const injected = calls.filter((c) => c.injected);
-      return hit?.injected && injected.length === 1 ? undefined : `the injection missed its target (injected: ${injected.map((c) => `${c.name}(${c.args})`).join('; ') || 'nothing'})`;
+      return hit?.injected && injected.length === 1
+        ? undefined
+        : `the injection missed its target (injected: ${injected.map((c) => `${c.name}(${c.args})`).join('; ') || 'nothing'})`;
     },
   };
 }
@@ -114,7 +144,13 @@ async function runCase(dir, c, index) {
   const reason = missing(...c.needs);
   if (reason) {
     const verdict = skipsForbidden() ? 'FAIL' : 'skip';
-    return { ...row, runs: 0, observed: `skipped: ${reason}`, verdict, notes: verdict === 'FAIL' ? [`${reason} (VDELIVER_FORBID_SKIPS=1: a skip is a failure)`] : [] };
+    return {
+      ...row,
+      runs: 0,
+      observed: `skipped: ${reason}`,
+      verdict,
+      notes: verdict === 'FAIL' ? [`${reason} (VDELIVER_FORBID_SKIPS=1: a skip is a failure)`] : [],
+    };
   }
   let run;
   for (let aim = 1; aim <= (c.inject ? AIMS : 1); aim++) {
@@ -124,13 +160,18 @@ async function runCase(dir, c, index) {
   }
   const { result, stored, tmpLeft, missed } = run;
   const problems = missed ? [`${missed}, ${AIMS} times`] : [];
-  if (result.code !== c.exit || !c.line.pattern.test(result.output)) problems.push(`expected exit ${c.exit} and "vdeliver: ${c.line.text}", got exit ${result.code} and ${JSON.stringify(result.output)}`);
+  if (result.code !== c.exit || !c.line.pattern.test(result.output))
+    problems.push(`expected exit ${c.exit} and "vdeliver: ${c.line.text}", got exit ${result.code} and ${JSON.stringify(result.output)}`);
   if (stored.complete + stored.bad.length > 0) problems.push(`${stored.complete + stored.bad.length} file(s) in new/ after a failed delivery`);
   if (tmpLeft > 0) problems.push(`${tmpLeft} temporary file(s) left`);
   return {
-    ...row, observed: `exit ${result.code}: ${result.output.trim().replace(/^vdeliver: /, '') || '(nothing printed)'}`,
-    duplicated: stored.complete, truncated: stored.bad.length, tmpLeft,
-    verdict: problems.length === 0 ? 'ok' : 'FAIL', notes: problems,
+    ...row,
+    observed: `exit ${result.code}: ${result.output.trim().replace(/^vdeliver: /, '') || '(nothing printed)'}`,
+    duplicated: stored.complete,
+    truncated: stored.bad.length,
+    tmpLeft,
+    verdict: problems.length === 0 ? 'ok' : 'FAIL',
+    notes: problems,
   };
 }
 

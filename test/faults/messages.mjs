@@ -9,7 +9,10 @@ const fillers = new Map();
 /** `size` bytes of text: base64 lines of random bytes (no NULs or overlong lines, unlike raw bytes). */
 function filler(size) {
   if (!fillers.has(size)) {
-    const lines = randomBytes(Math.ceil(size * 0.75) + 57).toString('base64').match(/.{1,76}/g).join('\n');
+    const lines = randomBytes(Math.ceil(size * 0.75) + 57)
+      .toString('base64')
+      .match(/.{1,76}/g)
+      .join('\n');
     fillers.set(size, Buffer.from(lines.slice(0, size)));
   }
   return fillers.get(size);
@@ -17,8 +20,10 @@ function filler(size) {
 
 /** The message of run `id`, exactly `size` bytes (sizes below 1 KiB are not used). */
 export function makeMessage(id, size) {
-  const header = Buffer.from('Received: (qmail 4242 invoked by uid 1009); 22 Nov 2026 03:25:00 -0000\n'
-    + `From: sender@remote.example\nTo: someone@example.com\nSubject: fault run ${id}\nMessage-ID: <${id}@faults.example>\n\nmarker: ${id}\n`);
+  const header = Buffer.from(
+    'Received: (qmail 4242 invoked by uid 1009); 22 Nov 2026 03:25:00 -0000\n' +
+      `From: sender@remote.example\nTo: someone@example.com\nSubject: fault run ${id}\nMessage-ID: <${id}@faults.example>\n\nmarker: ${id}\n`,
+  );
   return Buffer.concat([header, filler(size).subarray(0, size - header.length)]);
 }
 

@@ -32,7 +32,11 @@ export function deliver({ env, messagePath, killAfterMs, wrapper = [] }) {
     // child.kill() does nothing once Node has seen the exit, so a finished pid is never signalled.
     const killer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     let hung = false;
-    const guard = setTimeout(() => { hung = true; child.kill('SIGKILL'); finish(); }, GIVE_UP_MS);
+    const guard = setTimeout(() => {
+      hung = true;
+      child.kill('SIGKILL');
+      finish();
+    }, GIVE_UP_MS);
     let exit = { code: null, signal: null, ms: undefined };
     child.on('exit', (code, signal) => {
       clearTimeout(killer);
@@ -47,6 +51,9 @@ export function deliver({ env, messagePath, killAfterMs, wrapper = [] }) {
       resolve({ ...exit, killed: exit.signal === 'SIGKILL' && !hung, hung, output: Buffer.concat(output).toString('utf8') });
     };
     child.on('close', finish);
-    child.on('error', (error) => { output.push(Buffer.from(`cannot start: ${error.message}\n`)); finish(); });
+    child.on('error', (error) => {
+      output.push(Buffer.from(`cannot start: ${error.message}\n`));
+      finish();
+    });
   });
 }

@@ -27,17 +27,16 @@ if (!existsSync(join(ROOT, 'dist', 'vdeliver.cjs'))) {
 const dir = mkdtempSync(join(tmpdir(), 'vdeliver-faults-'));
 // Some rows run vdeliver as nobody, who must be able to reach the homes inside.
 chmodSync(dir, 0o711);
-process.on('SIGINT', () => { unmountAll(); process.exit(130); });
+process.on('SIGINT', () => {
+  unmountAll();
+  process.exit(130);
+});
 
 const started = performance.now();
 console.log(`vdeliver fault injection, ${quick ? 'quick' : 'full'} run, seed ${seed} (VDELIVER_FAULTS_SEED=${seed} repeats the kill schedule)`);
 let rows;
 try {
-  rows = [
-    ...await sigkillRows({ dir, runsPerRow, workers: 2, random: seeded(seed) }),
-    ...await errnoRows({ dir }),
-    ...(quick ? [] : [cdbFuzzRow()]),
-  ];
+  rows = [...(await sigkillRows({ dir, runsPerRow, workers: 2, random: seeded(seed) })), ...(await errnoRows({ dir })), ...(quick ? [] : [cdbFuzzRow()])];
 } finally {
   unmountAll();
   rmSync(dir, { recursive: true, force: true });

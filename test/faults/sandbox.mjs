@@ -15,7 +15,10 @@ const SYSTEM_PATH = ['/usr/local/bin', '/usr/bin', '/bin'];
 // bin/vdeliver starts with `#!/usr/bin/env node`: the node running this must be on PATH.
 const PATH = [...new Set([dirname(process.execPath), ...SYSTEM_PATH])].join(':');
 
-const mkdirs = (path) => { mkdirSync(path, { recursive: true }); return path; };
+const mkdirs = (path) => {
+  mkdirSync(path, { recursive: true });
+  return path;
+};
 
 /**
  * A home under `dir`. `hook`: the body of $HOME/.vmailmgr/vdeliver-predeliver, if any.
@@ -24,7 +27,14 @@ const mkdirs = (path) => { mkdirSync(path, { recursive: true }); return path; };
 export function makeHome(dir, { hook, queuePauseMs = 3 } = {}) {
   const home = mkdirs(join(dir, 'home'));
   const qmailRoot = mkdirs(join(dir, 'qmail'));
-  const paths = { dir, home, etc: mkdirs(join(dir, 'etc')), tmp: mkdirs(join(dir, 'tmpdir')), queue: mkdirs(join(dir, 'queue')), message: join(dir, 'message') };
+  const paths = {
+    dir,
+    home,
+    etc: mkdirs(join(dir, 'etc')),
+    tmp: mkdirs(join(dir, 'tmpdir')),
+    queue: mkdirs(join(dir, 'queue')),
+    message: join(dir, 'message'),
+  };
   copyFileSync(join(ROOT, 'fixtures', 'vmailmgr', 'basic', 'passwd.cdb'), join(home, 'passwd.cdb'));
   for (const user of USERS) for (const sub of ['tmp', 'new', 'cur']) mkdirs(join(home, 'users', user, sub));
   mkdirs(join(qmailRoot, 'control'));
@@ -42,12 +52,30 @@ export function makeHome(dir, { hook, queuePauseMs = 3 } = {}) {
     env: (ext) => {
       const recipient = `vdomain-${ext}@example.com`;
       return {
-        PATH, HOME: home, USER: 'vdomain', HOST: 'example.com', HOST2: 'example', HOST3: 'example', HOST4: 'example',
-        LOCAL: `vdomain-${ext}`, RECIPIENT: recipient, EXT: ext, EXT2: '', EXT3: '', EXT4: '', DEFAULT: ext,
-        SENDER, NEWSENDER: SENDER,
-        DTLINE: `Delivered-To: ${recipient}\n`, RPLINE: `Return-Path: <${SENDER}>\n`, UFLINE: `From ${SENDER} Sun Nov 22 03:25:00 2026\n`,
-        VDELIVER_CONFIG_DIR: paths.etc, TMPDIR: paths.tmp,
-        QMAILQUEUE: SLOW_QUEUE, QQ_RECORD_DIR: paths.queue, QQ_PAUSE_MS: String(queuePauseMs),
+        PATH,
+        HOME: home,
+        USER: 'vdomain',
+        HOST: 'example.com',
+        HOST2: 'example',
+        HOST3: 'example',
+        HOST4: 'example',
+        LOCAL: `vdomain-${ext}`,
+        RECIPIENT: recipient,
+        EXT: ext,
+        EXT2: '',
+        EXT3: '',
+        EXT4: '',
+        DEFAULT: ext,
+        SENDER,
+        NEWSENDER: SENDER,
+        DTLINE: `Delivered-To: ${recipient}\n`,
+        RPLINE: `Return-Path: <${SENDER}>\n`,
+        UFLINE: `From ${SENDER} Sun Nov 22 03:25:00 2026\n`,
+        VDELIVER_CONFIG_DIR: paths.etc,
+        TMPDIR: paths.tmp,
+        QMAILQUEUE: SLOW_QUEUE,
+        QQ_RECORD_DIR: paths.queue,
+        QQ_PAUSE_MS: String(queuePauseMs),
       };
     },
   };

@@ -15,7 +15,11 @@ import { forwardsOf, makeHome, SENDER } from './sandbox.mjs';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-export const SIZES = [['4 KiB', 4 * KiB], ['2 MiB', 2 * MiB], ['20 MiB', 20 * MiB]];
+export const SIZES = [
+  ['4 KiB', 4 * KiB],
+  ['2 MiB', 2 * MiB],
+  ['20 MiB', 20 * MiB],
+];
 const MAX_KILL_MS = 300;
 
 /** A predeliver hook that reads the whole message, then takes a moment, as a virus scanner would. */
@@ -32,9 +36,19 @@ const envelopeFor = (recipients) => Buffer.from(`F${SENDER}\0${recipients.map((r
 
 function newRow(scenario, [sizeLabel, size]) {
   return {
-    fault: `SIGKILL, ${scenario.title}, ${sizeLabel}`, scenario, size, runs: 0,
-    exits: new Map(), killed: 0, retryExits: new Map(),
-    lost: 0, truncated: 0, duplicated: 0, tmpLeft: 0, failures: [], badCopies: [],
+    fault: `SIGKILL, ${scenario.title}, ${sizeLabel}`,
+    scenario,
+    size,
+    runs: 0,
+    exits: new Map(),
+    killed: 0,
+    retryExits: new Map(),
+    lost: 0,
+    truncated: 0,
+    duplicated: 0,
+    tmpLeft: 0,
+    failures: [],
+    badCopies: [],
   };
 }
 
@@ -88,7 +102,8 @@ export async function sigkillRows({ dir, runsPerRow, workers, random }) {
   const rows = SCENARIOS.flatMap((scenario) => SIZES.map((size) => newRow(scenario, size)));
   // Interleaved, so each worker meets every kind of run and a slow kind does not end up on one worker.
   const jobs = [];
-  for (let i = 0; i < runsPerRow; i++) for (const row of rows) jobs.push({ row, id: `${row.scenario.key}-${row.size}-${i}`, killAfterMs: random(0, MAX_KILL_MS) });
+  for (let i = 0; i < runsPerRow; i++)
+    for (const row of rows) jobs.push({ row, id: `${row.scenario.key}-${row.size}-${i}`, killAfterMs: random(0, MAX_KILL_MS) });
   const work = async (w) => {
     const homes = Object.fromEntries(SCENARIOS.map((s) => [s.key, makeHome(join(dir, `kill-w${w}-${s.key}`), { hook: s.hook })]));
     for (let job; (job = jobs.shift());) await oneRun(homes[job.row.scenario.key], job.row, job.id, job.killAfterMs);
@@ -97,7 +112,11 @@ export async function sigkillRows({ dir, runsPerRow, workers, random }) {
   return rows.map(summarize);
 }
 
-const histogram = (map) => [...map].sort(([a], [b]) => a - b).map(([code, n]) => `${code}×${n}`).join(' ');
+const histogram = (map) =>
+  [...map]
+    .sort(([a], [b]) => a - b)
+    .map(([code, n]) => `${code}×${n}`)
+    .join(' ');
 
 /** A table row: what was expected, what happened, the counts, and whether it passed. */
 function summarize(row) {
@@ -107,10 +126,15 @@ function summarize(row) {
   if (row.lost > 0) failures.push(`${row.lost} message(s) lost`);
   if (row.truncated > 0) failures.push(`${row.truncated} partial copies: ${row.badCopies.slice(0, 5).join('; ')}${row.badCopies.length > 5 ? '; ...' : ''}`);
   return {
-    fault: row.fault, runs: row.runs,
+    fault: row.fault,
+    runs: row.runs,
     expected: 'exit 0, or killed and retry exit 0',
     observed: observed.join(', '),
-    lost: row.lost, truncated: row.truncated, duplicated: row.duplicated, tmpLeft: row.tmpLeft,
-    verdict: failures.length === 0 ? 'ok' : 'FAIL', notes: failures,
+    lost: row.lost,
+    truncated: row.truncated,
+    duplicated: row.duplicated,
+    tmpLeft: row.tmpLeft,
+    verdict: failures.length === 0 ? 'ok' : 'FAIL',
+    notes: failures,
   };
 }

@@ -9,8 +9,17 @@
 import { readFileSync } from 'node:fs';
 
 /** The strace command line that wraps a delivery: follow forks, log `trace` to `log`, inject if asked. */
-export const straceWrapper = (log, trace, inject) =>
-  ['strace', '-f', '-qq', '-o', log, '-e', `trace=${trace.join(',')}`, ...(inject ? ['-e', `inject=${inject}`] : []), '--'];
+export const straceWrapper = (log, trace, inject) => [
+  'strace',
+  '-f',
+  '-qq',
+  '-o',
+  log,
+  '-e',
+  `trace=${trace.join(',')}`,
+  ...(inject ? ['-e', `inject=${inject}`] : []),
+  '--',
+];
 
 /**
  * The calls of the traced process (the log's first pid; vdeliver's threads and children are left
@@ -27,7 +36,10 @@ export function parseTrace(log) {
     if (pid !== main) continue;
     let text = rest;
     const unfinished = /^(\w+)\((.*) <unfinished \.\.\.>$/.exec(text);
-    if (unfinished) { pending = unfinished; continue; }
+    if (unfinished) {
+      pending = unfinished;
+      continue;
+    }
     const resumed = /^<\.\.\. (\w+) resumed>(.*)$/.exec(text);
     if (resumed && pending?.[1] === resumed[1]) text = `${pending[1]}(${pending[2]}${resumed[2]}`;
     const call = /^(\w+)\((.*)\)\s+=\s+(.*)$/.exec(text);
@@ -56,8 +68,7 @@ export const onTmpFile = (maildir, name) => (calls) => {
 };
 
 /** The link (or linkat) of the tmp/ file into new/. */
-export const linkIntoNew = (maildir) => (calls) =>
-  calls.find((c) => (c.name === 'link' || c.name === 'linkat') && c.args.includes(quoted(`${maildir}/tmp/`)));
+export const linkIntoNew = (maildir) => (calls) => calls.find((c) => (c.name === 'link' || c.name === 'linkat') && c.args.includes(quoted(`${maildir}/tmp/`)));
 
 /** The fsync of new/ itself, after the link. */
 export const newDirFsync = (maildir) => (calls) => {

@@ -21,7 +21,10 @@ const SLOTS_PER_BLOCK = 512;
  */
 const LOOKUP_MS = 1000;
 
-export interface TableInput { table: Uint8Array; keys: Uint8Array[] }
+export interface TableInput {
+  table: Uint8Array;
+  keys: Uint8Array[];
+}
 
 /** Open `table` (written to `path`), look up every key, iterate the records: only corrupt errors, bounded cost. */
 export function checkTable({ table, keys }: TableInput, path: string): void {
@@ -49,7 +52,10 @@ function checkLookup(reader: CdbReader, table: Uint8Array, key: Uint8Array): voi
   assert.ok(reads <= mostReads, `lookup of ${hex(key)} made ${reads} reads, more than ${mostReads}`);
   assert.ok(ms < LOOKUP_MS, `lookup of ${hex(key)} took ${ms.toFixed(0)} ms`);
   if (values === CORRUPT) return;
-  assert.ok(values.every((v) => Buffer.isBuffer(v)), 'getAll returned something other than Buffers');
+  assert.ok(
+    values.every((v) => Buffer.isBuffer(v)),
+    'getAll returned something other than Buffers',
+  );
   // get probes a prefix of what getAll probed, so it cannot fail where getAll did not.
   assert.deepEqual(reader.get(key), values[0], `get(${hex(key)}) is not the first of getAll`);
 }

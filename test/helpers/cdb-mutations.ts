@@ -48,13 +48,24 @@ export function mutate(source: Buffer, mutations: Mutation[]): Buffer {
   let bytes = Buffer.from(source);
   for (const m of mutations) {
     switch (m.kind) {
-      case 'flip': bytes[m.at % bytes.length] ^= 1 << m.bit; break;
-      case 'overwrite': bytes.set(m.bytes.subarray(0, bytes.length - (m.at % bytes.length)), m.at % bytes.length); break;
+      case 'flip':
+        bytes[m.at % bytes.length] ^= 1 << m.bit;
+        break;
+      case 'overwrite':
+        bytes.set(m.bytes.subarray(0, bytes.length - (m.at % bytes.length)), m.at % bytes.length);
+        break;
       // Never below the header: shorter files are refused at open, which the random-bytes property covers.
-      case 'truncate': bytes = bytes.subarray(0, HEADER + (m.at % (bytes.length - HEADER + 1))); break;
-      case 'header': setBucket(bytes, m.bucket, m.pos, m.slots); break;
-      case 'span': setBucket(bytes, m.bucket, HEADER, Math.floor((bytes.length - HEADER) / 8)); break;
-      default: mutateBucket(bytes, m);
+      case 'truncate':
+        bytes = bytes.subarray(0, HEADER + (m.at % (bytes.length - HEADER + 1)));
+        break;
+      case 'header':
+        setBucket(bytes, m.bucket, m.pos, m.slots);
+        break;
+      case 'span':
+        setBucket(bytes, m.bucket, HEADER, Math.floor((bytes.length - HEADER) / 8));
+        break;
+      default:
+        mutateBucket(bytes, m);
     }
   }
   return bytes;

@@ -27,12 +27,15 @@ export interface BasicRecord {
   found_with_standard_djb_hash: boolean;
 }
 
-export const basicRecords = (): BasicRecord[] =>
-  JSON.parse(readFileSync(join(VMAILMGR, 'basic', 'records.json'), 'utf8')).records;
+export const basicRecords = (): BasicRecord[] => JSON.parse(readFileSync(join(VMAILMGR, 'basic', 'records.json'), 'utf8')).records;
 
-export interface LegacyRecord { key: string; value_hex: string; real_dumpvuser_exit: number; real_dumpvuser_output: string }
-export const legacyRecords = (): LegacyRecord[] =>
-  JSON.parse(readFileSync(join(VMAILMGR, 'legacy', 'records.json'), 'utf8')).records;
+export interface LegacyRecord {
+  key: string;
+  value_hex: string;
+  real_dumpvuser_exit: number;
+  real_dumpvuser_output: string;
+}
+export const legacyRecords = (): LegacyRecord[] => JSON.parse(readFileSync(join(VMAILMGR, 'legacy', 'records.json'), 'utf8')).records;
 
 /** A scratch directory removed after the test file finishes. */
 export function scratchDir(prefix = 'vdeliver-test-'): { path: string; cleanup: () => void } {
@@ -46,7 +49,10 @@ export function parseCdbmake(input: Buffer): Array<[Buffer, Buffer]> {
   let pos = 0;
   while (input[pos] === 0x2b) {
     const colon = input.indexOf(':', pos);
-    const [klen, dlen] = input.toString('latin1', pos + 1, colon).split(',').map(Number);
+    const [klen, dlen] = input
+      .toString('latin1', pos + 1, colon)
+      .split(',')
+      .map(Number);
     const key = input.subarray(colon + 1, colon + 1 + klen);
     const data = input.subarray(colon + 3 + klen, colon + 3 + klen + dlen);
     records.push([key, data]);

@@ -36,14 +36,20 @@ export function runProperty<T, I>(property: FuzzProperty<T, I>, runs: number, sa
   // the time limit must not cut the search itself short, only the shrinking.
   const found = fc.check(checked, { numRuns: runs, endOnFailure: true });
   if (!found.failed) return;
-  const shrunk = found.counterexamplePath === null ? found : fc.check(checked, { seed: found.seed, path: found.counterexamplePath, interruptAfterTimeLimit: SHRINK_MS });
+  const shrunk =
+    found.counterexamplePath === null ? found : fc.check(checked, { seed: found.seed, path: found.counterexamplePath, interruptAfterTimeLimit: SHRINK_MS });
   const details = shrunk.failed ? shrunk : found;
   const saved = details.counterexample ? saveCounterexample(saveDir, property.name, property.input(details.counterexample[0])) : 'nothing (no counterexample)';
   const error = details.errorInstance;
-  throw new Error(`${fc.defaultReportMessage(details)}\nGot: ${error instanceof Error ? error.message : String(error)}\nFailing input saved as ${saved}`, { cause: error });
+  throw new Error(`${fc.defaultReportMessage(details)}\nGot: ${error instanceof Error ? error.message : String(error)}\nFailing input saved as ${saved}`, {
+    cause: error,
+  });
 }
 
-export interface Counterexample { property: string; input: unknown }
+export interface Counterexample {
+  property: string;
+  input: unknown;
+}
 
 function saveCounterexample(dir: string, property: string, input: unknown): string {
   const text = `${JSON.stringify({ property, input }, bytesAsHex, 1)}\n`;
@@ -56,7 +62,10 @@ function saveCounterexample(dir: string, property: string, input: unknown): stri
 export const loadCounterexample = (path: string): Counterexample => JSON.parse(readFileSync(path, 'utf8'), hexAsBytes);
 
 export const counterexampleFiles = (dir = FUZZ_FIXTURES): string[] =>
-  readdirSync(dir).filter((name) => name.endsWith('.json')).sort().map((name) => join(dir, name));
+  readdirSync(dir)
+    .filter((name) => name.endsWith('.json'))
+    .sort()
+    .map((name) => join(dir, name));
 
 // Tables are binary: bytes are stored as {"hex": "..."}. `this[key]` is the value before Buffer's toJSON.
 function bytesAsHex(this: Record<string, unknown>, key: string, value: unknown): unknown {

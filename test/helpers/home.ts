@@ -24,7 +24,8 @@ export interface TestHome {
 export function makeHome(root: string, table: 'basic' | 'legacy' = 'basic'): TestHome {
   const home = join(root, 'home');
   const t: TestHome = { root, home, globalDir: join(root, 'etc'), qmailRoot: join(root, 'qmail'), qqDir: join(root, 'qq'), hookDir: join(root, 'hooks') };
-  for (const dir of [home, join(home, '.vmailmgr'), t.globalDir, join(t.qmailRoot, 'control'), join(t.qmailRoot, 'bin'), t.qqDir, t.hookDir]) mkdirSync(dir, { recursive: true });
+  for (const dir of [home, join(home, '.vmailmgr'), t.globalDir, join(t.qmailRoot, 'control'), join(t.qmailRoot, 'bin'), t.qqDir, t.hookDir])
+    mkdirSync(dir, { recursive: true });
   const source = join(VMAILMGR, table, 'passwd.cdb');
   copyFileSync(source, join(home, 'passwd.cdb'));
   const reader = CdbReader.open(source);
@@ -41,42 +42,77 @@ export function makeHome(root: string, table: 'basic' | 'legacy' = 'basic'): Tes
 }
 
 /** A hook that records what it saw under `label` and exits with `code`. */
-export function installHook(t: TestHome, where: 'global' | 'local', name: 'vdeliver-predeliver' | 'vdeliver-postdeliver', label: string, code: number, mode = 0o755): void {
+export function installHook(
+  t: TestHome,
+  where: 'global' | 'local',
+  name: 'vdeliver-predeliver' | 'vdeliver-postdeliver',
+  label: string,
+  code: number,
+  mode = 0o755,
+): void {
   const path = join(where === 'global' ? t.globalDir : join(t.home, '.vmailmgr'), name);
   const out = join(t.hookDir, label);
-  writeFileSync(path, `#!/bin/sh
+  writeFileSync(
+    path,
+    `#!/bin/sh
 { echo "argv0=$0"; echo "argc=$#"; echo "pwd=$(pwd)"; } > '${out}.info'
 env -0 > '${out}.env0'
 cat > '${out}.stdin'
 echo '${label}' >> '${t.hookDir}/order'
 exit ${code}
-`);
+`,
+  );
   chmodSync(path, mode);
 }
 
-export interface HookRecord { label: string; info: string[]; env: Map<string, string>; stdin: Buffer }
+export interface HookRecord {
+  label: string;
+  info: string[];
+  env: Map<string, string>;
+  stdin: Buffer;
+}
 
 export function hookRecords(t: TestHome): HookRecord[] {
   const orderFile = join(t.hookDir, 'order');
   if (!existsSync(orderFile)) return [];
-  return readFileSync(orderFile, 'utf8').trim().split('\n').map((label) => {
-    const env = new Map<string, string>();
-    for (const entry of readFileSync(join(t.hookDir, `${label}.env0`), 'utf8').split('\0').filter(Boolean)) {
-      const eq = entry.indexOf('=');
-      env.set(entry.slice(0, eq), entry.slice(eq + 1));
-    }
-    return { label, info: readFileSync(join(t.hookDir, `${label}.info`), 'utf8').trim().split('\n'), env, stdin: readFileSync(join(t.hookDir, `${label}.stdin`)) };
-  });
+  return readFileSync(orderFile, 'utf8')
+    .trim()
+    .split('\n')
+    .map((label) => {
+      const env = new Map<string, string>();
+      for (const entry of readFileSync(join(t.hookDir, `${label}.env0`), 'utf8')
+        .split('\0')
+        .filter(Boolean)) {
+        const eq = entry.indexOf('=');
+        env.set(entry.slice(0, eq), entry.slice(eq + 1));
+      }
+      return {
+        label,
+        info: readFileSync(join(t.hookDir, `${label}.info`), 'utf8')
+          .trim()
+          .split('\n'),
+        env,
+        stdin: readFileSync(join(t.hookDir, `${label}.stdin`)),
+      };
+    });
 }
 
-export interface QueueCall { message: Buffer; envelope: Buffer; env: string[]; envelopeCheck: number }
+export interface QueueCall {
+  message: Buffer;
+  envelope: Buffer;
+  env: string[];
+  envelopeCheck: number;
+}
 
 export function queueCalls(t: TestHome): QueueCall[] {
-  return readdirSync(t.qqDir).filter((f) => f.endsWith('.json')).sort().map((f) => {
-    const base = join(t.qqDir, f.replace(/\.json$/, ''));
-    const meta = JSON.parse(readFileSync(`${base}.json`, 'utf8'));
-    return { message: readFileSync(`${base}.message`), envelope: readFileSync(`${base}.envelope`), env: meta.env, envelopeCheck: meta.envelopeCheck };
-  });
+  return readdirSync(t.qqDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => {
+      const base = join(t.qqDir, f.replace(/\.json$/, ''));
+      const meta = JSON.parse(readFileSync(`${base}.json`, 'utf8'));
+      return { message: readFileSync(`${base}.message`), envelope: readFileSync(`${base}.envelope`), env: meta.env, envelopeCheck: meta.envelopeCheck };
+    });
 }
 
 /** Every file in every Maildir (tmp, new, cur) under the home, relative to it, with mode and bytes. */
@@ -99,13 +135,23 @@ export function homeEnv(t: TestHome, ext: string, sender: string, host = 'exampl
   return { PATH: '/usr/local/bin:/usr/bin:/bin', ...env, ...(ufline ? { UFLINE: ufline } : {}), VDELIVER_CONFIG_DIR: t.globalDir, QQ_RECORD_DIR: t.qqDir };
 }
 
-export interface ProgramRun { status: number | null; output: string }
+export interface ProgramRun {
+  status: number | null;
+  output: string;
+}
 
 /**
  * Run vdeliver the way qmail-local does: `/bin/sh -c '<line>'` in $HOME, umask 077, stdin the
  * message as a regular file, stdout and stderr one pipe, and only the given environment.
  */
-export function runVdeliver(t: TestHome, env: Record<string, string>, args: string[], message: string | Buffer, stdin: 'file' | 'pipe' = 'file', program = VDELIVER): ProgramRun {
+export function runVdeliver(
+  t: TestHome,
+  env: Record<string, string>,
+  args: string[],
+  message: string | Buffer,
+  stdin: 'file' | 'pipe' = 'file',
+  program = VDELIVER,
+): ProgramRun {
   const messagePath = join(t.root, 'message');
   writeFileSync(messagePath, message);
   const line = [program, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
@@ -126,4 +172,5 @@ export function runVdeliver(t: TestHome, env: Record<string, string>, args: stri
 }
 
 /** How qmail-local reads a program's exit status (qmail-command(8)). */
-export const qmailLocalExit = (code: number | null): number => (code === 0 || code === 99 ? 0 : [100, 64, 65, 70, 76, 77, 78, 112].includes(code ?? -1) ? 100 : 111);
+export const qmailLocalExit = (code: number | null): number =>
+  code === 0 || code === 99 ? 0 : [100, 64, 65, 70, 76, 77, 78, 112].includes(code ?? -1) ? 100 : 111;

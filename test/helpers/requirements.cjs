@@ -46,7 +46,9 @@ const PROBES = {
   setpriv: () => {
     if (!isRoot()) return 'needs root to change to an unprivileged uid with setpriv';
     const r = spawnSync('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--', 'id', '-u'], { encoding: 'utf8' });
-    return r.status === 0 && r.stdout.trim() === String(NOBODY) ? undefined : `setpriv cannot run a command as uid ${NOBODY} (${failure(r)}; apt-get install util-linux)`;
+    return r.status === 0 && r.stdout.trim() === String(NOBODY)
+      ? undefined
+      : `setpriv cannot run a command as uid ${NOBODY} (${failure(r)}; apt-get install util-linux)`;
   },
   mount: () => {
     if (!isRoot()) return 'needs root to mount a file system';

@@ -14,7 +14,14 @@ export function needs(...what: Requirement[]): Gated {
   const reason = missing(...what);
   if (!reason) return test;
   if (skipsForbidden()) {
-    return (name, _fn, timeout) => test(name, () => { throw new Error(`${reason} (VDELIVER_FORBID_SKIPS=1: a skip is a failure)`); }, timeout);
+    return (name, _fn, timeout) =>
+      test(
+        name,
+        () => {
+          throw new Error(`${reason} (VDELIVER_FORBID_SKIPS=1: a skip is a failure)`);
+        },
+        timeout,
+      );
   }
   if (!announced.has(reason)) process.stderr.write(`skipping tests: ${reason}\n`);
   announced.add(reason);

@@ -16,7 +16,8 @@ const limits = (hardquota = U, softquota = U, msgsize = U, msgcount = U): QuotaL
 const SIZE = 'vdeliver: Sorry, this message is larger than the current maximum message size limit. (#5.3.4)';
 const COUNT = 'vdeliver: Sorry, the person you sent this message has too many messages stored in the mailbox (#5.2.2)';
 const HARD = "vdeliver: Message would exceed virtual user's disk quota. (#5.2.2)";
-const SOFT = "vdeliver: Sorry, your message cannot be delivered. User's disk quota exceeded. A small message will be delivered should you wish to inform this person. (#5.2.2)";
+const SOFT =
+  "vdeliver: Sorry, your message cannot be delivered. User's disk quota exceeded. A small message will be delivered should you wish to inform this person. (#5.2.2)";
 
 describe("vcheckquota's rules, in its order", () => {
   test.each<[string, QuotaLimits, number, Usage, string | undefined]>([
@@ -44,7 +45,17 @@ describe("vcheckquota's rules, in its order", () => {
   });
 
   test('usage is not looked at when only msgsize is set', () => {
-    expect(judgeQuota(limits(U, U, 100), 50, 150, () => { throw new Error('counted'); }, 4096)).toEqual({ kind: 'accept', overSoft: false });
+    expect(
+      judgeQuota(
+        limits(U, U, 100),
+        50,
+        150,
+        () => {
+          throw new Error('counted');
+        },
+        4096,
+      ),
+    ).toEqual({ kind: 'accept', overSoft: false });
   });
 });
 

@@ -2,13 +2,33 @@ import { myctime, qmailLocalEnv, quote2 } from '../../src/qmail/qmail-local-env'
 
 describe("qmail-local's environment, against the values observed on a real qmail (qmail-contract §1)", () => {
   test('Joe.Smith-foo@Example.org for base user vbase', () => {
-    const env = qmailLocalEnv({ user: 'vbase', home: '/home/vbase', ext: 'Joe.Smith-foo', host: 'Example.org', sender: 'qtest@localhost.localdomain', date: new Date('2026-11-22T03:25:31Z') });
+    const env = qmailLocalEnv({
+      user: 'vbase',
+      home: '/home/vbase',
+      ext: 'Joe.Smith-foo',
+      host: 'Example.org',
+      sender: 'qtest@localhost.localdomain',
+      date: new Date('2026-11-22T03:25:31Z'),
+    });
     expect(env).toEqual({
-      HOST: 'Example.org', HOME: '/home/vbase', USER: 'vbase', LOCAL: 'vbase-Joe.Smith-foo', RECIPIENT: 'vbase-Joe.Smith-foo@Example.org',
-      DTLINE: 'Delivered-To: vbase-Joe.Smith-foo@Example.org\n', SENDER: 'qtest@localhost.localdomain',
-      RPLINE: 'Return-Path: <qtest@localhost.localdomain>\n', UFLINE: 'From qtest@localhost.localdomain Sun Nov 22 03:25:31 2026\n',
-      EXT: 'Joe.Smith-foo', EXT2: 'foo', EXT3: '', EXT4: '', HOST2: 'Example', HOST3: 'Example', HOST4: 'Example',
-      DEFAULT: 'Joe.Smith-foo', NEWSENDER: 'qtest@localhost.localdomain',
+      HOST: 'Example.org',
+      HOME: '/home/vbase',
+      USER: 'vbase',
+      LOCAL: 'vbase-Joe.Smith-foo',
+      RECIPIENT: 'vbase-Joe.Smith-foo@Example.org',
+      DTLINE: 'Delivered-To: vbase-Joe.Smith-foo@Example.org\n',
+      SENDER: 'qtest@localhost.localdomain',
+      RPLINE: 'Return-Path: <qtest@localhost.localdomain>\n',
+      UFLINE: 'From qtest@localhost.localdomain Sun Nov 22 03:25:31 2026\n',
+      EXT: 'Joe.Smith-foo',
+      EXT2: 'foo',
+      EXT3: '',
+      EXT4: '',
+      HOST2: 'Example',
+      HOST3: 'Example',
+      HOST4: 'Example',
+      DEFAULT: 'Joe.Smith-foo',
+      NEWSENDER: 'qtest@localhost.localdomain',
     });
   });
 

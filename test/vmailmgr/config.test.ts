@@ -34,9 +34,25 @@ describe('config layering', () => {
   });
 
   test.each([
-    ['local over global', [['global', 'password-file', 'g\n'], ['local', 'password-file', 'l\n']], 'password-file', 'l'],
+    [
+      'local over global',
+      [
+        ['global', 'password-file', 'g\n'],
+        ['local', 'password-file', 'l\n'],
+      ],
+      'password-file',
+      'l',
+    ],
     ['global when no local', [['global', 'password-file', 'g\n']], 'password-file', 'g'],
-    ['an empty local file does not hide the global one', [['global', 'password-file', 'g'], ['local', 'password-file', '  \n']], 'password-file', 'g'],
+    [
+      'an empty local file does not hide the global one',
+      [
+        ['global', 'password-file', 'g'],
+        ['local', 'password-file', '  \n'],
+      ],
+      'password-file',
+      'g',
+    ],
     ['only the first line counts, stripped of spaces and CR', [['local', 'default-username', '  catchall \r\nsecond\n']], 'default-username', 'catchall'],
     ['dir values get a trailing slash', [['local', 'qmail-root', '/opt/qmail\n']], 'qmail-root', '/opt/qmail/'],
   ])('%s', (_what, files, item, expected) => {

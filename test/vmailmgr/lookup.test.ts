@@ -10,7 +10,10 @@ const NOW = 1795317900;
 const defaults = { hardquota: UNLIMITED, softquota: UNLIMITED, msgsize: UNLIMITED, msgcount: UNLIMITED, expiry: UNLIMITED };
 const basic = PasswordTable.open(join(VMAILMGR, 'basic', 'passwd.cdb'), defaults, NOW);
 const legacy = PasswordTable.open(join(VMAILMGR, 'legacy', 'passwd.cdb'), defaults, NOW);
-afterAll(() => { basic.close(); legacy.close(); });
+afterAll(() => {
+  basic.close();
+  legacy.close();
+});
 
 const failure = (fn: () => unknown): DeliveryFailure => {
   try {
@@ -42,7 +45,7 @@ describe('lookup in the real basic table', () => {
     expect(user).toMatchObject({ via, key: fromText(key), name: via === 'direct' ? fromText(ext) : '+' });
   });
 
-  test('without a catch-all an unknown name bounces with vmailmgr\'s words', () => {
+  test("without a catch-all an unknown name bounces with vmailmgr's words", () => {
     const user = lookupUser(basic, 'nosuchuser', 'no-such-default');
     expect(user).toBeUndefined();
     const f = failure(() => requireDeliverable(user, 'nosuchuser', NOW));
@@ -50,8 +53,10 @@ describe('lookup in the real basic table', () => {
   });
 
   test('expiry in the past bounces; in the future it does not', () => {
-    expect(failure(() => requireDeliverable(lookupUser(basic, 'Expired', '+'), 'Expired', NOW)).outcome)
-      .toEqual({ kind: 'bounce', line: "vdeliver: Virtual user 'Expired' has expired (#5.2.1)" });
+    expect(failure(() => requireDeliverable(lookupUser(basic, 'Expired', '+'), 'Expired', NOW)).outcome).toEqual({
+      kind: 'bounce',
+      line: "vdeliver: Virtual user 'Expired' has expired (#5.2.1)",
+    });
     expect(requireDeliverable(lookupUser(basic, 'future', '+'), 'future', NOW).record.expiry).toBe(4102444800);
   });
 
@@ -74,11 +79,13 @@ describe('lookup in the hand-built legacy table', () => {
   });
 
   test.each(['badversion', 'badflag', 'extrafield', 'noterm', 'badnumber'])(
-    'a corrupt record for %s defers instead of falling back to the catch-all', (ext) => {
+    'a corrupt record for %s defers instead of falling back to the catch-all',
+    (ext) => {
       const f = failure(() => lookupUser(legacy, ext, '+'));
       expect(f.outcome.kind).toBe('defer');
       expect(f.outcome.line).toContain(`'${ext}'`);
-    });
+    },
+  );
 
   test('old and version 1 records are found', () => {
     expect(lookupUser(legacy, 'olduser', '+')?.record).toMatchObject({ version: 0, directory: './users/olduser' });

@@ -87,7 +87,9 @@ describe('hand-built legacy and corrupt records, judged by the real dumpvuser', 
 });
 
 describe('the 11,001 records of the large table', () => {
-  const lines = readFileSync(join(VMAILMGR, 'large', 'records.tsv'), 'utf8').replace(/\n$/, '').split('\n');
+  const lines = readFileSync(join(VMAILMGR, 'large', 'records.tsv'), 'utf8')
+    .replace(/\n$/, '')
+    .split('\n');
   const header = lines.shift()!.split('\t');
   const values = new Map<string, Buffer>();
   beforeAll(() => {
@@ -99,16 +101,40 @@ describe('the 11,001 records of the large table', () => {
 
   test('every line decodes to exactly the described fields and re-encodes byte for byte', () => {
     expect(lines.length).toBe(11001);
-    expect(header).toEqual(['key', 'password', 'directory', 'forwards', 'has_mailbox', 'mailbox_enabled', 'hardquota', 'softquota', 'msgsize', 'msgcount', 'ctime', 'expiry', 'personal']);
+    expect(header).toEqual([
+      'key',
+      'password',
+      'directory',
+      'forwards',
+      'has_mailbox',
+      'mailbox_enabled',
+      'hardquota',
+      'softquota',
+      'msgsize',
+      'msgcount',
+      'ctime',
+      'expiry',
+      'personal',
+    ]);
     const num = (text: string): number => (text === '-' ? UNLIMITED : Number(text));
     for (const line of lines) {
       const [key, password, directory, forwards, hm, en, hq, sq, ms, mc, ct, ex, personal] = line.split('\t');
       const value = values.get(key)!;
       const record = decodePasswordRecord(value, NO_DEFAULTS, NOW);
       expect(record).toEqual({
-        version: 2, password, directory, forwards: forwards === '' ? [] : forwards.split(','), personal,
-        hardquota: num(hq), softquota: num(sq), msgsize: num(ms), msgcount: num(mc), ctime: num(ct), expiry: num(ex),
-        hasMailbox: hm === '1', mailboxEnabled: en === '1',
+        version: 2,
+        password,
+        directory,
+        forwards: forwards === '' ? [] : forwards.split(','),
+        personal,
+        hardquota: num(hq),
+        softquota: num(sq),
+        msgsize: num(ms),
+        msgcount: num(mc),
+        ctime: num(ct),
+        expiry: num(ex),
+        hasMailbox: hm === '1',
+        mailboxEnabled: en === '1',
       });
       expect(encodePasswordRecord(record!).equals(value)).toBe(true);
     }
