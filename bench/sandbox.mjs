@@ -20,6 +20,9 @@ const SENDER = 'a@b.example';
 export function makeSandbox() {
   const dir = mkdtempSync(join(tmpdir(), 'vdeliver-bench-'));
   const etc = mkdirs(join(dir, 'etc')); // VDELIVER_CONFIG_DIR: empty, so only a home's own .vmailmgr/ counts
+  // <qmail-root>: vdeliver runs qmail-queue from there (as qmail's programs do), so it must exist.
+  const qmailRoot = join(dir, 'qmail');
+  writeFileSync(join(mkdirs(join(qmailRoot, 'control')), 'me'), 'mail.example.net\n');
   // qmail-local's environment from the project's own model of it (src/qmail-local-env.ts), not a copy.
   const bundle = join(dir, 'qmail-local-env.cjs');
   buildSync({ entryPoints: [join(ROOT, 'src', 'qmail-local-env.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: bundle, logLevel: 'warning' });
@@ -30,17 +33,18 @@ export function makeSandbox() {
     const path = join(dir, name);
     const maildir = maildirAt(join(path, 'users', user));
     copyFileSync(join(ROOT, 'fixtures', 'vmailmgr', 'basic', 'passwd.cdb'), join(path, 'passwd.cdb'));
+    writeFileSync(join(mkdirs(join(path, '.vmailmgr')), 'qmail-root'), `${qmailRoot}\n`);
     const local = qmailLocalEnv({ user: 'vdomain', home: path, ext: user, host: 'example.com', sender: SENDER, date: new Date('2026-11-22T03:25:00Z') });
     const env = { PATH, ...local, VDELIVER_CONFIG_DIR: etc, ...extra };
     const sibling = (other) => maildirAt(join(path, 'users', other)); // for the floors: next to `user`'s on the disk
     return { home: path, maildir, sibling, env, added: Buffer.from(local.RPLINE + local.DTLINE), dtline: Buffer.from(local.DTLINE) };
   };
-  // The programs under test, copied as built (bin/vdeliver, its two bundles, the recorder): a
-  // concurrent `npm run build` (another session's `npm test`) rewrites dist/ in place, and a delivery
-  // that loaded a half-written dist/exec.cjs deferred with "run is not a function".
+  // The programs under test, copied as built (bin/vdeliver; the loader, the bundle it compiles and
+  // that bundle's code cache; exec.cjs; the recorder): a concurrent `npm run build` (another session's
+  // `npm test`) replaces dist/ file by file, and a run mixing two builds measures neither.
   const copy = (from, to) => { mkdirs(dirname(to)); copyFileSync(from, to); chmodSync(to, 0o755); return to; };
   const vdeliver = copy(join(ROOT, 'bin', 'vdeliver'), join(dir, 'app', 'bin', 'vdeliver'));
-  for (const f of ['vdeliver.cjs', 'exec.cjs']) copy(join(ROOT, 'dist', f), join(dir, 'app', 'dist', f));
+  for (const f of ['vdeliver.cjs', 'vdeliver-main.cjs', 'vdeliver-main.cjs.cache', 'exec.cjs']) copy(join(ROOT, 'dist', f), join(dir, 'app', 'dist', f));
   const recorder = copy(join(ROOT, 'test', 'doubles', 'qmail-queue-recorder'), join(dir, 'app', 'qmail-queue-recorder'));
   return { dir, vdeliver, recorder, home, queueDir: (name) => mkdirs(join(dir, 'qq', name)) };
 }
