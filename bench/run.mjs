@@ -13,8 +13,8 @@
 // BENCH_RUNS (default 300) sets the sequential rounds; the hook/forward rows run every third round.
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { median, percentile, RSS_METHOD, timeBig, timeParallel, timeRun } from './measure.mjs';
-import { printTable, printTargets } from './report.mjs';
+import { timeBig, timeParallel, timeRun } from './measure.mjs';
+import { report } from './summary.mjs';
 import { drainMaildir, drainQueue, FLOOR, makeSandbox, MiB, which, writeHook, writeMessage, writePrefixed } from './sandbox.mjs';
 
 const runs = Number(process.env.BENCH_RUNS ?? 300);
@@ -55,23 +55,23 @@ async function bench() {
   const envelopeFile = join(box.dir, 'envelope');
   writeFileSync(envelopeFile, envelope);
   const base = { env: plain.env, cwd: plain.home, every: 1 };
-  const floorInto = (dir) => ({ ...base, name: 'Node floor (Maildir writer)', cmd: process.execPath, args: [FLOOR, dir], maildir: dir, added: none });
-  const safecatInto = (dir) => safecat && { ...base, name: 'safecat', cmd: safecat, args: [join(dir, 'tmp'), join(dir, 'new')], maildir: dir, added: none };
-  const ours = { ...base, name: 'bin/vdeliver', cmd: VDELIVER, maildir: plain.maildir, added: plain.added };
+  const floorInto = (dir) => ({ ...base, key: 'floor', name: 'Node floor (Maildir writer)', cmd: process.execPath, args: [FLOOR, dir], maildir: dir, added: none });
+  const safecatInto = (dir) => safecat && { ...base, key: 'safecat', name: 'safecat', cmd: safecat, args: [join(dir, 'tmp'), join(dir, 'new')], maildir: dir, added: none };
+  const ours = { ...base, key: 'ours', name: 'bin/vdeliver', cmd: VDELIVER, maildir: plain.maildir, added: plain.added };
   const floor = floorInto(plain.sibling('floor'));
   const writers = [floor, safecatInto(plain.sibling('safecat')), ours].filter(Boolean);
 
   // 1. Sequential 4 KiB deliveries, and the hook / forward rows with the costs they contain.
   const sequential = [
-    { ...base, name: '/bin/true', cmd: '/bin/true' },
-    { ...base, name: 'node -e 0', cmd: process.execPath, args: ['-e', '0'] },
+    { ...base, key: 'true', name: '/bin/true', cmd: '/bin/true' },
+    { ...base, key: 'e0', name: 'node -e 0', cmd: process.execPath, args: ['-e', '0'] },
     ...writers,
-    { ...base, every: EVERY, name: "/bin/sh -c 'exit 0'", cmd: '/bin/sh', args: ['-c', 'exit 0'] },
+    { ...base, key: 'sh', every: EVERY, name: "/bin/sh -c 'exit 0'", cmd: '/bin/sh', args: ['-c', 'exit 0'] },
     // Run by its path, as vdeliver runs it (#!/usr/bin/env node), with what vdeliver hands it.
-    { ...base, every: EVERY, name: 'qmail-queue-recorder alone', cmd: RECORDER, env: { ...bob.env, QQ_RECORD_DIR: recorderDir },
+    { ...base, key: 'recorder', every: EVERY, name: 'qmail-queue-recorder alone', cmd: RECORDER, env: { ...bob.env, QQ_RECORD_DIR: recorderDir },
       input: writePrefixed(join(box.dir, 'forwarded-4k'), bob.dtline, small), output: envelopeFile, queue: recorderDir },
-    { ...ours, every: EVERY, name: 'bin/vdeliver + predeliver hook', env: hooked.env, cwd: hooked.home, maildir: hooked.maildir, added: hooked.added },
-    { ...ours, every: EVERY, name: 'bin/vdeliver + 2 forwards', env: bob.env, cwd: bob.home, maildir: bob.maildir, added: bob.added, queue: forwardDir },
+    { ...ours, key: 'hook', every: EVERY, name: 'bin/vdeliver + predeliver hook', env: hooked.env, cwd: hooked.home, maildir: hooked.maildir, added: hooked.added },
+    { ...ours, key: 'forwards', every: EVERY, name: 'bin/vdeliver + 2 forwards', env: bob.env, cwd: bob.home, maildir: bob.maildir, added: bob.added, queue: forwardDir },
   ].map((row) => ({ ...row, samples: [] }));
   console.log(`sequential: ${runs} rounds of ${sequential.length} rows, round-robin...`);
   for (let round = 0; round < runs; round++) {
@@ -115,66 +115,10 @@ async function bench() {
     }
   }
 
-  report({ sequential, big, bigRuns, writers: bigWriters, parallel });
+  report({ runs, every: EVERY, sequential, big, bigRuns, bigRounds: BIG_ROUNDS, writers: bigWriters, parallel, workers: WORKERS, each: EACH, parRounds: PAR_ROUNDS });
 }
 
 function permutations(items) {
   if (items.length <= 1) return [items];
   return items.flatMap((x, i) => permutations(items.filter((_, j) => j !== i)).map((rest) => [x, ...rest]));
-}
-
-function report({ sequential, big, bigRuns, writers, parallel }) {
-  const med = (name) => median(sequential.find((r) => r.name === name).samples);
-  const floorMs = med('Node floor (Maildir writer)');
-  const sections = [];
-  for (const every of [1, EVERY]) {
-    const rows = sequential.filter((r) => r.every === every);
-    sections.push({
-      title: every === 1 ? `4 KiB message, ${runs} sequential runs` : `4 KiB, ${rows[0].samples.length} run${rows[0].samples.length === 1 ? '' : 's'} (one round in ${EVERY})`,
-      head: ['median ms', 'p95 ms', 'per s', 'x floor'],
-      rows: rows.map((r) => [r.name, median(r.samples).toFixed(1), percentile(r.samples, 95).toFixed(1), (1000 / median(r.samples)).toFixed(0), median(r.samples) / floorMs]),
-    });
-  }
-  const bigFigure = (mib, name) => {
-    const r = bigRuns.get(`${mib} ${name}`);
-    const seconds = median(r.map((x) => x.seconds));
-    const cpu = r[0].cpu === undefined ? '-' : median(r.map((x) => x.cpu)).toFixed(2);
-    return { seconds, cpu, rssMiB: Math.max(...r.map((x) => x.rssKiB)) / 1024 };
-  };
-  for (const { mib } of big) {
-    const floorS = bigFigure(mib, writers[0].name).seconds;
-    sections.push({
-      title: `${mib} MiB message, median of ${BIG_ROUNDS}`,
-      head: ['wall s', 'MiB/s', 'RSS MiB', 'CPU s', 'x floor'],
-      rows: writers.map((w) => { const f = bigFigure(mib, w.name); return [w.name, f.seconds.toFixed(2), (mib / f.seconds).toFixed(0), f.rssMiB.toFixed(1), f.cpu, f.seconds / floorS]; }),
-    });
-  }
-  const [pFloor, pOurs] = parallel.map((w) => median(w.rates));
-  sections.push({
-    title: `${WORKERS} x ${EACH} into one Maildir, median of ${PAR_ROUNDS}`,
-    head: ['per s', 'files', 'tmp/', 'x floor'],
-    rows: parallel.map((w) => [w.name, median(w.rates).toFixed(0), `${w.check.files}/${WORKERS * EACH}`, w.check.tmp ? `${w.check.tmp} left` : 'empty', median(w.rates) / pFloor]),
-  });
-  printTable(sections);
-  console.log(`big messages: wall and CPU (user + system) are medians, x floor is the wall ratio;\n  peak RSS: ${RSS_METHOD}, the largest of the ${BIG_ROUNDS} runs.`);
-  console.log(`  256 MiB walls run by run, s: ${writers.map((w) => `${w.name}: ${bigRuns.get(`256 ${w.name}`).map((x) => x.seconds.toFixed(2)).join(' ')}`).join('; ')}`);
-
-  const plainMs = med('bin/vdeliver');
-  const hook = med('bin/vdeliver + predeliver hook') - plainMs;
-  const fwd = med('bin/vdeliver + 2 forwards') - plainMs;
-  const sh = med("/bin/sh -c 'exit 0'");
-  const rec = med('qmail-queue-recorder alone');
-  console.log(`\npredeliver hook: +${hook.toFixed(1)} ms over bin/vdeliver; /bin/sh -c 'exit 0' is ${sh.toFixed(1)} ms of it, ${(hook - sh).toFixed(1)} ms is ours (loading dist/exec.cjs, opening the message again, spawning, waiting).`);
-  console.log(`2 forwards: +${fwd.toFixed(1)} ms over bin/vdeliver; the recorder alone is ${rec.toFixed(1)} ms of it, ${(fwd - rec).toFixed(1)} ms is ours (loading dist/exec.cjs, the envelope file, spawning, streaming the message).`);
-
-  const big256 = bigFigure(256, 'bin/vdeliver');
-  const wall = big256.seconds / bigFigure(256, writers[0].name).seconds;
-  const par = parallel[1];
-  printTargets([
-    ['4 KiB median <= 1.10x floor', `${(plainMs / floorMs).toFixed(2)}x`, plainMs / floorMs <= 1.1],
-    ['256 MiB wall <= 1.10x floor, peak RSS <= 64 MiB', `${wall.toFixed(2)}x, ${big256.rssMiB.toFixed(1)} MiB`, wall <= 1.1 && big256.rssMiB <= 64],
-    [`${WORKERS}x${EACH} >= 0.90x floor per s, ${WORKERS * EACH}/${WORKERS * EACH} files, empty tmp/`, `${(pOurs / pFloor).toFixed(2)}x, ${par.check.files} files, tmp ${par.check.tmp}`,
-      pOurs / pFloor >= 0.9 && par.check.files === WORKERS * EACH && par.check.tmp === 0],
-    ['lookups within noise', 'bench/lookup.mjs, next', undefined],
-  ]);
 }

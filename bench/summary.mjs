@@ -1,0 +1,63 @@
+// What bench/run.mjs measured, as printed: the tables (every figure beside its ratio to the Node
+// floor of the same run), the costs the rows contain, and the targets.
+import { median, percentile, RSS_METHOD } from './measure.mjs';
+import { printTable, printTargets } from './report.mjs';
+
+const KIB_PER_MIB = 1024;
+const FLOOR = 'Node floor (Maildir writer)'; // the big-message writers are known by name
+const OURS = 'bin/vdeliver';
+
+/** Sequential rows are found by their key (bench/run.mjs), big-message writers by their name. */
+export function report({ runs, every, sequential, big, bigRuns, bigRounds, writers, parallel, workers, each, parRounds }) {
+  const row = (key) => sequential.find((r) => r.key === key);
+  const ms = (key) => median(row(key).samples);
+  const floorMs = ms('floor');
+  const line = (r) => [r.name, median(r.samples).toFixed(1), percentile(r.samples, 95).toFixed(1), (1000 / median(r.samples)).toFixed(0), median(r.samples) / floorMs];
+  const table = (title, keys) => ({ title, head: ['median ms', 'p95 ms', 'per s', 'x floor'], rows: keys.map(row).filter(Boolean).map(line) });
+  const sections = [
+    table(`4 KiB message, ${runs} sequential runs`, ['true', 'e0', 'floor', 'safecat', 'ours']),
+    table(`4 KiB, ${row('sh').samples.length} run${row('sh').samples.length === 1 ? '' : 's'} (one round in ${every})`, ['sh', 'recorder', 'hook', 'forwards']),
+  ];
+
+  const bigFigure = (mib, name) => {
+    const r = bigRuns.get(`${mib} ${name}`);
+    const cpu = r[0].cpu === undefined ? '-' : median(r.map((x) => x.cpu)).toFixed(2);
+    return { seconds: median(r.map((x) => x.seconds)), cpu, rssMiB: Math.max(...r.map((x) => x.rssKiB)) / KIB_PER_MIB };
+  };
+  for (const { mib } of big) {
+    const floorS = bigFigure(mib, FLOOR).seconds;
+    sections.push({
+      title: `${mib} MiB message, median of ${bigRounds}`,
+      head: ['wall s', 'MiB/s', 'RSS MiB', 'CPU s', 'x floor'],
+      rows: writers.map((w) => { const f = bigFigure(mib, w.name); return [w.name, f.seconds.toFixed(2), (mib / f.seconds).toFixed(0), f.rssMiB.toFixed(1), f.cpu, f.seconds / floorS]; }),
+    });
+  }
+  const rates = parallel.map((w) => median(w.rates));
+  sections.push({
+    title: `${workers} x ${each} into one Maildir, median of ${parRounds}`,
+    head: ['per s', 'files', 'tmp/', 'x floor'],
+    rows: parallel.map((w, i) => [w.name, rates[i].toFixed(0), `${w.check.files}/${workers * each}`, w.check.tmp ? `${w.check.tmp} left` : 'empty', rates[i] / rates[0]]),
+  });
+  printTable(sections);
+  console.log(`big messages: wall and CPU (user + system) are medians, x floor is the wall ratio;\n  peak RSS: ${RSS_METHOD}, the largest of the ${bigRounds} runs.`);
+  console.log(`  256 MiB walls run by run, s: ${writers.map((w) => `${w.name}: ${bigRuns.get(`256 ${w.name}`).map((x) => x.seconds.toFixed(2)).join(' ')}`).join('; ')}`);
+
+  const plainMs = ms('ours');
+  const hook = ms('hook') - plainMs;
+  const fwd = ms('forwards') - plainMs;
+  const sh = ms('sh');
+  const rec = ms('recorder');
+  console.log(`\npredeliver hook: +${hook.toFixed(1)} ms over ${OURS}; /bin/sh -c 'exit 0' is ${sh.toFixed(1)} ms of it, ${(hook - sh).toFixed(1)} ms is ours (loading dist/exec.cjs, opening the message again, spawning, waiting).`);
+  console.log(`2 forwards: +${fwd.toFixed(1)} ms over ${OURS}; the recorder alone is ${rec.toFixed(1)} ms of it, ${(fwd - rec).toFixed(1)} ms is ours (loading dist/exec.cjs, the envelope file, spawning, streaming the message).`);
+
+  const big256 = bigFigure(256, OURS);
+  const wall = big256.seconds / bigFigure(256, FLOOR).seconds;
+  const par = parallel[1];
+  printTargets([
+    ['4 KiB median <= 1.10x floor', `${(plainMs / floorMs).toFixed(2)}x`, plainMs / floorMs <= 1.1],
+    ['256 MiB wall <= 1.10x floor, peak RSS <= 64 MiB', `${wall.toFixed(2)}x, ${big256.rssMiB.toFixed(1)} MiB`, wall <= 1.1 && big256.rssMiB <= 64],
+    [`${workers}x${each} >= 0.90x floor per s, ${workers * each}/${workers * each} files, empty tmp/`, `${(rates[1] / rates[0]).toFixed(2)}x, ${par.check.files} files, tmp ${par.check.tmp}`,
+      rates[1] / rates[0] >= 0.9 && par.check.files === workers * each && par.check.tmp === 0],
+    ['lookups within noise', 'bench/lookup.mjs, next', undefined],
+  ]);
+}
