@@ -1,8 +1,10 @@
-// How the bench runs and times a child. A job is { cmd, args, env, cwd, input, output? }: stdin is
-// `input` opened as a regular file (as qmail-local hands vdeliver the queue file), fd 1 is `output`
-// opened for reading when given (qmail-queue reads its envelope there), else a pipe; cwd is $HOME.
+// How the bench runs and times a child. A job is { cmd, args, env, cwd, input, output?, status?, says? }:
+// stdin is `input` opened as a regular file (as qmail-local hands vdeliver the queue file), fd 1 is
+// `output` opened for reading when given (qmail-queue reads its envelope there), else a pipe; cwd is
+// $HOME. The child must exit `status` (default 0) and, when `says` is given, print what it matches.
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 const TIME = '/usr/bin/time';
 export const RSS_METHOD = existsSync(TIME)
@@ -20,15 +22,24 @@ function close(fds) {
 
 const failed = (job, status, out) => new Error(`${job.cmd} ${(job.args ?? []).join(' ')} exited ${status}: ${out}`.trim());
 
-/** One run, waited for synchronously; its wall time in ms. Throws unless it exits 0. */
+const TIMED = ['/bin/bash', fileURLToPath(new URL('timed.sh', import.meta.url))];
+const SECONDS = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/;
+const micros = (epochRealtime) => Number(epochRealtime.replace('.', '')); // bash prints 6 decimals
+
+/**
+ * One run through bench/timed.sh, waited for synchronously: { ms, cpu } (wall, and user + system
+ * time of the child, in ms) and what it printed, { stdout, stderr }. Throws unless it exits as expected.
+ */
 export function timeRun(job) {
   const fds = open(job);
   try {
-    const start = process.hrtime.bigint();
-    const r = spawnSync(job.cmd, job.args ?? [], { env: job.env, cwd: job.cwd, stdio: [fds.stdin, fds.stdout, 'pipe'] });
-    const ms = Number(process.hrtime.bigint() - start) / 1e6;
-    if (r.status !== 0) throw failed(job, r.status ?? r.signal, `${r.stdout ?? ''}${r.stderr}`);
-    return ms;
+    const r = spawnSync(TIMED[0], [TIMED[1], job.cmd, ...(job.args ?? [])], { env: job.env, cwd: job.cwd, stdio: [fds.stdin, fds.stdout, 'pipe', 'pipe'] });
+    const out = `${r.stdout ?? ''}${r.stderr}`;
+    if (r.status !== (job.status ?? 0) || (job.says && !job.says.test(out))) throw failed(job, r.status ?? r.signal, out);
+    const [, children, realtime] = r.output[3].toString().trim().split('\n');
+    const [, um, us, sm, ss] = SECONDS.exec(children).map(Number);
+    const [t0, t1] = realtime.split(' ').map(micros);
+    return { ms: (t1 - t0) / 1000, cpu: (um * 60 + us + sm * 60 + ss) * 1000, stdout: r.stdout?.toString(), stderr: r.stderr.toString() };
   } finally {
     close(fds);
   }
@@ -62,7 +73,7 @@ export async function timeBig(job, scratch) {
   // another run's writeback does not land in this one.
   spawnSync('sync');
   if (existsSync(TIME)) {
-    const ms = timeRun({ ...job, cmd: TIME, args: ['-f', '%M %U %S', '-o', scratch, job.cmd, ...(job.args ?? [])] });
+    const { ms } = timeRun({ ...job, cmd: TIME, args: ['-f', '%M %U %S', '-o', scratch, job.cmd, ...(job.args ?? [])] });
     const [rssKiB, user, system] = readFileSync(scratch, 'utf8').trim().split('\n').pop().split(' ').map(Number);
     return { seconds: ms / 1000, rssKiB, cpu: user + system };
   }

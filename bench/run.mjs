@@ -8,7 +8,8 @@
 // one run of each row per round, with the order rotating every round, so a burst of outside load hits
 // every row alike. Big messages are repeated with the writers in every possible order (a rotation keeps
 // who-follows-whom fixed, and here a run's speed did depend on what ran before it); the parallel runs
-// alternate. Medians throughout.
+// alternate. Medians throughout. A sequential run is timed by bench/timed.sh, which also gives the
+// child's CPU time: steadier than its wall time when the machine is busy.
 //
 // BENCH_RUNS (default 300) sets the sequential rounds; the hook/forward rows run every third round.
 import { rmSync, writeFileSync } from 'node:fs';

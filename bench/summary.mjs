@@ -10,10 +10,13 @@ const OURS = 'bin/vdeliver';
 /** Sequential rows are found by their key (bench/run.mjs), big-message writers by their name. */
 export function report({ runs, every, sequential, big, bigRuns, bigRounds, writers, parallel, workers, each, parRounds }) {
   const row = (key) => sequential.find((r) => r.key === key);
-  const ms = (key) => median(row(key).samples);
+  const ms = (key) => median(row(key).samples.map((s) => s.ms));
   const floorMs = ms('floor');
-  const line = (r) => [r.name, median(r.samples).toFixed(1), percentile(r.samples, 95).toFixed(1), (1000 / median(r.samples)).toFixed(0), median(r.samples) / floorMs];
-  const table = (title, keys) => ({ title, head: ['median ms', 'p95 ms', 'per s', 'x floor'], rows: keys.map(row).filter(Boolean).map(line) });
+  const line = (r) => {
+    const wall = r.samples.map((s) => s.ms);
+    return [r.name, median(wall).toFixed(1), percentile(wall, 95).toFixed(1), median(r.samples.map((s) => s.cpu)).toFixed(1), (1000 / median(wall)).toFixed(0), median(wall) / floorMs];
+  };
+  const table = (title, keys) => ({ title, head: ['median ms', 'p95 ms', 'CPU ms', 'per s', 'x floor'], rows: keys.map(row).filter(Boolean).map(line) });
   const sections = [
     table(`4 KiB message, ${runs} sequential runs`, ['true', 'e0', 'floor', 'safecat', 'ours']),
     table(`4 KiB, ${row('sh').samples.length} run${row('sh').samples.length === 1 ? '' : 's'} (one round in ${every})`, ['sh', 'recorder', 'hook', 'forwards']),
