@@ -1,6 +1,7 @@
-// npm run bench: bin/vdeliver against the floors (/bin/true, node -e 0, bench/node-floor.cjs: the
-// least a Node Maildir writer can do) and safecat (a C Maildir writer), in one run. Every child gets an
-// explicit environment: qmail-local's variables, PATH, HOME and VDELIVER_CONFIG_DIR (an empty dir),
+// npm run bench: vdeliver started as the README's .qmail-default line starts it (`node
+// /abs/dist/vdeliver.cjs`, the loader with the V8 code cache) and through bin/vdeliver, against the
+// floors (/bin/true, node -e 0, bench/node-floor.cjs: the least a durable Node Maildir writer can
+// do) and safecat (a C Maildir writer), in one run. Every child gets an explicit environment: qmail-local's variables, PATH, HOME and VDELIVER_CONFIG_DIR (an empty dir),
 // plus QMAILQUEUE/QQ_RECORD_DIR for the forward rows, and nothing inherited: NODE_EXTRA_CA_CERTS alone
 // triples Node's start-up and qmail never sets it. Every delivered file is checked; any problem throws.
 //
@@ -23,10 +24,10 @@ const EVERY = 3; // hook and forward rows: 100 of 300 rounds
 const BIG_ROUNDS = 12; // twice each order of the three writers
 const PAR_ROUNDS = 5;
 const [WORKERS, EACH] = [4, 100];
+const OURS = 'node dist/vdeliver.cjs';
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`BENCH_RUNS must be a positive integer, not ${process.env.BENCH_RUNS}`);
 
-const box = makeSandbox();
-const { vdeliver: VDELIVER, recorder: RECORDER } = box; // copies of bin/vdeliver + dist/, and of the recorder
+const box = makeSandbox(); // with copies of bin/vdeliver, dist/ and the recorder
 try {
   await bench();
 } finally {
@@ -36,17 +37,25 @@ try {
 async function bench() {
   const none = Buffer.alloc(0);
   const plain = box.home('plain', 'alice');
+  const shimmed = box.home('shim', 'alice');
   const hooked = box.home('hook', 'alice');
   const forwardDir = box.queueDir('vdeliver');
-  const bob = box.home('forward', 'bob', { QMAILQUEUE: RECORDER, QQ_RECORD_DIR: forwardDir });
+  const bob = box.home('forward', 'bob', { QMAILQUEUE: box.recorder, QQ_RECORD_DIR: forwardDir });
   const envelope = Buffer.from('Fa@b.example\0Tbob@elsewhere.example\0Tcarol@example.com\0\0');
   const small = writeMessage(join(box.dir, 'message-4k'), 4096, '4 KiB');
   const big = [64, 256].map((mib) => ({ mib, ...writeMessage(join(box.dir, `message-${mib}m`), mib * MiB, `${mib} MiB`) }));
 
-  // Preflight: the hook is found and run (exit 100 must bounce), before it becomes `exit 0`.
+  const base = { env: plain.env, cwd: plain.home, every: 1, input: small.path };
+  const ours = { ...base, key: 'ours', name: OURS, cmd: process.execPath, args: [box.loader], maildir: plain.maildir, added: plain.added };
+  const at = (h) => ({ env: h.env, cwd: h.home, maildir: h.maildir, added: h.added });
+
+  // Preflight: V8 takes the code cache (else every row below measures the slower fallback), and the
+  // hook is found and run (exit 100 must bounce), before it becomes `exit 0`.
+  const probe = timeRun({ ...ours, args: [box.loader, '--bogus'], env: { ...plain.env, VDELIVER_REPORT_CODE_CACHE: '1' }, status: 111 }).stderr;
+  if (!/code cache accepted/.test(probe)) throw new Error(`preflight: the loader did not use dist/vdeliver-main.cjs.cache: ${probe.trim()}`);
   writeHook(hooked.home, 100);
   let bounced = false;
-  try { timeRun({ cmd: VDELIVER, env: hooked.env, cwd: hooked.home, input: small.path }); } catch (e) { bounced = / exited 100:/.test(e.message); }
+  try { timeRun({ ...ours, ...at(hooked) }); } catch (e) { bounced = / exited 100:/.test(e.message); }
   if (!bounced) throw new Error('preflight: vdeliver did not run the predeliver hook (expected exit 100)');
   writeHook(hooked.home, 0);
 
@@ -55,10 +64,8 @@ async function bench() {
   const recorderDir = box.queueDir('alone');
   const envelopeFile = join(box.dir, 'envelope');
   writeFileSync(envelopeFile, envelope);
-  const base = { env: plain.env, cwd: plain.home, every: 1 };
   const floorInto = (dir) => ({ ...base, key: 'floor', name: 'Node floor (Maildir writer)', cmd: process.execPath, args: [FLOOR, dir], maildir: dir, added: none });
   const safecatInto = (dir) => safecat && { ...base, key: 'safecat', name: 'safecat', cmd: safecat, args: [join(dir, 'tmp'), join(dir, 'new')], maildir: dir, added: none };
-  const ours = { ...base, key: 'ours', name: 'bin/vdeliver', cmd: VDELIVER, maildir: plain.maildir, added: plain.added };
   const floor = floorInto(plain.sibling('floor'));
   const writers = [floor, safecatInto(plain.sibling('safecat')), ours].filter(Boolean);
 
@@ -67,18 +74,19 @@ async function bench() {
     { ...base, key: 'true', name: '/bin/true', cmd: '/bin/true' },
     { ...base, key: 'e0', name: 'node -e 0', cmd: process.execPath, args: ['-e', '0'] },
     ...writers,
+    { ...ours, key: 'shim', name: 'bin/vdeliver (#!/usr/bin/env node)', cmd: box.shim, args: [], ...at(shimmed) },
     { ...base, key: 'sh', every: EVERY, name: "/bin/sh -c 'exit 0'", cmd: '/bin/sh', args: ['-c', 'exit 0'] },
     // Run by its path, as vdeliver runs it (#!/usr/bin/env node), with what vdeliver hands it.
-    { ...base, key: 'recorder', every: EVERY, name: 'qmail-queue-recorder alone', cmd: RECORDER, env: { ...bob.env, QQ_RECORD_DIR: recorderDir },
+    { ...base, key: 'recorder', every: EVERY, name: 'qmail-queue-recorder alone', cmd: box.recorder, env: { ...bob.env, QQ_RECORD_DIR: recorderDir },
       input: writePrefixed(join(box.dir, 'forwarded-4k'), bob.dtline, small), output: envelopeFile, queue: recorderDir },
-    { ...ours, key: 'hook', every: EVERY, name: 'bin/vdeliver + predeliver hook', env: hooked.env, cwd: hooked.home, maildir: hooked.maildir, added: hooked.added },
-    { ...ours, key: 'forwards', every: EVERY, name: 'bin/vdeliver + 2 forwards', env: bob.env, cwd: bob.home, maildir: bob.maildir, added: bob.added, queue: forwardDir },
+    { ...ours, key: 'hook', every: EVERY, name: `${OURS} + predeliver hook`, ...at(hooked) },
+    { ...ours, key: 'forwards', every: EVERY, name: `${OURS} + 2 forwards`, ...at(bob), queue: forwardDir },
   ].map((row) => ({ ...row, samples: [] }));
   console.log(`sequential: ${runs} rounds of ${sequential.length} rows, round-robin...`);
   for (let round = 0; round < runs; round++) {
     for (let k = 0; k < sequential.length; k++) {
       const row = sequential[(round + k) % sequential.length];
-      if (round % row.every === 0) row.samples.push(timeRun({ input: small.path, ...row }));
+      if (round % row.every === 0) row.samples.push(timeRun(row));
     }
   }
   for (const row of sequential) {

@@ -43,10 +43,10 @@ export function makeSandbox() {
   // that bundle's code cache; exec.cjs; the recorder): a concurrent `npm run build` (another session's
   // `npm test`) replaces dist/ file by file, and a run mixing two builds measures neither.
   const copy = (from, to) => { mkdirs(dirname(to)); copyFileSync(from, to); chmodSync(to, 0o755); return to; };
-  const vdeliver = copy(join(ROOT, 'bin', 'vdeliver'), join(dir, 'app', 'bin', 'vdeliver'));
-  for (const f of ['vdeliver.cjs', 'vdeliver-main.cjs', 'vdeliver-main.cjs.cache', 'exec.cjs']) copy(join(ROOT, 'dist', f), join(dir, 'app', 'dist', f));
+  const shim = copy(join(ROOT, 'bin', 'vdeliver'), join(dir, 'app', 'bin', 'vdeliver'));
+  const [loader] = ['vdeliver.cjs', 'vdeliver-main.cjs', 'vdeliver-main.cjs.cache', 'exec.cjs'].map((f) => copy(join(ROOT, 'dist', f), join(dir, 'app', 'dist', f)));
   const recorder = copy(join(ROOT, 'test', 'doubles', 'qmail-queue-recorder'), join(dir, 'app', 'qmail-queue-recorder'));
-  return { dir, vdeliver, recorder, home, queueDir: (name) => mkdirs(join(dir, 'qq', name)) };
+  return { dir, shim, loader, recorder, home, queueDir: (name) => mkdirs(join(dir, 'qq', name)) };
 }
 
 /** `#!/bin/sh\nexit <code>` as the home's vdeliver-predeliver. */

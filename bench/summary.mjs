@@ -5,7 +5,7 @@ import { printTable, printTargets } from './report.mjs';
 
 const KIB_PER_MIB = 1024;
 const FLOOR = 'Node floor (Maildir writer)'; // the big-message writers are known by name
-const OURS = 'bin/vdeliver';
+const OURS = 'node dist/vdeliver.cjs';
 
 /** Sequential rows are found by their key (bench/run.mjs), big-message writers by their name. */
 export function report({ runs, every, sequential, big, bigRuns, bigRounds, writers, parallel, workers, each, parRounds }) {
@@ -18,7 +18,7 @@ export function report({ runs, every, sequential, big, bigRuns, bigRounds, write
   };
   const table = (title, keys) => ({ title, head: ['median ms', 'p95 ms', 'CPU ms', 'per s', 'x floor'], rows: keys.map(row).filter(Boolean).map(line) });
   const sections = [
-    table(`4 KiB message, ${runs} sequential runs`, ['true', 'e0', 'floor', 'safecat', 'ours']),
+    table(`4 KiB message, ${runs} sequential runs`, ['true', 'e0', 'floor', 'safecat', 'ours', 'shim']),
     table(`4 KiB, ${row('sh').samples.length} run${row('sh').samples.length === 1 ? '' : 's'} (one round in ${every})`, ['sh', 'recorder', 'hook', 'forwards']),
   ];
 
