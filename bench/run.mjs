@@ -1,7 +1,8 @@
 // npm run bench: vdeliver started as the README's .qmail-default line starts it (`node
 // /abs/dist/vdeliver.cjs`, the loader with the V8 code cache) and through bin/vdeliver, against the
 // floors (/bin/true, node -e 0, bench/node-floor.cjs: the least a durable Node Maildir writer can
-// do) and safecat (a C Maildir writer), in one run. Every child gets an explicit environment: qmail-local's variables, PATH, HOME and VDELIVER_CONFIG_DIR (an empty dir),
+// do) and safecat (a C Maildir writer), in one run, with vdeliver's start-up taken apart.
+// Every child gets an explicit environment: qmail-local's variables, PATH, HOME and VDELIVER_CONFIG_DIR (an empty dir),
 // plus QMAILQUEUE/QQ_RECORD_DIR for the forward rows, and nothing inherited: NODE_EXTRA_CA_CERTS alone
 // triples Node's start-up and qmail never sets it. Every delivered file is checked; any problem throws.
 //
@@ -69,12 +70,16 @@ async function bench() {
   const floor = floorInto(plain.sibling('floor'));
   const writers = [floor, safecatInto(plain.sibling('safecat')), ours].filter(Boolean);
 
-  // 1. Sequential 4 KiB deliveries, and the hook / forward rows with the costs they contain.
+  // 1. Sequential 4 KiB runs: deliveries, the start-up steps, hooks and forwards.
   const sequential = [
     { ...base, key: 'true', name: '/bin/true', cmd: '/bin/true' },
     { ...base, key: 'e0', name: 'node -e 0', cmd: process.execPath, args: ['-e', '0'] },
+    { ...base, key: 'empty', name: 'node empty.js (an empty file)', cmd: process.execPath, args: [box.emptyScript] },
     ...writers,
     { ...ours, key: 'shim', name: 'bin/vdeliver (#!/usr/bin/env node)', cmd: box.shim, args: [], ...at(shimmed) },
+    // Both exit at option parsing: all they do is load the program.
+    { ...base, key: 'load', name: `${OURS} --bogus`, cmd: process.execPath, args: [box.loader, '--bogus'], status: 111, says: /unknown option string/ },
+    { ...base, key: 'compile', name: 'node dist/vdeliver-main.cjs --bogus', cmd: process.execPath, args: [box.program, '--bogus'], status: 111, says: /unknown option string/ },
     { ...base, key: 'sh', every: EVERY, name: "/bin/sh -c 'exit 0'", cmd: '/bin/sh', args: ['-c', 'exit 0'] },
     // Run by its path, as vdeliver runs it (#!/usr/bin/env node), with what vdeliver hands it.
     { ...base, key: 'recorder', every: EVERY, name: 'qmail-queue-recorder alone', cmd: box.recorder, env: { ...bob.env, QQ_RECORD_DIR: recorderDir },

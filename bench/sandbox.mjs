@@ -44,9 +44,11 @@ export function makeSandbox() {
   // `npm test`) replaces dist/ file by file, and a run mixing two builds measures neither.
   const copy = (from, to) => { mkdirs(dirname(to)); copyFileSync(from, to); chmodSync(to, 0o755); return to; };
   const shim = copy(join(ROOT, 'bin', 'vdeliver'), join(dir, 'app', 'bin', 'vdeliver'));
-  const [loader] = ['vdeliver.cjs', 'vdeliver-main.cjs', 'vdeliver-main.cjs.cache', 'exec.cjs'].map((f) => copy(join(ROOT, 'dist', f), join(dir, 'app', 'dist', f)));
+  const [loader, program] = ['vdeliver.cjs', 'vdeliver-main.cjs', 'vdeliver-main.cjs.cache', 'exec.cjs'].map((f) => copy(join(ROOT, 'dist', f), join(dir, 'app', 'dist', f)));
   const recorder = copy(join(ROOT, 'test', 'doubles', 'qmail-queue-recorder'), join(dir, 'app', 'qmail-queue-recorder'));
-  return { dir, shim, loader, recorder, home, queueDir: (name) => mkdirs(join(dir, 'qq', name)) };
+  const emptyScript = join(dir, 'empty.js');
+  writeFileSync(emptyScript, '');
+  return { dir, shim, loader, program, recorder, emptyScript, home, queueDir: (name) => mkdirs(join(dir, 'qq', name)) };
 }
 
 /** `#!/bin/sh\nexit <code>` as the home's vdeliver-predeliver. */

@@ -11,6 +11,7 @@ const OURS = 'node dist/vdeliver.cjs';
 export function report({ runs, every, sequential, big, bigRuns, bigRounds, writers, parallel, workers, each, parRounds }) {
   const row = (key) => sequential.find((r) => r.key === key);
   const ms = (key) => median(row(key).samples.map((s) => s.ms));
+  const cpu = (key) => median(row(key).samples.map((s) => s.cpu));
   const floorMs = ms('floor');
   const line = (r) => {
     const wall = r.samples.map((s) => s.ms);
@@ -19,6 +20,7 @@ export function report({ runs, every, sequential, big, bigRuns, bigRounds, write
   const table = (title, keys) => ({ title, head: ['median ms', 'p95 ms', 'CPU ms', 'per s', 'x floor'], rows: keys.map(row).filter(Boolean).map(line) });
   const sections = [
     table(`4 KiB message, ${runs} sequential runs`, ['true', 'e0', 'floor', 'safecat', 'ours', 'shim']),
+    table(`start-up, the same ${runs} rounds`, ['e0', 'empty', 'load', 'compile', 'ours']),
     table(`4 KiB, ${row('sh').samples.length} run${row('sh').samples.length === 1 ? '' : 's'} (one round in ${every})`, ['sh', 'recorder', 'hook', 'forwards']),
   ];
 
@@ -42,6 +44,10 @@ export function report({ runs, every, sequential, big, bigRuns, bigRounds, write
     rows: parallel.map((w, i) => [w.name, rates[i].toFixed(0), `${w.check.files}/${workers * each}`, w.check.tmp ? `${w.check.tmp} left` : 'empty', rates[i] / rates[0]]),
   });
   printTable(sections);
+
+  const step = (from, to) => `${(ms(to) - ms(from)).toFixed(1)} ms (${(cpu(to) - cpu(from)).toFixed(1)} ms CPU)`;
+  console.log(`start-up: an empty script file costs ${step('e0', 'empty')} more than node -e 0; loading vdeliver on top of that ${step('empty', 'load')}`);
+  console.log(`  with the code cache, ${step('empty', 'compile')} compiling it afresh; the 4 KiB delivery after the options ${step('load', 'ours')}.`);
   console.log(`big messages: wall and CPU (user + system) are medians, x floor is the wall ratio;\n  peak RSS: ${RSS_METHOD}, the largest of the ${bigRounds} runs.`);
   console.log(`  256 MiB walls run by run, s: ${writers.map((w) => `${w.name}: ${bigRuns.get(`256 ${w.name}`).map((x) => x.seconds.toFixed(2)).join(' ')}`).join('; ')}`);
 
