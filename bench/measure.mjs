@@ -27,8 +27,8 @@ const SECONDS = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/;
 const micros = (epochRealtime) => Number(epochRealtime.replace('.', '')); // bash prints 6 decimals
 
 /**
- * One run through bench/timed.sh, waited for synchronously: { ms, cpu } (wall, and user + system
- * time of the child, in ms) and what it printed, { stdout, stderr }. Throws unless it exits as expected.
+ * One run through bench/timed.sh, waited for synchronously: { ms, cpu } (wall and user + system time
+ * of the child, ms) and its stdout. Throws unless it exits as expected.
  */
 export function timeRun(job) {
   const fds = open(job);
@@ -69,14 +69,21 @@ export function runAsync(job, onSpawn = () => {}) {
  * time (user + system, s: steadier than wall time on a disk with bursty fsyncs). `scratch` holds time's report.
  */
 export async function timeBig(job, scratch) {
-  // Untimed: write back whatever is dirty (the generated messages, the last run's deletion), so
-  // another run's writeback does not land in this one.
-  spawnSync('sync');
   if (existsSync(TIME)) {
+    settle();
     const { ms } = timeRun({ ...job, cmd: TIME, args: ['-f', '%M %U %S', '-o', scratch, job.cmd, ...(job.args ?? [])] });
     const [rssKiB, user, system] = readFileSync(scratch, 'utf8').trim().split('\n').pop().split(' ').map(Number);
     return { seconds: ms / 1000, rssKiB, cpu: user + system };
   }
+  return timeOwnPeak(job);
+}
+
+/**
+ * One run's wall time (s) and the peak RSS (KiB) of the child's own process, without its children's:
+ * VmHWM, a high-water mark, polled every 2 ms, so only growth in its last 2 ms can be missed.
+ */
+export async function timeOwnPeak(job) {
+  settle();
   let rssKiB = 0;
   let timer;
   const ms = await runAsync(job, (child) => {
@@ -86,6 +93,12 @@ export async function timeBig(job, scratch) {
   }).finally(() => clearInterval(timer));
   return { seconds: ms / 1000, rssKiB };
 }
+
+/**
+ * Untimed, before a big run: write back whatever is dirty (the generated messages, the last run's
+ * deletion), so another run's writeback does not land in this one.
+ */
+const settle = () => spawnSync('sync');
 
 /** `workers` concurrent loops of `each` sequential runs; the wall time of the whole in seconds. */
 export async function timeParallel(job, workers, each) {

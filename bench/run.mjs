@@ -16,7 +16,7 @@
 // BENCH_RUNS (default 300) sets the sequential rounds; the hook/forward rows run every third round.
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { timeBig, timeParallel, timeRun } from './measure.mjs';
+import { timeBig, timeOwnPeak, timeParallel, timeRun } from './measure.mjs';
 import { report } from './summary.mjs';
 import { drainMaildir, drainQueue, FLOOR, makeSandbox, MiB, which, writeHook, writeMessage, writePrefixed } from './sandbox.mjs';
 
@@ -40,6 +40,7 @@ async function bench() {
   const plain = box.home('plain', 'alice');
   const shimmed = box.home('shim', 'alice');
   const hooked = box.home('hook', 'alice');
+  const reader = box.home('hook-reads', 'alice');
   const forwardDir = box.queueDir('vdeliver');
   const bob = box.home('forward', 'bob', { QMAILQUEUE: box.recorder, QQ_RECORD_DIR: forwardDir });
   const envelope = Buffer.from('Fa@b.example\0Tbob@elsewhere.example\0Tcarol@example.com\0\0');
@@ -54,11 +55,12 @@ async function bench() {
   // hook is found and run (exit 100 must bounce), before it becomes `exit 0`.
   const probe = timeRun({ ...ours, args: [box.loader, '--bogus'], env: { ...plain.env, VDELIVER_REPORT_CODE_CACHE: '1' }, status: 111 }).stderr;
   if (!/code cache accepted/.test(probe)) throw new Error(`preflight: the loader did not use dist/vdeliver-main.cjs.cache: ${probe.trim()}`);
-  writeHook(hooked.home, 100);
+  writeHook(hooked.home, 'exit 100');
   let bounced = false;
   try { timeRun({ ...ours, ...at(hooked) }); } catch (e) { bounced = / exited 100:/.test(e.message); }
   if (!bounced) throw new Error('preflight: vdeliver did not run the predeliver hook (expected exit 100)');
-  writeHook(hooked.home, 0);
+  writeHook(hooked.home, 'exit 0');
+  writeHook(reader.home, 'exec cat >/dev/null');
 
   const safecat = which('safecat');
   if (!safecat) console.log('safecat not installed (apt-get install safecat) - skipped');
@@ -104,9 +106,15 @@ async function bench() {
   // hit the slow mode far more often than vdeliver's, offset by its 67-byte prefix). Hence: one Maildir
   // for all, every order of the writers, medians, CPU time shown, and each file checked and deleted
   // at once (keeping them made every run slow: fresh pages cost this VM more than reused ones).
+  // Then, at 256 MiB, vdeliver's own peak RSS with children that read the whole message: a hook,
+  // and qmail-queue (the recorder keeps the message in memory, so time's %M would be its figure).
   const bigWriters = [floorInto(plain.maildir), safecatInto(plain.maildir), ours].filter(Boolean);
-  console.log(`big messages: ${BIG_ROUNDS} rounds of ${big.map((m) => `${m.mib} MiB`).join(' and ')} for ${bigWriters.length} writers...`);
-  const bigRuns = new Map(bigWriters.flatMap((w) => big.map((m) => [`${m.mib} ${w.name}`, []])));
+  const withChildren = [
+    { ...ours, name: `${OURS} + hook reading stdin`, ...at(reader) },
+    { ...ours, name: `${OURS} + 2 forwards`, ...at(bob), queue: forwardDir },
+  ];
+  console.log(`big messages: ${BIG_ROUNDS} rounds of ${big.map((m) => `${m.mib} MiB`).join(' and ')} for ${bigWriters.length} writers, then 256 MiB through a hook and a forward...`);
+  const bigRuns = new Map([...bigWriters, ...withChildren].flatMap((w) => big.map((m) => [`${m.mib} ${w.name}`, []])));
   const orders = permutations(bigWriters);
   for (let round = 0; round < BIG_ROUNDS; round++) {
     for (const message of big) {
@@ -114,6 +122,12 @@ async function bench() {
         bigRuns.get(`${message.mib} ${w.name}`).push(await timeBig({ ...w, input: message.path }, join(box.dir, 'rss')));
         drainMaildir(w.maildir, 1, w.added, message, `${w.name}, ${message.mib} MiB`);
       }
+    }
+    const message = big.find((m) => m.mib === 256);
+    for (const w of round % 2 ? [...withChildren].reverse() : withChildren) {
+      bigRuns.get(`256 ${w.name}`).push(await timeOwnPeak({ ...w, input: message.path }));
+      drainMaildir(w.maildir, 1, w.added, message, `${w.name}, 256 MiB`);
+      if (w.queue) drainQueue(w.queue, 1, bob.dtline, message, envelope, `${w.name}, 256 MiB`);
     }
   }
 
@@ -129,7 +143,7 @@ async function bench() {
     }
   }
 
-  report({ runs, every: EVERY, sequential, big, bigRuns, bigRounds: BIG_ROUNDS, writers: bigWriters, parallel, workers: WORKERS, each: EACH, parRounds: PAR_ROUNDS });
+  report({ runs, every: EVERY, sequential, big, bigRuns, bigRounds: BIG_ROUNDS, writers: bigWriters, withChildren, parallel, workers: WORKERS, each: EACH, parRounds: PAR_ROUNDS });
 }
 
 function permutations(items) {

@@ -51,10 +51,10 @@ export function makeSandbox() {
   return { dir, shim, loader, program, recorder, emptyScript, home, queueDir: (name) => mkdirs(join(dir, 'qq', name)) };
 }
 
-/** `#!/bin/sh\nexit <code>` as the home's vdeliver-predeliver. */
-export function writeHook(home, code) {
+/** A shell script (`#!/bin/sh` + `body`) as the home's vdeliver-predeliver. */
+export function writeHook(home, body) {
   const path = join(mkdirs(join(home, '.vmailmgr')), 'vdeliver-predeliver');
-  writeFileSync(path, `#!/bin/sh\nexit ${code}\n`);
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
   chmodSync(path, 0o755);
 }
 
