@@ -1,10 +1,12 @@
 // npm run bench: vdeliver started as the README's .qmail-default line starts it (`node
 // /abs/dist/vdeliver.cjs`, the loader with the V8 code cache) and through bin/vdeliver, against the
 // floors (/bin/true, node -e 0, bench/node-floor.cjs: the least a durable Node Maildir writer can
-// do) and safecat (a C Maildir writer), in one run, with vdeliver's start-up taken apart.
-// Every child gets an explicit environment: qmail-local's variables, PATH, HOME and VDELIVER_CONFIG_DIR (an empty dir),
-// plus QMAILQUEUE/QQ_RECORD_DIR for the forward rows, and nothing inherited: NODE_EXTRA_CA_CERTS alone
-// triples Node's start-up and qmail never sets it. Every delivered file is checked; any problem throws.
+// do) and safecat (a C Maildir writer), in one run; with its start-up taken apart, its quota check
+// on an empty and a 100,000-message mailbox, hooks, forwards, big messages and parallel deliveries.
+// Every child gets an explicit environment: qmail-local's variables, PATH, HOME and
+// VDELIVER_CONFIG_DIR (an empty dir), plus QMAILQUEUE/QQ_RECORD_DIR for the forward rows, and nothing
+// inherited: NODE_EXTRA_CA_CERTS alone triples Node's start-up and qmail never sets it. Every
+// delivered file is checked; any problem throws.
 //
 // Fairness on a 2-core machine that something else may be using: the sequential rows run round-robin,
 // one run of each row per round, with the order rotating every round, so a burst of outside load hits
@@ -13,25 +15,30 @@
 // alternate. Medians throughout. A sequential run is timed by bench/timed.sh, which also gives the
 // child's CPU time: steadier than its wall time when the machine is busy.
 //
-// BENCH_RUNS (default 300) sets the sequential rounds; the hook/forward rows run every third round.
+// BENCH_RUNS (default 300) sets the sequential rounds; the hook/forward rows run every third round,
+// the full rescan every thirtieth.
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { timeBig, timeOwnPeak, timeParallel, timeRun } from './measure.mjs';
+import { enforceQuotas, fillMailbox, keepMailbox, MESSAGES, useCache, writeUsersFile } from './quota.mjs';
 import { report } from './summary.mjs';
-import { drainMaildir, drainQueue, FLOOR, makeSandbox, MiB, which, writeHook, writeMessage, writePrefixed } from './sandbox.mjs';
+import { drainMaildir, drainQueue, FLOOR, makeSandbox, MiB, RESCAN, which, writeHook, writeMessage, writePrefixed } from './sandbox.mjs';
 
 const runs = Number(process.env.BENCH_RUNS ?? 300);
+if (!Number.isInteger(runs) || runs < 1) throw new Error(`BENCH_RUNS must be a positive integer, not ${process.env.BENCH_RUNS}`);
 const EVERY = 3; // hook and forward rows: 100 of 300 rounds
+const RESCAN_EVERY = 30; // a second or so each: ten samples show what the cache saves
 const BIG_ROUNDS = 12; // twice each order of the three writers
 const PAR_ROUNDS = 5;
 const [WORKERS, EACH] = [4, 100];
 const OURS = 'node dist/vdeliver.cjs';
-if (!Number.isInteger(runs) || runs < 1) throw new Error(`BENCH_RUNS must be a positive integer, not ${process.env.BENCH_RUNS}`);
 
 const box = makeSandbox(); // with copies of bin/vdeliver, dist/ and the recorder
+let mailbox; // the 100,000-message Maildir, whose cur/ is kept for the next run
 try {
   await bench();
 } finally {
+  if (mailbox) keepMailbox(mailbox);
   rmSync(box.dir, { recursive: true, force: true });
 }
 
@@ -46,6 +53,16 @@ async function bench() {
   const envelope = Buffer.from('Fa@b.example\0Tbob@elsewhere.example\0Tcarol@example.com\0\0');
   const small = writeMessage(join(box.dir, 'message-4k'), 4096, '4 KiB');
   const big = [64, 256].map((mib) => ({ mib, ...writeMessage(join(box.dir, `message-${mib}m`), mib * MiB, `${mib} MiB`) }));
+
+  // Quotas: one record with limits (built by vdeliver-admin), enforced in two homes, not in a third.
+  const usersFile = join(box.dir, 'quota-users.tsv');
+  writeUsersFile(usersFile, 'alice');
+  const [quotaOff, quotaEmpty, quotaFull] = ['quota-off', 'quota-empty', 'quota-full'].map((name) => box.home(name, 'alice', {}, usersFile));
+  enforceQuotas(quotaEmpty.home);
+  enforceQuotas(quotaFull.home);
+  const usage = fillMailbox(quotaFull.maildir);
+  mailbox = quotaFull.maildir;
+  const cached = new Map([[quotaEmpty, useCache(quotaEmpty.maildir, { bytes: 0, count: 0 })], [quotaFull, useCache(quotaFull.maildir, usage)]]);
 
   const base = { env: plain.env, cwd: plain.home, every: 1, input: small.path };
   const ours = { ...base, key: 'ours', name: OURS, cmd: process.execPath, args: [box.loader], maildir: plain.maildir, added: plain.added };
@@ -70,34 +87,51 @@ async function bench() {
   const floorInto = (dir) => ({ ...base, key: 'floor', name: 'Node floor (Maildir writer)', cmd: process.execPath, args: [FLOOR, dir], maildir: dir, added: none });
   const safecatInto = (dir) => safecat && { ...base, key: 'safecat', name: 'safecat', cmd: safecat, args: [join(dir, 'tmp'), join(dir, 'new')], maildir: dir, added: none };
   const floor = floorInto(plain.sibling('floor'));
-  const writers = [floor, safecatInto(plain.sibling('safecat')), ours].filter(Boolean);
+  const stored = plain.added.length + small.size;
+  // A quota row's delivery is checked and removed at once, and its maildirsize reset, so every run
+  // meets the same mailbox and the same one-line cache.
+  const quotaRow = (key, name, h) => ({ ...ours, key, name, ...at(h), after: cached.has(h) && (() => { drainMaildir(h.maildir, 1, h.added, small, name); cached.get(h)(stored, name); }) });
 
-  // 1. Sequential 4 KiB runs: deliveries, the start-up steps, hooks and forwards.
+  // 1. Sequential 4 KiB runs: deliveries, the start-up steps, quotas, hooks and forwards.
   const sequential = [
     { ...base, key: 'true', name: '/bin/true', cmd: '/bin/true' },
     { ...base, key: 'e0', name: 'node -e 0', cmd: process.execPath, args: ['-e', '0'] },
     { ...base, key: 'empty', name: 'node empty.js (an empty file)', cmd: process.execPath, args: [box.emptyScript] },
-    ...writers,
+    floor,
+    safecatInto(plain.sibling('safecat')),
+    ours,
     { ...ours, key: 'shim', name: 'bin/vdeliver (#!/usr/bin/env node)', cmd: box.shim, args: [], ...at(shimmed) },
     // Both exit at option parsing: all they do is load the program.
     { ...base, key: 'load', name: `${OURS} --bogus`, cmd: process.execPath, args: [box.loader, '--bogus'], status: 111, says: /unknown option string/ },
     { ...base, key: 'compile', name: 'node dist/vdeliver-main.cjs --bogus', cmd: process.execPath, args: [box.program, '--bogus'], status: 111, says: /unknown option string/ },
+    quotaRow('quotaOff', 'quotas off', quotaOff),
+    quotaRow('quotaEmpty', 'quotas on, empty Maildir', quotaEmpty),
+    quotaRow('quotaFull', `quotas on, ${MESSAGES.toLocaleString('en')} messages`, quotaFull),
+    { ...base, key: 'rescan', every: RESCAN_EVERY, name: `full rescan of the ${MESSAGES.toLocaleString('en')}`, cmd: process.execPath, args: [RESCAN, quotaFull.maildir],
+      after: (sample) => {
+        const [files, bytes, ms] = sample.stdout.trim().split(' ').map(Number);
+        if (files !== usage.count || bytes !== usage.bytes) throw new Error(`rescan: ${files} files, ${bytes} bytes; expected ${usage.count}, ${usage.bytes}`);
+        sample.scanMs = ms;
+      } },
     { ...base, key: 'sh', every: EVERY, name: "/bin/sh -c 'exit 0'", cmd: '/bin/sh', args: ['-c', 'exit 0'] },
     // Run by its path, as vdeliver runs it (#!/usr/bin/env node), with what vdeliver hands it.
     { ...base, key: 'recorder', every: EVERY, name: 'qmail-queue-recorder alone', cmd: box.recorder, env: { ...bob.env, QQ_RECORD_DIR: recorderDir },
       input: writePrefixed(join(box.dir, 'forwarded-4k'), bob.dtline, small), output: envelopeFile, queue: recorderDir },
     { ...ours, key: 'hook', every: EVERY, name: `${OURS} + predeliver hook`, ...at(hooked) },
     { ...ours, key: 'forwards', every: EVERY, name: `${OURS} + 2 forwards`, ...at(bob), queue: forwardDir },
-  ].map((row) => ({ ...row, samples: [] }));
+  ].filter(Boolean).map((row) => ({ ...row, samples: [] }));
   console.log(`sequential: ${runs} rounds of ${sequential.length} rows, round-robin...`);
   for (let round = 0; round < runs; round++) {
     for (let k = 0; k < sequential.length; k++) {
       const row = sequential[(round + k) % sequential.length];
-      if (round % row.every === 0) row.samples.push(timeRun(row));
+      if (round % row.every !== 0) continue;
+      const sample = timeRun(row);
+      if (row.after) row.after(sample);
+      row.samples.push(sample);
     }
   }
   for (const row of sequential) {
-    if (row.maildir) drainMaildir(row.maildir, row.samples.length, row.added, small, row.name);
+    if (row.maildir && !row.after) drainMaildir(row.maildir, row.samples.length, row.added, small, row.name);
     if (row.queue) drainQueue(row.queue, row.samples.length, bob.dtline, small, envelope, row.name);
   }
 
@@ -108,14 +142,14 @@ async function bench() {
   // at once (keeping them made every run slow: fresh pages cost this VM more than reused ones).
   // Then, at 256 MiB, vdeliver's own peak RSS with children that read the whole message: a hook,
   // and qmail-queue (the recorder keeps the message in memory, so time's %M would be its figure).
-  const bigWriters = [floorInto(plain.maildir), safecatInto(plain.maildir), ours].filter(Boolean);
+  const writers = [floorInto(plain.maildir), safecatInto(plain.maildir), ours].filter(Boolean);
   const withChildren = [
     { ...ours, name: `${OURS} + hook reading stdin`, ...at(reader) },
     { ...ours, name: `${OURS} + 2 forwards`, ...at(bob), queue: forwardDir },
   ];
-  console.log(`big messages: ${BIG_ROUNDS} rounds of ${big.map((m) => `${m.mib} MiB`).join(' and ')} for ${bigWriters.length} writers, then 256 MiB through a hook and a forward...`);
-  const bigRuns = new Map([...bigWriters, ...withChildren].flatMap((w) => big.map((m) => [`${m.mib} ${w.name}`, []])));
-  const orders = permutations(bigWriters);
+  console.log(`big messages: ${BIG_ROUNDS} rounds of ${big.map((m) => `${m.mib} MiB`).join(' and ')} for ${writers.length} writers, then 256 MiB through a hook and a forward...`);
+  const bigRuns = new Map([...writers, ...withChildren].flatMap((w) => big.map((m) => [`${m.mib} ${w.name}`, []])));
+  const orders = permutations(writers);
   for (let round = 0; round < BIG_ROUNDS; round++) {
     for (const message of big) {
       for (const w of orders[round % orders.length]) {
@@ -137,13 +171,13 @@ async function bench() {
   for (let round = 0; round < PAR_ROUNDS; round++) {
     for (let k = 0; k < parallel.length; k++) {
       const w = parallel[(round + k) % parallel.length];
-      const seconds = await timeParallel({ ...w, input: small.path }, WORKERS, EACH);
+      const seconds = await timeParallel(w, WORKERS, EACH);
       w.check = drainMaildir(w.maildir, WORKERS * EACH, w.added, small, `${w.name}, ${WORKERS}x${EACH}`);
       w.rates.push((WORKERS * EACH) / seconds);
     }
   }
 
-  report({ runs, every: EVERY, sequential, big, bigRuns, bigRounds: BIG_ROUNDS, writers: bigWriters, withChildren, parallel, workers: WORKERS, each: EACH, parRounds: PAR_ROUNDS });
+  report({ runs, every: EVERY, messages: MESSAGES, sequential, big, bigRuns, bigRounds: BIG_ROUNDS, writers, withChildren, parallel, workers: WORKERS, each: EACH, parRounds: PAR_ROUNDS });
 }
 
 function permutations(items) {

@@ -1,6 +1,7 @@
 // The bench's sandbox: base-user homes built the way test/helpers/home.ts builds them (the basic
-// fixture's passwd.cdb, the Maildirs the rows write to, a hook), the messages, the clean environment,
-// and the checks of everything that was delivered.
+// fixture's passwd.cdb or one vdeliver-admin built, the Maildirs the rows write to, a qmail root, a
+// hook), the programs under test, the messages, the clean environment, and the checks of everything
+// that was delivered.
 import { buildSync } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -12,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const FLOOR = join(ROOT, 'bench', 'node-floor.cjs');
+export const RESCAN = join(ROOT, 'bench', 'rescan.cjs');
 export const MiB = 1 << 20;
 const SYSTEM_PATH = ['/usr/local/bin', '/usr/bin', '/bin'];
 export const PATH = [...(SYSTEM_PATH.includes(dirname(process.execPath)) ? [] : [dirname(process.execPath)]), ...SYSTEM_PATH].join(':'); // node for #!/usr/bin/env node
@@ -28,11 +30,16 @@ export function makeSandbox() {
   buildSync({ entryPoints: [join(ROOT, 'src', 'qmail-local-env.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: bundle, logLevel: 'warning' });
   const { qmailLocalEnv } = createRequire(import.meta.url)(bundle);
 
-  /** A base-user home with `user`'s Maildir, and the environment qmail-local gives vdeliver for it. */
-  const home = (name, user, extra = {}) => {
+  /**
+   * A base-user home with `user`'s Maildir, and the environment qmail-local gives vdeliver for it.
+   * Its passwd.cdb is the basic fixture's (made by vmailmgr), or, given `usersFile`, the one the
+   * project's `vdeliver-admin build` makes from it.
+   */
+  const home = (name, user, extra = {}, usersFile = undefined) => {
     const path = join(dir, name);
     const maildir = maildirAt(join(path, 'users', user));
-    copyFileSync(join(ROOT, 'fixtures', 'vmailmgr', 'basic', 'passwd.cdb'), join(path, 'passwd.cdb'));
+    if (usersFile) buildTable(path, usersFile, etc);
+    else copyFileSync(join(ROOT, 'fixtures', 'vmailmgr', 'basic', 'passwd.cdb'), join(path, 'passwd.cdb'));
     writeFileSync(join(mkdirs(join(path, '.vmailmgr')), 'qmail-root'), `${qmailRoot}\n`);
     const local = qmailLocalEnv({ user: 'vdomain', home: path, ext: user, host: 'example.com', sender: SENDER, date: new Date('2026-11-22T03:25:00Z') });
     const env = { PATH, ...local, VDELIVER_CONFIG_DIR: etc, ...extra };
@@ -49,6 +56,13 @@ export function makeSandbox() {
   const emptyScript = join(dir, 'empty.js');
   writeFileSync(emptyScript, '');
   return { dir, shim, loader, program, recorder, emptyScript, home, queueDir: (name) => mkdirs(join(dir, 'qq', name)) };
+}
+
+/** passwd.cdb in `home`, written by `vdeliver-admin build` from a users file (setup, not timed). */
+function buildTable(home, usersFile, etc) {
+  mkdirs(home);
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'vdeliver-admin.cjs'), 'build', '--home', home, usersFile], { encoding: 'utf8', env: { PATH, VDELIVER_CONFIG_DIR: etc } });
+  if (r.status !== 0) throw new Error(`vdeliver-admin build exited ${r.status}: ${r.stderr}`);
 }
 
 /** A shell script (`#!/bin/sh` + `body`) as the home's vdeliver-predeliver. */

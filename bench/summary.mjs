@@ -8,7 +8,7 @@ const FLOOR = 'Node floor (Maildir writer)'; // the big-message writers are know
 const OURS = 'node dist/vdeliver.cjs';
 
 /** Sequential rows are found by their key (bench/run.mjs), big-message writers by their name. */
-export function report({ runs, every, sequential, big, bigRuns, bigRounds, writers, withChildren, parallel, workers, each, parRounds }) {
+export function report({ runs, every, messages, sequential, big, bigRuns, bigRounds, writers, withChildren, parallel, workers, each, parRounds }) {
   const row = (key) => sequential.find((r) => r.key === key);
   const ms = (key) => median(row(key).samples.map((s) => s.ms));
   const cpu = (key) => median(row(key).samples.map((s) => s.cpu));
@@ -18,9 +18,11 @@ export function report({ runs, every, sequential, big, bigRuns, bigRounds, write
     return [r.name, median(wall).toFixed(1), percentile(wall, 95).toFixed(1), median(r.samples.map((s) => s.cpu)).toFixed(1), (1000 / median(wall)).toFixed(0), median(wall) / floorMs];
   };
   const table = (title, keys) => ({ title, head: ['median ms', 'p95 ms', 'CPU ms', 'per s', 'x floor'], rows: keys.map(row).filter(Boolean).map(line) });
+  const full = messages.toLocaleString('en');
   const sections = [
     table(`4 KiB message, ${runs} sequential runs`, ['true', 'e0', 'floor', 'safecat', 'ours', 'shim']),
     table(`start-up, the same ${runs} rounds`, ['e0', 'empty', 'load', 'compile', 'ours']),
+    table(`quotas, 4 KiB, ${runs} runs (rescan: ${row('rescan').samples.length})`, ['quotaOff', 'quotaEmpty', 'quotaFull', 'rescan']),
     table(`4 KiB, ${row('sh').samples.length} run${row('sh').samples.length === 1 ? '' : 's'} (one round in ${every})`, ['sh', 'recorder', 'hook', 'forwards']),
   ];
 
@@ -52,6 +54,8 @@ export function report({ runs, every, sequential, big, bigRuns, bigRounds, write
   const step = (from, to) => `${(ms(to) - ms(from)).toFixed(1)} ms (${(cpu(to) - cpu(from)).toFixed(1)} ms CPU)`;
   console.log(`start-up: an empty script file costs ${step('e0', 'empty')} more than node -e 0; loading vdeliver on top of that ${step('empty', 'load')}`);
   console.log(`  with the code cache, ${step('empty', 'compile')} compiling it afresh; the 4 KiB delivery after the options ${step('load', 'ours')}.`);
+  const scan = median(row('rescan').samples.map((s) => s.scanMs));
+  console.log(`quotas: a vcheckquota-style rescan of the ${full} costs ${ms('rescan').toFixed(0)} ms a message (${scan.toFixed(0)} ms of it the readdir + stat, the rest Node's start-up); the cache costs ${(ms('quotaFull') - ms('quotaEmpty')).toFixed(1)} ms over an empty mailbox.`);
   console.log(`big messages: wall and CPU (user + system) are medians, x floor is the wall ratio;\n  peak RSS: ${RSS_METHOD}, the largest of the ${bigRounds} runs;`);
   console.log('  * vdeliver\'s own peak RSS, without its children\'s: VmHWM of its pid, polled every 2 ms (the recorder holds the whole message, so %M would be its).');
   console.log(`  256 MiB walls run by run, s: ${writers.map((w) => `${w.name}: ${bigRuns.get(`256 ${w.name}`).map((x) => x.seconds.toFixed(2)).join(' ')}`).join('; ')}`);
@@ -66,6 +70,8 @@ export function report({ runs, every, sequential, big, bigRuns, bigRounds, write
 
   const rss = [OURS, ...withChildren.map((w) => w.name)].map((name) => bigFigure(256, name).rssMiB);
   const par = parallel[1];
+  const quotaCost = ms('quotaEmpty') - ms('quotaOff');
+  const bigBox = ms('quotaFull') / ms('quotaEmpty');
   printTargets([
     ['4 KiB median <= 1.05x floor', `${(plainMs / floorMs).toFixed(2)}x`, plainMs / floorMs <= 1.05],
     [`${workers}x${each} >= 0.95x floor per s, ${workers * each}/${workers * each} files, empty tmp/`, `${(rates[1] / rates[0]).toFixed(2)}x, ${par.check.files} files, tmp ${par.check.tmp}`,
@@ -73,6 +79,8 @@ export function report({ runs, every, sequential, big, bigRuns, bigRounds, write
     ['predeliver hook, ours <= 3 ms', `${(hook - sh).toFixed(1)} ms`, hook - sh <= 3],
     ['2 forwards, ours <= 3 ms', `${(fwd - rec).toFixed(1)} ms`, fwd - rec <= 3],
     ['peak RSS at 256 MiB <= 64 MiB: store / hook reads / forwards', `${rss.map((x) => x.toFixed(1)).join(' / ')} MiB`, rss.every((x) => x <= 64)],
+    [`quotas on: ${full} messages <= 1.05x an empty Maildir`, `${bigBox.toFixed(2)}x`, bigBox <= 1.05],
+    ['quotas on <= quotas off + 1 ms', `${quotaCost >= 0 ? '+' : ''}${quotaCost.toFixed(1)} ms`, quotaCost <= 1],
     ['lookups within noise', 'bench/lookup.mjs, next', undefined],
   ]);
 }
