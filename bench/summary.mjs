@@ -55,7 +55,7 @@ export function report({ runs, every, messages, sequential, big, bigRuns, bigRou
   console.log(`start-up: an empty script file costs ${step('e0', 'empty')} more than node -e 0; loading vdeliver on top of that ${step('empty', 'load')}`);
   console.log(`  with the code cache, ${step('empty', 'compile')} compiling it afresh; the 4 KiB delivery after the options ${step('load', 'ours')}.`);
   const scan = median(row('rescan').samples.map((s) => s.scanMs));
-  console.log(`quotas: a vcheckquota-style rescan of the ${full} costs ${ms('rescan').toFixed(0)} ms a message (${scan.toFixed(0)} ms of it the readdir + stat, the rest Node's start-up); the cache costs ${(ms('quotaFull') - ms('quotaEmpty')).toFixed(1)} ms over an empty mailbox.`);
+  console.log(`quotas: a vcheckquota-style rescan of the ${full} costs ${ms('rescan').toFixed(0)} ms a message (${scan.toFixed(0)} ms of it the readdir + stat, the rest Node's start-up); from maildirsize, the ${full} cost ${(ms('quotaFull') - ms('quotaEmpty')).toFixed(1)} ms more than an empty mailbox.`);
   console.log(`big messages: wall and CPU (user + system) are medians, x floor is the wall ratio;\n  peak RSS: ${RSS_METHOD}, the largest of the ${bigRounds} runs;`);
   console.log('  * vdeliver\'s own peak RSS, without its children\'s: VmHWM of its pid, polled every 2 ms (the recorder holds the whole message, so %M would be its).');
   console.log(`  256 MiB walls run by run, s: ${writers.map((w) => `${w.name}: ${bigRuns.get(`256 ${w.name}`).map((x) => x.seconds.toFixed(2)).join(' ')}`).join('; ')}`);
