@@ -10,10 +10,16 @@ const put = (bytes) => {
   for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done);
   hash.update(bytes);
 };
-const header = Buffer.from(`From: a@b.example\nTo: alice@example.com\nSubject: ${subject}\nMIME-Version: 1.0\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n`);
+const header = Buffer.from(
+  `From: a@b.example\nTo: alice@example.com\nSubject: ${subject}\nMIME-Version: 1.0\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n`,
+);
 put(header);
 for (let left = Number(sizeText) - header.length; left > 0;) {
-  const lines = Buffer.from(randomBytes(57 * 16384).toString('base64').replace(/.{76}/g, '$&\n'));
+  const lines = Buffer.from(
+    randomBytes(57 * 16384)
+      .toString('base64')
+      .replace(/.{76}/g, '$&\n'),
+  );
   const chunk = lines.length <= left ? lines : Buffer.concat([lines.subarray(0, left - 1), Buffer.from('\n')]);
   put(chunk);
   left -= chunk.length;

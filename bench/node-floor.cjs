@@ -1,4 +1,5 @@
-// The "Node floor": the least a Node Maildir writer can do. stdin -> tmp/ (O_EXCL) -> fsync -> link into new/ -> unlink.
+// The "Node floor": the least a Node Maildir writer can do durably, as vdeliver does it:
+// stdin -> tmp/ (O_EXCL) -> fsync -> link into new/ -> fsync new/ (so the link survives a crash) -> unlink.
 'use strict';
 const fs = require('node:fs');
 const dir = process.argv[2];
@@ -9,4 +10,7 @@ for (let pos = 0, n; (n = fs.readSync(0, buf, 0, buf.length, pos)) > 0; pos += n
 fs.fsyncSync(fd);
 fs.closeSync(fd);
 fs.linkSync(`${dir}/tmp/${name}`, `${dir}/new/${name}`);
+const newDir = fs.openSync(`${dir}/new`, 'r');
+fs.fsyncSync(newDir);
+fs.closeSync(newDir);
 fs.unlinkSync(`${dir}/tmp/${name}`);

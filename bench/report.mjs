@@ -1,6 +1,6 @@
 // The bench's printed output: one table in sections, each figure with its ratio to the Node floor
 // measured in the same run (always the last column), then the targets.
-const WHAT = 40;
+const WHAT = 48;
 const COL = 10;
 
 /** sections: [{ title, head: [column names, 'x floor'], rows: [[what, ...cells, ratio]] }] */
@@ -8,10 +8,18 @@ export function printTable(sections) {
   const width = Math.max(...sections.map((s) => s.head.length));
   const pad = (cells) => [...cells.slice(0, -1), ...Array(width - cells.length).fill(''), cells[cells.length - 1]];
   for (const { title, head, rows } of sections) {
-    console.log(`\n${title.padEnd(WHAT)}${pad(head).map((h) => h.padStart(COL)).join('')}`);
+    console.log(
+      `\n${title.padEnd(WHAT)}${pad(head)
+        .map((h) => h.padStart(COL))
+        .join('')}`,
+    );
     for (const [what, ...cells] of rows) {
       const ratio = cells.pop();
-      console.log(`  ${what.padEnd(WHAT - 2)}${pad([...cells, ratio.toFixed(2)]).map((c) => String(c).padStart(COL)).join('')}`);
+      console.log(
+        `  ${what.padEnd(WHAT - 2)}${pad([...cells, ratio.toFixed(2)])
+          .map((c) => String(c).padStart(COL))
+          .join('')}`,
+      );
     }
   }
   console.log('');

@@ -1,10 +1,27 @@
 // The bench's sandbox: base-user homes built the way test/helpers/home.ts builds them (the basic
-// fixture's passwd.cdb, the Maildirs the rows write to, a hook), the messages, the clean environment,
-// and the checks of everything that was delivered.
+// fixture's passwd.cdb or one vdeliver-admin built, the Maildirs the rows write to, a qmail root, a
+// hook), the programs under test, the messages, the clean environment, and the checks of everything
+// that was delivered.
 import { buildSync } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, chmodSync, closeSync, constants, copyFileSync, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  chmodSync,
+  closeSync,
+  constants,
+  copyFileSync,
+  fstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -12,6 +29,7 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const FLOOR = join(ROOT, 'bench', 'node-floor.cjs');
+export const RESCAN = join(ROOT, 'bench', 'rescan.cjs');
 export const MiB = 1 << 20;
 const SYSTEM_PATH = ['/usr/local/bin', '/usr/bin', '/bin'];
 export const PATH = [...(SYSTEM_PATH.includes(dirname(process.execPath)) ? [] : [dirname(process.execPath)]), ...SYSTEM_PATH].join(':'); // node for #!/usr/bin/env node
@@ -20,41 +38,87 @@ const SENDER = 'a@b.example';
 export function makeSandbox() {
   const dir = mkdtempSync(join(tmpdir(), 'vdeliver-bench-'));
   const etc = mkdirs(join(dir, 'etc')); // VDELIVER_CONFIG_DIR: empty, so only a home's own .vmailmgr/ counts
+  // <qmail-root>: vdeliver runs qmail-queue from there (as qmail's programs do), so it must exist.
+  const qmailRoot = join(dir, 'qmail');
+  writeFileSync(join(mkdirs(join(qmailRoot, 'control')), 'me'), 'mail.example.net\n');
   // qmail-local's environment from the project's own model of it (src/qmail/qmail-local-env.ts), not a copy.
   const bundle = join(dir, 'qmail-local-env.cjs');
-  buildSync({ entryPoints: [join(ROOT, 'src', 'qmail-local-env.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: bundle, logLevel: 'warning' });
+  buildSync({
+    entryPoints: [join(ROOT, 'src', 'qmail', 'qmail-local-env.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    outfile: bundle,
+    logLevel: 'warning',
+  });
   const { qmailLocalEnv } = createRequire(import.meta.url)(bundle);
 
-  /** A base-user home with `user`'s Maildir, and the environment qmail-local gives vdeliver for it. */
-  const home = (name, user, extra = {}) => {
+  /**
+   * A base-user home with `user`'s Maildir, and the environment qmail-local gives vdeliver for it.
+   * Its passwd.cdb is the basic fixture's (made by vmailmgr), or, given `usersFile`, the one the
+   * project's `vdeliver-admin build` makes from it.
+   */
+  const home = (name, user, extra = {}, usersFile = undefined) => {
     const path = join(dir, name);
     const maildir = maildirAt(join(path, 'users', user));
-    copyFileSync(join(ROOT, 'fixtures', 'vmailmgr', 'basic', 'passwd.cdb'), join(path, 'passwd.cdb'));
+    if (usersFile) buildTable(path, usersFile, etc);
+    else copyFileSync(join(ROOT, 'fixtures', 'vmailmgr', 'basic', 'passwd.cdb'), join(path, 'passwd.cdb'));
+    writeFileSync(join(mkdirs(join(path, '.vmailmgr')), 'qmail-root'), `${qmailRoot}\n`);
     const local = qmailLocalEnv({ user: 'vdomain', home: path, ext: user, host: 'example.com', sender: SENDER, date: new Date('2026-11-22T03:25:00Z') });
     const env = { PATH, ...local, VDELIVER_CONFIG_DIR: etc, ...extra };
     const sibling = (other) => maildirAt(join(path, 'users', other)); // for the floors: next to `user`'s on the disk
     return { home: path, maildir, sibling, env, added: Buffer.from(local.RPLINE + local.DTLINE), dtline: Buffer.from(local.DTLINE) };
   };
-  // The programs under test, copied as built (bin/vdeliver, its two bundles, the recorder): a
-  // concurrent `npm run build` (another session's `npm test`) rewrites dist/ in place, and a delivery
-  // that loaded a half-written dist/exec.cjs deferred with "run is not a function".
-  const copy = (from, to) => { mkdirs(dirname(to)); copyFileSync(from, to); chmodSync(to, 0o755); return to; };
-  const vdeliver = copy(join(ROOT, 'bin', 'vdeliver'), join(dir, 'app', 'bin', 'vdeliver'));
-  for (const f of ['vdeliver.cjs', 'exec.cjs']) copy(join(ROOT, 'dist', f), join(dir, 'app', 'dist', f));
+  // The programs under test, copied as built (bin/vdeliver; the loader, the bundle it compiles and
+  // that bundle's code cache; exec.cjs; the recorder): a concurrent `npm run build` (another session's
+  // `npm test`) replaces dist/ file by file, and a run mixing two builds measures neither.
+  const copy = (from, to) => {
+    mkdirs(dirname(to));
+    copyFileSync(from, to);
+    chmodSync(to, 0o755);
+    return to;
+  };
+  const shim = copy(join(ROOT, 'bin', 'vdeliver'), join(dir, 'app', 'bin', 'vdeliver'));
+  // The content-named bundle and its cache: whatever this build's loader names.
+  const named = readdirSync(join(ROOT, 'dist'))
+    .filter((f) => /^vdeliver-main\.[0-9a-f]{16}\.cjs(\.cache)?$/.test(f))
+    .sort();
+  const [loader, program] = ['vdeliver.cjs', ...named, 'exec.cjs'].map((f) => copy(join(ROOT, 'dist', f), join(dir, 'app', 'dist', f)));
   const recorder = copy(join(ROOT, 'test', 'doubles', 'qmail-queue-recorder'), join(dir, 'app', 'qmail-queue-recorder'));
-  return { dir, vdeliver, recorder, home, queueDir: (name) => mkdirs(join(dir, 'qq', name)) };
+  const emptyScript = join(dir, 'empty.js');
+  writeFileSync(emptyScript, '');
+  return { dir, shim, loader, program, recorder, emptyScript, home, queueDir: (name) => mkdirs(join(dir, 'qq', name)) };
 }
 
-/** `#!/bin/sh\nexit <code>` as the home's vdeliver-predeliver. */
-export function writeHook(home, code) {
+/** passwd.cdb in `home`, written by `vdeliver-admin build` from a users file (setup, not timed). */
+function buildTable(home, usersFile, etc) {
+  mkdirs(home);
+  const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'vdeliver-admin.cjs'), 'build', '--home', home, usersFile], {
+    encoding: 'utf8',
+    env: { PATH, VDELIVER_CONFIG_DIR: etc },
+  });
+  if (r.status !== 0) throw new Error(`vdeliver-admin build exited ${r.status}: ${r.stderr}`);
+}
+
+/** A shell script (`#!/bin/sh` + `body`) as the home's vdeliver-predeliver. */
+export function writeHook(home, body) {
   const path = join(mkdirs(join(home, '.vmailmgr')), 'vdeliver-predeliver');
-  writeFileSync(path, `#!/bin/sh\nexit ${code}\n`);
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
   chmodSync(path, 0o755);
 }
 
 /** The first executable `name` on PATH, or undefined. */
 export function which(name) {
-  return PATH.split(':').map((d) => join(d, name)).find((p) => { try { accessSync(p, constants.X_OK); return true; } catch { return false; } });
+  return PATH.split(':')
+    .map((d) => join(d, name))
+    .find((p) => {
+      try {
+        accessSync(p, constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
 }
 
 /**
@@ -63,7 +127,10 @@ export function which(name) {
  * parent's page tables (a 150 MiB parent made /bin/true cost 8 ms instead of 1.5). Returns its size and sha256.
  */
 export function writeMessage(path, size, subject) {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bench', 'make-message.mjs'), path, String(size), subject], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync(process.execPath, [join(ROOT, 'bench', 'make-message.mjs'), path, String(size), subject], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (r.status !== 0) throw new Error(`make-message.mjs exited ${r.status}`);
   return { path, size, sha256: r.stdout.trim() };
 }
@@ -79,7 +146,9 @@ export function writePrefixed(path, prefix, message) {
  * new/, each `added` + the message (size and sha256), and nothing in tmp/. Throws on anything else.
  */
 export function drainMaildir(maildir, count, added, message, label) {
-  const fail = (why) => { throw new Error(`${label}: ${why} (${maildir})`); };
+  const fail = (why) => {
+    throw new Error(`${label}: ${why} (${maildir})`);
+  };
   const names = readdirSync(join(maildir, 'new'));
   const tmp = readdirSync(join(maildir, 'tmp'));
   if (names.length !== count) fail(`${names.length} files in new/, expected ${count}`);
@@ -96,7 +165,9 @@ export function drainMaildir(maildir, count, added, message, label) {
 
 /** Check `count` recorded qmail-queue calls (message = DTLINE + the message, the envelope, its check), then remove them. */
 export function drainQueue(dir, count, dtline, message, envelope, label) {
-  const fail = (why) => { throw new Error(`${label}: ${why} (${dir})`); };
+  const fail = (why) => {
+    throw new Error(`${label}: ${why} (${dir})`);
+  };
   const calls = readdirSync(dir).filter((f) => f.endsWith('.json'));
   if (calls.length !== count) fail(`${calls.length} qmail-queue calls, expected ${count}`);
   for (const call of calls) {
@@ -118,7 +189,8 @@ function contentProblem(path, added, message) {
     const size = fstatSync(fd).size;
     if (size !== added.length + message.size) return `${size} bytes, expected ${added.length} + ${message.size}`;
     const head = Buffer.alloc(added.length);
-    if (added.length && (readSync(fd, head, 0, head.length, 0) !== head.length || !head.equals(added))) return `does not start with ${JSON.stringify(added.toString())}`;
+    if (added.length && (readSync(fd, head, 0, head.length, 0) !== head.length || !head.equals(added)))
+      return `does not start with ${JSON.stringify(added.toString())}`;
     const hash = createHash('sha256');
     for (let pos = added.length, n; (n = readSync(fd, buffer, 0, buffer.length, pos)) > 0; pos += n) hash.update(buffer.subarray(0, n));
     return hash.digest('hex') === message.sha256 ? undefined : 'the message part differs (sha256)';
