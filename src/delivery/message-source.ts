@@ -48,11 +48,15 @@ export class MessageSource {
     return readSync(this.fd, buffer, 0, buffer.length, position);
   }
 
-  /** The whole message as fresh buffers (safe to hand to a stream that keeps them a while). */
+  /**
+   * The whole message in blocks, all read into one buffer: a consumer must be done with a block
+   * before it asks for the next (qmail-queue's stream waits for each write to reach the kernel),
+   * so memory stays at one block whatever the message size.
+   */
   *chunks(): Generator<Buffer> {
+    const buffer = Buffer.allocUnsafe(Math.min(BLOCK_SIZE, Math.max(this.size, 4096)));
     let position = 0;
     for (;;) {
-      const buffer = Buffer.allocUnsafe(Math.min(BLOCK_SIZE, Math.max(this.size - position, 4096)));
       const n = this.read(buffer, position);
       if (n === 0) return;
       position += n;

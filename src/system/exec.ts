@@ -16,7 +16,7 @@ import { errnoName, errnoOf, errnoText } from './errno';
 export interface RunOptions {
   env: Record<string, string>;
   cwd: string;
-  /** A descriptor (the message file), or chunks to stream in with back-pressure. */
+  /** A descriptor (the message file), or chunks to stream in, each written before the next is asked for. */
   stdin: number | Iterable<Uint8Array>;
   /**
    * Bytes for the child to read on its fd 1, written only once stdin was written whole and
@@ -165,29 +165,23 @@ async function pump(source: Iterable<Uint8Array>, sink: Writable, kill: () => vo
       return errnoText(error).split(' ')[0];
     }
     if (step.done) break;
-    if (sink.destroyed) throw new Error('the child closed its input');
-    if (!sink.write(step.value)) await drained(sink);
+    // Wait until each chunk has reached the kernel: the source reuses its buffer for the next one.
+    await written(sink, step.value);
   }
   await finish(sink);
   return undefined;
 }
 
-function drained(sink: Writable): Promise<void> {
+function written(sink: Writable, chunk: Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => {
     if (sink.destroyed) return reject(new Error('the child closed its input'));
-    const cleanup = (): void => {
-      sink.off('drain', onDrain);
+    const onClose = (): void => reject(new Error('the child closed its input'));
+    sink.once('close', onClose);
+    sink.write(chunk, (error?: Error | null) => {
       sink.off('close', onClose);
-    };
-    const onDrain = (): void => {
-      cleanup();
-      resolve();
-    };
-    const onClose = (): void => {
-      cleanup();
-      reject(new Error('the child closed its input'));
-    };
-    sink.on('drain', onDrain).on('close', onClose);
+      if (error) reject(error);
+      else resolve();
+    });
   });
 }
 
