@@ -9,6 +9,7 @@ import type { MessageSource } from './message-source';
 import { defer, delivered, DeliveryFailure, failBounce, failDefer, type Outcome, skip } from '../qmail/outcome';
 import { makePlan, type Plan, postdeliverEnv } from './plan';
 import { afterCommit, checkQuota, type QuotaCheck } from './quota';
+import { openTally } from '../maildir/maildirsize';
 import { readRequest } from './request';
 import { quoteName } from '../qmail/status-line';
 
@@ -67,8 +68,7 @@ export async function deliver(input: DeliveryInput, observer: DeliveryObserver =
     const refusal = await predeliver(plan, request.home, message, input, observer);
     if (refusal) return { outcome: refusal, notes };
     const quota = enforceQuota(plan, message, input, observer);
-    await store(plan, message, input.naming, observer, notes);
-    if (quota) notes.push(...afterCommit(plan.maildir!.path, plan.quota!, quota, input.naming, input.now()));
+    await store(plan, message, input, observer, notes, quota);
     return { outcome: await postdeliver(plan, request.home, message, input, observer, notes), notes };
   } catch (error) {
     if (error instanceof DeliveryFailure) return { outcome: error.outcome, notes };
@@ -116,9 +116,9 @@ function enforceQuota(plan: Plan, message: MessageSource, input: DeliveryInput, 
   return check;
 }
 
-/** Stage the Maildir copy, forward, then commit: a failed forward leaves nothing in the Maildir. */
-async function store(plan: Plan, message: MessageSource, naming: Naming, observer: DeliveryObserver, notes: string[]): Promise<void> {
-  const staged = plan.maildir ? stage(plan.maildir.path, plan.maildir.prefix, message, naming) : undefined;
+/** Stage the Maildir copy, forward, then commit and count it: a failed forward leaves nothing in the Maildir. */
+async function store(plan: Plan, message: MessageSource, input: DeliveryInput, observer: DeliveryObserver, notes: string[], quota?: QuotaCheck): Promise<void> {
+  const staged = plan.maildir ? stage(plan.maildir.path, plan.maildir.prefix, message, input.naming) : undefined;
   try {
     if (plan.forward) await forward(plan.forward, message);
   } catch (error) {
@@ -127,9 +127,16 @@ async function store(plan: Plan, message: MessageSource, naming: Naming, observe
   }
   if (plan.forward) observer.forwarded?.();
   if (staged) {
-    const { warning } = commitAfterForward(staged, plan.forward !== undefined);
-    observer.stored?.(staged.newPath);
-    if (warning) notes.push(warning);
+    // Opened before the commit, so a rescan racing this delivery never counts it twice (maildirsize.ts).
+    const tally = quota?.usage ? openTally(staged.maildir) : undefined;
+    try {
+      const { warning } = commitAfterForward(staged, plan.forward !== undefined);
+      observer.stored?.(staged.newPath);
+      if (warning) notes.push(warning);
+      if (tally) notes.push(...afterCommit(staged.maildir, plan.quota!, quota!, tally, input.naming, input.now()));
+    } finally {
+      tally?.close();
+    }
   }
   if (plan.dropped) notes.push(plan.dropped);
 }

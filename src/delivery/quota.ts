@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fsPath, toBytes } from '../system/bytes';
 import { isErrno } from '../system/errno';
 import { randomTag } from '../system/files';
-import { appendMaildirSize, readMaildirSize, type Usage } from '../maildir/maildirsize';
+import { readMaildirSize, type Tally, type Usage } from '../maildir/maildirsize';
 import { commit, type Naming, stageBytes } from '../maildir/maildir-writer';
 import { effectiveHardQuota, judgeQuota, type QuotaDecision, type QuotaLimits } from './quota-rules';
 import { UNLIMITED } from '../vmailmgr/uint32';
@@ -61,20 +61,20 @@ const wouldRefuse = (quota: QuotaPlan, usage: Usage, message: number, stored: nu
   judgeQuota(quota.limits, message, stored, () => usage, quota.allowance).kind === 'refuse';
 
 /**
- * After the commit: count the stored message in maildirsize (one O_APPEND line), and store the
- * warning message when usage has crossed the percentage, at most once per interval. Returns
- * warnings: nothing here may undo the delivery.
+ * After the commit: count the stored message through the tally opened before it (one O_APPEND
+ * line), and store the warning message when usage has crossed the percentage, at most once per
+ * interval. Returns warnings: nothing here may undo the delivery.
  */
-export function afterCommit(maildir: string, quota: QuotaPlan, check: QuotaCheck, naming: Naming, nowMs: number): string[] {
+export function afterCommit(maildir: string, quota: QuotaPlan, check: QuotaCheck, tally: Tally, naming: Naming, nowMs: number): string[] {
   if (!check.usage) return [];
   const notes: string[] = [];
-  const appended = appendMaildirSize(maildir, check.stored, 1);
+  const appended = tally.add(check.stored, 1);
   if (appended) notes.push(appended);
   const usage = { bytes: check.usage.bytes + check.stored, count: check.usage.count + 1 };
   if (quota.warning && crossed(quota, usage) && warnNow(maildir, quota.warning.intervalMs, nowMs)) {
     try {
       commit(stageBytes(maildir, toBytes(quota.warning.template), naming));
-      const warned = appendMaildirSize(maildir, toBytes(quota.warning.template).length, 1);
+      const warned = tally.add(toBytes(quota.warning.template).length, 1);
       if (warned) notes.push(warned);
     } catch {
       notes.push(`vdeliver: warning: could not store the quota warning in ${maildir}`);

@@ -91,63 +91,147 @@ function parse(text: string, definition: string): { usage: Usage; lines: number 
 }
 
 /**
- * Add one delivery's figures with a single O_APPEND write, so concurrent deliveries never lose a
- * line. Returns a warning instead of throwing: the message is already delivered.
+ * Where one delivery counts itself. It is opened just before the commit (the link into new/) and
+ * written just after, and the file's identity is checked once more after the write. That order is
+ * what keeps the figures exact while a rescan races the delivery:
+ * - a rescan that counted the message ran after the link, so after the open: the line went to the
+ *   file that rescan replaced, and is not counted twice;
+ * - a rescan that missed the message and replaced the file after the open has dropped the line:
+ *   the identity check sees the new file and removes it, so the next delivery counts afresh;
+ * - a rescan that missed the message and replaced the file before the open gets the line.
+ * The rescan's own rule (`settled`) covers a link while it counts.
  */
-export function appendMaildirSize(maildir: string, bytes: number, count: number): string | undefined {
+export interface Tally {
+  /** Count a stored message; a warning instead of a throw: the message is delivered already. */
+  add(bytes: number, count: number): string | undefined;
+  close(): void;
+}
+
+export function openTally(maildir: string): Tally {
   const path = join(maildir, MAILDIRSIZE);
+  let fd: number | undefined;
+  let opened: { dev: number; ino: number } | undefined;
+  let unusable = false;
   try {
-    const fd = openSync(fsPath(path), constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-    try {
-      const line = Buffer.from(`${bytes} ${count}\n`);
-      if (writeSync(fd, line) !== line.length) return `vdeliver: warning: a short write to ${path}; its next rescan repairs it`;
-    } finally {
-      closeSync(fd);
-    }
+    fd = openSync(fsPath(path), constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    opened = fstatSync(fd);
   } catch (error) {
-    // Gone (a rescan raced us and removed it): the next delivery rescans.
-    if (isErrno(error, 'ENOENT')) return undefined;
-    return `vdeliver: warning: could not update ${path}; its next rescan repairs it`;
+    // Gone (a rescan gave up on it): the next delivery counts afresh, this one included.
+    unusable = !isErrno(error, 'ENOENT');
   }
-  return undefined;
+  return {
+    add(bytes, count) {
+      let written = !unusable;
+      if (fd !== undefined && written) {
+        const line = Buffer.from(`${bytes} ${count}\n`);
+        try {
+          written = writeSync(fd, line) === line.length;
+        } catch {
+          written = false;
+        }
+      }
+      if (written && sameFile(path, opened)) return undefined;
+      // A figure is missing or may be counted twice: no figures rather than wrong ones.
+      return removeFigures(path) ? undefined : `vdeliver: warning: could not update ${path}; its next rescan repairs it`;
+    },
+    close() {
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+    },
+  };
+}
+
+function sameFile(path: string, opened: { dev: number; ino: number } | undefined): boolean {
+  try {
+    const now = lstatSync(fsPath(path));
+    return opened !== undefined && now.ino === opened.ino && now.dev === opened.dev;
+  } catch (error) {
+    return opened === undefined && isErrno(error, 'ENOENT');
+  }
+}
+
+/** Remove the file: the next delivery then counts the mailbox afresh. */
+function removeFigures(path: string): boolean {
+  try {
+    unlinkSync(fsPath(path));
+    return true;
+  } catch (error) {
+    return isErrno(error, 'ENOENT');
+  }
 }
 
 /**
  * The Maildir++ recalculation: count new/ and cur/ of the Maildir and of every folder but Trash,
  * sizes from `,S=<bytes>` in the name where a Maildir++ writer put it (no stat needed), then write
- * a fresh file atomically. If a directory changed while we counted, count once more; if it changes
- * again, remove the file so the next delivery counts afresh (its figures would be off).
+ * a fresh file atomically. The count is kept only if it has `settled`; otherwise count once more
+ * after a pause, and if the mailbox still moves, remove the file so a later delivery counts afresh.
  * `persist: false` only counts (a dry run changes nothing).
  */
 export function recalculate(maildir: string, definition: string, persist = true): Usage {
   for (let attempt = 1; ; attempt++) {
+    const started = Date.now();
     const { usage, times } = scan(maildir);
     if (!persist) return usage;
     const written = writeCache(maildir, definition, usage);
-    if (!written || unchanged(maildir, times)) return usage;
+    const unsettled = written ? unsettledFor(maildir, times, started) : 0;
+    if (unsettled === 0) return usage;
     if (attempt >= 2) {
-      try {
-        unlinkSync(fsPath(join(maildir, MAILDIRSIZE)));
-      } catch {
-        /* already gone */
-      }
+      removeFigures(join(maildir, MAILDIRSIZE));
       return usage;
     }
+    pause(unsettled);
   }
 }
 
+/**
+ * A directory's time comes from the kernel's coarse clock, up to a tick (1 to 10 ms) behind the
+ * real one, and two changes within a tick leave the same time. So a time that did not change proves
+ * nothing; a time older than the start of the count by more than a tick proves that the directory
+ * has not changed since.
+ */
+const CLOCK_TICK_MS = 20;
+
+/**
+ * 0 when every counted directory is unchanged since `started` (and no folder came or went), so the
+ * count is exact; otherwise how long to wait until the newest change is a tick old.
+ */
+function unsettledFor(maildir: string, times: Map<string, number | undefined>, started: number): number {
+  const now = countedDirectories(maildir);
+  if (now.length !== times.size || !now.every((dir) => times.has(dir))) return CLOCK_TICK_MS;
+  let newest = -Infinity;
+  for (const dir of now) {
+    let mtimeMs: number | undefined;
+    try {
+      mtimeMs = statSync(fsPath(dir)).mtimeMs;
+    } catch {
+      mtimeMs = undefined;
+    }
+    if (mtimeMs !== times.get(dir)) return CLOCK_TICK_MS;
+    if (mtimeMs !== undefined) newest = Math.max(newest, mtimeMs);
+  }
+  if (newest < started - CLOCK_TICK_MS) return 0;
+  return Math.min(2 * CLOCK_TICK_MS, Math.max(1, Math.ceil(newest + CLOCK_TICK_MS + 1 - Date.now())));
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+const pause = (ms: number) => Atomics.wait(sleeper, 0, 0, ms);
+
 const SIZE_IN_NAME = /,S=(\d+)(?:[:,]|$)/;
 
-function scan(maildir: string): { usage: Usage; times: Map<string, number> } {
+function scan(maildir: string): { usage: Usage; times: Map<string, number | undefined> } {
   const usage = { bytes: 0, count: 0 };
-  const times = new Map<string, number>();
+  // Each counted directory's time before it was read; undefined for one that is not there.
+  const times = new Map<string, number | undefined>();
   for (const dir of countedDirectories(maildir)) {
     let names: string[];
     try {
       times.set(dir, statSync(fsPath(dir)).mtimeMs);
       names = readdirSync(fsPath(dir), { encoding: 'latin1' });
     } catch (error) {
-      if (isErrno(error, 'ENOENT', 'ENOTDIR')) continue; // a folder removed while we count
+      if (isErrno(error, 'ENOENT', 'ENOTDIR')) {
+        times.set(dir, undefined); // a folder removed while we count
+        continue;
+      }
       throw uncountable(dir, error);
     }
     for (const name of names) {
@@ -189,22 +273,6 @@ function countedDirectories(maildir: string): string[] {
     dirs.push(join(maildir, entry, 'new'), join(maildir, entry, 'cur'));
   }
   return dirs;
-}
-
-/** Whether every counted directory still has the time it had when it was counted (one by one: coarse clocks tie). */
-function unchanged(maildir: string, times: Map<string, number>): boolean {
-  const now = countedDirectories(maildir);
-  // A folder that came (its directories have no time here) or went (fewer directories) is a change.
-  return (
-    now.length >= times.size &&
-    now.every((dir) => {
-      try {
-        return statSync(fsPath(dir)).mtimeMs === times.get(dir);
-      } catch {
-        return !times.has(dir);
-      }
-    })
-  );
 }
 
 /**

@@ -122,16 +122,10 @@ test('crossing the warning percentage stores the warning once per interval', () 
   expect(inNew(t)).toHaveLength(5);
   // The warning counts too: the figures equal a fresh count.
   const maildir = join(t.home, 'users', 'carol');
-  const sum = readFileSync(join(maildir, MAILDIRSIZE), 'utf8')
-    .trim()
-    .split('\n')
-    .slice(1)
-    .map((l) => l.trim().split(/\s+/).map(Number))
-    .reduce(([b, c], [db, dc]) => [b + db, c + dc], [0, 0]);
-  expect({ bytes: sum[0], count: sum[1] }).toEqual(recalculate(maildir, '10000S'));
+  expect(figures(maildir)).toEqual(recalculate(maildir, '10000S', false));
 });
 
-test('8 parallel writers x 200 deliveries: the file adds up to a fresh recalculation', async () => {
+test('8 parallel writers x 200 deliveries: the figures add up to a fresh count, or are gone to be counted afresh', async () => {
   const t = home({ hardquota: 1000 * 1000 * 1000, msgcount: 100000 });
   const messagePath = join(t.root, 'message');
   writeFileSync(messagePath, message(300));
@@ -143,14 +137,26 @@ test('8 parallel writers x 200 deliveries: the file adds up to a fresh recalcula
   expect(await Promise.all(Array.from({ length: 8 }, writer))).toEqual(Array(8).fill(0));
   const maildir = join(t.home, 'users', 'carol');
   expect(inNew(t)).toHaveLength(1600);
-  const lines = readFileSync(join(maildir, MAILDIRSIZE), 'utf8')
-    .trim()
-    .split('\n')
-    .slice(1)
-    .map((l) => l.trim().split(/\s+/).map(Number));
-  const sum = lines.reduce(([b, c], [db, dc]) => [b + db, c + dc], [0, 0]);
-  expect({ bytes: sum[0], count: sum[1] }).toEqual(recalculate(maildir, '1000000000S,100000C'));
+  const definition = '1000000000S,100000C';
+  // Rescans raced deliveries all along (the file passes 5120 bytes every ~850 lines). What is left
+  // must be exact, or absent (a delivery that could not be sure removed it).
+  if (existsSync(join(maildir, MAILDIRSIZE))) expect(figures(maildir)).toEqual(recalculate(maildir, definition, false));
+  // One more delivery in a quiet mailbox leaves the file, and it adds up.
+  expect(runVdeliver(t, env(t), [], message(300)).status).toBe(0);
+  expect(figures(maildir)).toEqual(recalculate(maildir, definition, false));
+  expect(figures(maildir).count).toBe(1601);
 }, 300000);
+
+/** The sum of the maildirsize figure lines. */
+function figures(maildir: string): { bytes: number; count: number } {
+  const lines = readFileSync(join(maildir, MAILDIRSIZE), 'latin1').trim().split('\n').slice(1);
+  const sum = { bytes: 0, count: 0 };
+  for (const [bytes, count] of lines.map((l) => l.trim().split(/\s+/).map(Number))) {
+    sum.bytes += bytes;
+    sum.count += count;
+  }
+  return sum;
+}
 
 test('vdeliver-admin test shows the decision and its figures; its dry run writes no maildirsize', () => {
   const t = home({ msgcount: 1 });

@@ -1,8 +1,8 @@
 /** vcheckquota's rules as a table, and the Maildir++ maildirsize cache against real files and Courier's tools. */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { appendMaildirSize, MAILDIRSIZE, readMaildirSize, recalculate, type Usage } from '../../src/maildir/maildirsize';
+import { MAILDIRSIZE, openTally, readMaildirSize, recalculate, type Usage } from '../../src/maildir/maildirsize';
 import { quotaDefinition } from '../../src/delivery/quota';
 import { judgeQuota, type QuotaLimits } from '../../src/delivery/quota-rules';
 import { UNLIMITED as U } from '../../src/vmailmgr/uint32';
@@ -89,7 +89,7 @@ describe('maildirsize', () => {
   test('appends add up, and a changed definition, a corrupt line, a cut-short line, a symlink or 5120 bytes force a rescan', () => {
     const m = maildirsize('10000S', '10 1\n20 1\n');
     expect(readMaildirSize(m, '10000S', Date.now(), never)).toEqual({ usage: { bytes: 30, count: 2 } });
-    appendMaildirSize(m, 5, 1);
+    expect(count(m, 5)).toBeUndefined();
     expect(readMaildirSize(m, '10000S', Date.now(), never)).toEqual({ usage: { bytes: 35, count: 3 } });
     expect(readMaildirSize(m, '20000S', Date.now(), never).recalculated).toBe('its limits differ from the record');
     expect(readMaildirSize(maildirsize('1S', '1 1\nx y\n'), '1S', Date.now(), never).recalculated).toBe('corrupt');
@@ -112,6 +112,60 @@ describe('maildirsize', () => {
     expect(readMaildirSize(maildirsize('100S', '250 1\n250 1\n'), '100S', Date.now(), over).recalculated).toBe('over quota by its figures');
   });
 
+  /** One delivery's count, opened and written as a delivery does around its commit. */
+  function count(m: string, bytes: number): string | undefined {
+    const tally = openTally(m);
+    try {
+      return tally.add(bytes, 1);
+    } finally {
+      tally.close();
+    }
+  }
+
+  test('a tally whose file a rescan replaced or created after it was opened removes the file instead of guessing', () => {
+    const replaced = maildirsize('1000S', '10 1\n');
+    const early = openTally(replaced);
+    recalculateAfterATick(replaced);
+    expect(early.add(10, 1)).toBeUndefined();
+    early.close();
+    expect(existsSync(join(replaced, MAILDIRSIZE))).toBe(false);
+
+    const created = maildir();
+    const before = openTally(created); // no file yet
+    recalculateAfterATick(created);
+    expect(before.add(10, 1)).toBeUndefined();
+    before.close();
+    expect(existsSync(join(created, MAILDIRSIZE))).toBe(false);
+
+    const opened = maildirsize('1000S', '10 1\n');
+    const same = openTally(opened);
+    expect(same.add(7, 1)).toBeUndefined();
+    same.close();
+    expect(readFileSync(join(opened, MAILDIRSIZE), 'utf8')).toBe('1000S\n10 1\n7 1\n');
+  });
+
+  function recalculateAfterATick(m: string): void {
+    const old = new Date(Date.now() - 60000);
+    for (const sub of ['new', 'cur']) utimesSync(join(m, sub), old, old);
+    recalculate(m, '1000S');
+    expect(existsSync(join(m, MAILDIRSIZE))).toBe(true);
+  }
+
+  test('a rescan keeps its count only once the mailbox has settled: a recent change waits a tick, a moving one removes the file', () => {
+    const recent = maildir();
+    writeFileSync(join(recent, 'new', '1.M1P1.host,S=10'), 'x'.repeat(10)); // new/ changed just now
+    expect(recalculate(recent, '1000S')).toEqual({ bytes: 10, count: 1 });
+    expect(readFileSync(join(recent, MAILDIRSIZE), 'utf8')).toBe('1000S\n10 1\n');
+
+    // A time ahead of the clock never looks settled: the count is used but not kept.
+    const moving = maildir();
+    writeFileSync(join(moving, 'new', '1.M1P1.host,S=10'), 'x'.repeat(10));
+    const ahead = new Date(Date.now() + 3600000);
+    utimesSync(join(moving, 'new'), ahead, ahead);
+    expect(recalculate(moving, '1000S')).toEqual({ bytes: 10, count: 1 });
+    expect(existsSync(join(moving, MAILDIRSIZE))).toBe(false);
+  });
+
   function maildirsize(definition: string, lines: string): string {
     const m = maildir();
     writeFileSync(join(m, MAILDIRSIZE), `${definition}\n${lines}`);
@@ -126,8 +180,10 @@ describe('maildirsize', () => {
     // Courier's file, as deliverquota left it, read by us.
     expect(readMaildirSize(m, '100000S,50C', Date.now(), never)).toEqual({ usage: { bytes: 16 + 20, count: 2 } });
     // Ours continued by deliverquota: the same totals.
-    appendMaildirSize(m, 40, 1);
+    const tally = openTally(m);
     writeFileSync(join(m, 'new', `9.M9P9.host,S=40`), 'x'.repeat(40));
+    expect(tally.add(40, 1)).toBeUndefined();
+    tally.close();
     expect(spawnSync('deliverquota', [m], { input: 'Subject: t\n\nthree\n' }).status).toBe(0);
     expect(readMaildirSize(m, '100000S,50C', Date.now(), never).usage).toEqual(recalculate(join(m), '100000S,50C'));
     expect(readMaildirSize(m, '100000S,50C', Date.now(), never).usage).toEqual({ bytes: 16 + 20 + 40 + 18, count: 4 });
