@@ -213,8 +213,9 @@ function unsettledFor(maildir: string, times: Map<string, number | undefined>, s
   return Math.min(2 * CLOCK_TICK_MS, Math.max(1, Math.ceil(newest + CLOCK_TICK_MS + 1 - Date.now())));
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-const pause = (ms: number) => Atomics.wait(sleeper, 0, 0, ms);
+/** A synchronous sleep: the delivery path is synchronous here, and a rescan that has to wait is rare. */
+let sleeper: Int32Array | undefined;
+const pause = (ms: number) => Atomics.wait((sleeper ??= new Int32Array(new SharedArrayBuffer(4))), 0, 0, ms);
 
 const SIZE_IN_NAME = /,S=(\d+)(?:[:,]|$)/;
 
