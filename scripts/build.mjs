@@ -52,7 +52,8 @@ for (const name of readdirSync('dist')) if (/^vdeliver-main\./.test(name) && !na
 
 /**
  * One plain delivery into a throwaway Maildir, with the loader told to save V8's code cache at
- * exit: the cache then holds every function a plain delivery runs, compiled.
+ * exit: the cache then holds every function a plain delivery runs, compiled. Quotas are enforced
+ * in it (a limit and the config item), so their code is in the cache too: the examples turn them on.
  */
 function writeCodeCache(loader, cache) {
   const sandbox = mkdtempSync(join(tmpdir(), 'vdeliver-build-'));
@@ -60,7 +61,8 @@ function writeCodeCache(loader, cache) {
     const home = join(sandbox, 'home');
     for (const sub of ['tmp', 'new', 'cur']) mkdirSync(join(home, 'users', 'warm', sub), { recursive: true });
     mkdirSync(join(home, '.vmailmgr'));
-    writeFileSync(join(sandbox, 'users.tsv'), 'warm\t*\t./users/warm\t\t1\t1\t-\t-\t-\t-\t0\t-\t\n');
+    writeFileSync(join(home, '.vmailmgr', 'vdeliver-enforce-quotas'), '1\n');
+    writeFileSync(join(sandbox, 'users.tsv'), 'warm\t*\t./users/warm\t\t1\t1\t1000000\t-\t-\t-\t0\t-\t\n');
     const admin = spawnSync(process.execPath, ['dist/vdeliver-admin.cjs', 'build', '--home', home, join(sandbox, 'users.tsv')], {
       encoding: 'utf8',
       env: { PATH: process.env.PATH, VDELIVER_CONFIG_DIR: sandbox },
