@@ -1,5 +1,8 @@
-import { accessSync, constants } from 'node:fs';
+import { accessSync, closeSync, constants } from 'node:fs';
 import { fsPath, toBytes } from '../system/bytes';
+import type { RunResult } from '../system/child-command';
+import { anonymousFile, readToEnd, scratchDir, writeAll } from '../system/files';
+import { runToExit } from '../system/run-to-exit';
 import { errnoText } from '../system/errno';
 import type { MessageSource } from './message-source';
 import { failBounce, failDefer } from '../qmail/outcome';
@@ -39,23 +42,14 @@ export const envelope = (sender: string, recipients: string[]): Buffer => toByte
 
 /**
  * Queue one copy for all recipients through a single qmail-queue run: the message (DTLINE first)
- * streamed on fd 0, then the envelope on fd 1, written only once the whole message is written and
- * fd 0 closed, as qmail.c does. If we die at any point before that, qmail-queue finds no complete
- * envelope and queues nothing (it exits 54), so a kill never queues a truncated copy.
- * qmail-queue's exit code is read with qmail's own table.
+ * on fd 0, then the envelope on fd 1, which qmail-queue reads only once fd 0 has ended, as
+ * qmail.c sends them. A copy is never queued cut off: either qmail-queue gets the whole copy as
+ * a file before it starts, or (queueStreaming) the envelope is written only once the whole
+ * message is. qmail-queue's exit code is read with qmail's own table.
  */
 export async function forward(plan: ForwardPlan, message: MessageSource): Promise<void> {
   if (plan.unresolved) throw failDefer(plan.unresolved);
-  // Loaded here only (a build puts it in a file of its own): a plain delivery never needs it.
-  const { run } = require('../system/exec') as typeof import('../system/exec');
-  const result = await run(plan.qmailQueue, {
-    stdin: withPrefix(toBytes(plan.dtline), message),
-    afterInput: envelope(plan.sender, plan.recipients),
-    env: plan.env,
-    cwd: plan.cwd,
-    timeoutMs: plan.timeoutMs,
-    errorChannel: true,
-  });
+  const result = queueFromFiles(plan, message) ?? (await queueStreaming(plan, message));
   // vmailmgr says "exited with an error" here too (its child exits 111); admins grep for those words.
   if (result.startError) throw failDefer(`vdeliver: qmail-queue exited with an error! cannot run ${plan.qmailQueue}: ${result.startError} (#4.3.0)`);
   if (result.sourceError) throw failDefer(`vdeliver: cannot read the message: ${result.sourceError} (#4.3.0)`);
@@ -77,6 +71,77 @@ export function checkForward(plan: ForwardPlan): void {
   } catch (error) {
     throw failDefer(`vdeliver: qmail-queue exited with an error! cannot run ${plan.qmailQueue}: ${errnoText(error).split(' ')[0]} (#4.3.0)`, error);
   }
+}
+
+/**
+ * Up to this size a copy is handed over whole whichever way it goes (a pipe holds 64 KiB), so a
+ * kill of vdeliver after qmail-queue started queues the whole copy in both ways: it is given
+ * as files, started and waited for without loading Node's child-process and stream modules.
+ */
+const FILE_HANDOVER_MAX = 64 * 1024;
+
+/**
+ * The copy and the envelope as unnamed files, complete before qmail-queue starts; then it must
+ * have read both to their end (a qmail-queue that exits 0 without reading them queued nothing
+ * whole). undefined when the copy is too large for this or the files cannot be made: stream it.
+ */
+function queueFromFiles(plan: ForwardPlan, message: MessageSource): RunResult | undefined {
+  const dtline = toBytes(plan.dtline);
+  if (dtline.length + message.size > FILE_HANDOVER_MAX) return undefined;
+  const files: number[] = [];
+  let copy: number;
+  let envelopeFile: number;
+  const scratch = scratchDir();
+  try {
+    copy = dtline.length === 0 ? message.openFresh() : prefixedCopy(anonymousFile(scratch), dtline, message);
+    files.push(copy);
+    files.push((envelopeFile = anonymousFile(scratch)));
+    writeAll(envelopeFile, envelope(plan.sender, plan.recipients), 0);
+  } catch {
+    // $TMPDIR full or not writable, or the message unreadable: the streaming way says which.
+    for (const fd of files) closeSync(fd);
+    return undefined;
+  }
+  try {
+    const options = { stdin: copy, envelope: envelopeFile, env: plan.env, cwd: plan.cwd, timeoutMs: plan.timeoutMs, errorChannel: true, scratch };
+    const result = runToExit(plan.qmailQueue, options);
+    if (result && result.exitCode === 0) result.inputFailed = !readToEnd(copy) || !readToEnd(envelopeFile);
+    return result;
+  } finally {
+    for (const fd of files) closeSync(fd);
+  }
+}
+
+function prefixedCopy(fd: number, prefix: Buffer, message: MessageSource): number {
+  try {
+    writeAll(fd, prefix, 0);
+    let position = prefix.length;
+    for (const chunk of message.chunks()) {
+      writeAll(fd, chunk, position);
+      position += chunk.length;
+    }
+    return fd;
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+}
+
+/**
+ * The message streamed into a pipe (node:child_process, loaded from a file of its own), and the
+ * envelope written only once the whole message is written and fd 0 closed. If we die before
+ * that, qmail-queue finds no complete envelope and queues nothing (it exits 54).
+ */
+function queueStreaming(plan: ForwardPlan, message: MessageSource): Promise<RunResult> {
+  const { run } = require('../system/exec') as typeof import('../system/exec');
+  return run(plan.qmailQueue, {
+    stdin: withPrefix(toBytes(plan.dtline), message),
+    afterInput: envelope(plan.sender, plan.recipients),
+    env: plan.env,
+    cwd: plan.cwd,
+    timeoutMs: plan.timeoutMs,
+    errorChannel: true,
+  });
 }
 
 function* withPrefix(prefix: Buffer, message: MessageSource): Generator<Buffer> {

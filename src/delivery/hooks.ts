@@ -7,6 +7,9 @@ import type { Config } from '../vmailmgr/config';
 import { errnoText, isErrno } from '../system/errno';
 import { failDefer } from '../qmail/outcome';
 import { quoteName } from '../qmail/status-line';
+import type { RunResult } from '../system/child-command';
+import { scratchDir } from '../system/files';
+import { runToExit } from '../system/run-to-exit';
 
 export type HookName = 'vdeliver-predeliver' | 'vdeliver-postdeliver';
 
@@ -44,8 +47,8 @@ export interface HookRun {
 
 /**
  * Run a chain of hooks: no arguments, cwd $HOME, the given environment, the whole message on
- * stdin from byte 0 for each one, output straight to ours (qmail logs it). The chain stops at
- * the first hook that does not say "continue".
+ * stdin from byte 0 for each one, its output passed on to ours when it exits (qmail logs it).
+ * The chain stops at the first hook that does not say "continue".
  */
 export async function runHooks(
   paths: string[],
@@ -55,16 +58,16 @@ export async function runHooks(
   timeoutMs: number | undefined,
   captureOutput = false,
 ): Promise<HookRun[]> {
-  // No hook, no child-process machinery: loading it costs more than a whole plain delivery.
   if (paths.length === 0) return [];
-  // Loaded here only (a build puts it in a file of its own): a plain delivery never needs it.
-  const { run } = require('../system/exec') as typeof import('../system/exec');
   const runs: HookRun[] = [];
   for (const path of paths) {
     const stdin = message.openFresh();
-    let result;
+    let result: RunResult;
     try {
-      result = await run(path, { stdin, env, cwd, timeoutMs, captureOutput });
+      const options = { stdin, env, cwd, timeoutMs, captureOutput };
+      // Through pipes (node:child_process, a file of its own) only when no output file can be made.
+      result =
+        runToExit(path, { ...options, scratch: scratchDir() }) ?? (await (require('../system/exec') as typeof import('../system/exec')).run(path, options));
     } finally {
       closeSync(stdin);
     }

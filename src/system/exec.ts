@@ -1,8 +1,9 @@
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync, writeSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import { toText } from './bytes';
-import { errnoName, errnoOf, errnoText } from './errno';
+import { command, relay, type RunResult, startFailure } from './child-command';
+import { errnoOf, errnoText } from './errno';
+
+export type { RunResult } from './child-command';
 
 /**
  * The one place child processes are started. Every run has an explicit environment, working
@@ -31,22 +32,6 @@ export interface RunOptions {
   errorChannel?: boolean;
 }
 
-export interface RunResult {
-  /** undefined when the child was killed or never started. */
-  exitCode: number | undefined;
-  signal?: string;
-  timedOut: boolean;
-  /** Why the child could not be started (ENOENT, EACCES...), if it could not. */
-  startError?: string;
-  /** We could not hand over all of stdin or afterInput (the child stopped reading: EPIPE, early exit). */
-  inputFailed: boolean;
-  /** Reading our own input failed; the child was killed before it could see a (false) end of input. */
-  sourceError?: string;
-  errorChannel: string;
-  /** What the child printed, when captured. */
-  output?: string;
-}
-
 /**
  * After the child exits, how long its output pipe may stay open. A background process the child
  * left holding it would otherwise keep qmail's delivery slot busy long after we are done.
@@ -64,7 +49,7 @@ export function run(path: string, options: RunOptions): Promise<RunResult> {
     child = spawn(file, args, { stdio, env, cwd, detached: true });
   } catch (error) {
     // spawn() throws some errors (ENOTDIR, ELOOP, E2BIG...) instead of emitting them.
-    return Promise.resolve(startFailure(error, cwd));
+    return Promise.resolve(startFailure(errnoOf(error) ?? 0, options.cwd));
   }
   const printed: Buffer[] = [];
   const channel: Buffer[] = [];
@@ -112,7 +97,7 @@ export function run(path: string, options: RunOptions): Promise<RunResult> {
         output: options.captureOutput ? Buffer.concat(printed).toString('latin1') : undefined,
       });
     child.on('error', (error: NodeJS.ErrnoException) => {
-      if (child.pid === undefined) done(undefined, undefined, startFailure(error, cwd).startError);
+      if (child.pid === undefined) done(undefined, undefined, startFailure(errnoOf(error) ?? 0, options.cwd).startError);
     });
     child.on('exit', (code, signal) => {
       // It has exited: whatever happens to its output pipes now, it was not killed for taking too long.
@@ -132,19 +117,6 @@ export function run(path: string, options: RunOptions): Promise<RunResult> {
     if (timer) clearTimeout(timer);
     return { ...done, inputFailed: inputFailed && done.startError === undefined, sourceError };
   });
-}
-
-/** Why a child could not be started, naming the working directory when that is what is missing. */
-function startFailure(error: unknown, cwd: string): RunResult {
-  const name = errnoName(errnoOf(error) ?? 0);
-  const missingDir = (name === 'ENOENT' || name === 'ENOTDIR') && !existsSync(cwd);
-  return {
-    exitCode: undefined,
-    timedOut: false,
-    inputFailed: false,
-    errorChannel: '',
-    startError: missingDir ? `${name} (no working directory ${cwd})` : name,
-  };
 }
 
 /**
@@ -199,15 +171,6 @@ function finish(sink: Writable, last?: Buffer): Promise<void> {
   });
 }
 
-/** Our fd 1 is qmail's log pipe: pass the child's output straight on. */
-function relay(chunk: Buffer): void {
-  try {
-    for (let done = 0; done < chunk.length;) done += writeSync(1, chunk, done);
-  } catch {
-    // Nobody reads our output any more: the child's words are lost, the delivery is not.
-  }
-}
-
 function killGroup(child: ChildProcess): void {
   if (child.pid === undefined) return;
   try {
@@ -220,40 +183,6 @@ function killGroup(child: ChildProcess): void {
     }
   }
 }
-
-/**
- * Node hands a child's path, cwd and environment over as UTF-8, so bytes that are not valid
- * UTF-8 cannot be passed directly. Those rare values go through /bin/sh, which rebuilds each one
- * from octal escapes with printf and then execs the program, so the child gets the exact bytes.
- */
-function command(path: string, env: Record<string, string>, cwd: string): { file: string; args: string[]; env: Record<string, string>; cwd: string } {
-  const textEnv: Record<string, string> = {};
-  const exact: Array<[string, string]> = [];
-  for (const [name, value] of Object.entries(env)) {
-    const key = toText(name);
-    if (key === undefined) continue; // a name that is not text cannot be a shell variable either
-    const text = toText(value);
-    // Only a shell name can be exported by the shell; any other keeps Node's (UTF-8) form.
-    if (text === undefined && SHELL_NAME.test(key)) exact.push([key, value]);
-    else textEnv[key] = text ?? Buffer.from(value, 'latin1').toString('utf8');
-  }
-  const file = toText(path);
-  const dir = toText(cwd);
-  if (file !== undefined && dir !== undefined && exact.length === 0) return { file, args: [], env: textEnv, cwd: dir };
-  const lines = exact.map(([name, value]) => `${assign('vdeliver_value', value)} export ${name}="\${vdeliver_value%x}"`);
-  lines.push(
-    'unset vdeliver_value',
-    `${assign('vdeliver_dir', cwd)} cd "\${vdeliver_dir%x}" 2>/dev/null || exit 111`,
-    `${assign('vdeliver_program', path)} exec "\${vdeliver_program%x}"`,
-  );
-  return { file: '/bin/sh', args: ['-c', lines.join('\n')], env: textEnv, cwd: '/' };
-}
-
-const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** `name=$(printf '\ooo...x');`: the x keeps command substitution from dropping trailing newlines. */
-const assign = (name: string, value: string): string =>
-  `${name}=$(printf '${[...value].map((c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`).join('')}x');`;
 
 /**
  * Run a program to its end with our own stdin, stdout and stderr, as another user (vdeliver-admin,

@@ -1,6 +1,7 @@
-import { closeSync, constants, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fsPath } from './bytes';
+import { fromText, fsPath } from './bytes';
 import { isErrno } from './errno';
 
 /** Reads and writes of a message go in blocks this large: big messages stay fast, memory stays flat; small ones get a buffer their own size. */
@@ -53,6 +54,31 @@ export function createExclusive(
 /** A private temporary file (mode 0600) in `dir`, open for reading and writing. */
 export const temporaryFile = (dir: string, prefix: string): { fd: number; path: string } =>
   createExclusive(dir, () => `${prefix}-${randomTag()}`, 0o600, constants.O_RDWR);
+
+/** $TMPDIR (or /tmp) as a byte string, like every other path here. */
+export const scratchDir = (): string => fromText(tmpdir());
+
+/** Linux's O_TMPFILE (include/uapi/asm-generic/fcntl.h): an unnamed file in a directory. */
+const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
+
+/**
+ * An unnamed file in `dir`, open for reading and writing: it goes away with its last descriptor,
+ * so nothing is left behind whatever happens, a kill included. Where the file system or kernel
+ * cannot make one, a named private file that is unlinked at once.
+ */
+export function anonymousFile(dir: string): number {
+  try {
+    return openSync(fsPath(dir), constants.O_RDWR | O_TMPFILE, 0o600);
+  } catch (error) {
+    if (!isErrno(error, 'EOPNOTSUPP', 'EISDIR', 'EINVAL')) throw error;
+  }
+  const { fd, path } = temporaryFile(dir, '.vdeliver-scratch');
+  unlinkSync(fsPath(path));
+  return fd;
+}
+
+/** Has the descriptor's offset reached the end of its file (did whoever shared it read it all)? */
+export const readToEnd = (fd: number): boolean => readSync(fd, Buffer.alloc(1), 0, 1, null) === 0;
 
 /**
  * Replace `path` with `chunks` so that readers see either the old file or the complete new one:

@@ -2,7 +2,7 @@ import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT, scratchDir } from '../helpers/fixtures';
-import { makeHome, homeEnv, runVdeliver } from '../helpers/home';
+import { installHook, makeHome, homeEnv, queueCalls, runVdeliver } from '../helpers/home';
 
 const TRACER = join(ROOT, 'test', 'doubles', 'module-tracer.js');
 const dir = scratchDir();
@@ -28,6 +28,14 @@ describe('what each program loads', () => {
   const t = makeHome(join(dir.path, 'home'));
   const message = join(ROOT, 'fixtures', 'vmailmgr', 'behaviour', 'messages', 'standard.eml');
 
+  /** What a run loaded of Node's stream and child-process machinery, beyond an empty script's. */
+  function streamModules(modules: string[], env: Record<string, string>): string[] {
+    const empty = join(dir.path, 'empty.js');
+    writeFileSync(empty, '');
+    const baseline = new Set(tracedScript(empty, env, message));
+    return modules.filter((m) => !baseline.has(m) && /^NativeModule (stream|internal\/streams\/|net$|tty$|child_process$|internal\/child_process)/.test(m));
+  }
+
   test('a plain delivery loads neither mailparser nor the child-process bundle', () => {
     const env = homeEnv(t, 'alice', 'sender@remote.example');
     const modules = traced('vdeliver.cjs', [], env, message);
@@ -37,19 +45,32 @@ describe('what each program loads', () => {
     expect(modules.some((m) => m.endsWith('vdeliver.cjs'))).toBe(true); // the tracer saw the program itself
     // No stream machinery beyond what Node loads for an empty script: the report goes out with
     // writeSync, fd 0 is looked at with fstat.
-    const empty = join(dir.path, 'empty.js');
-    writeFileSync(empty, '');
-    const baseline = new Set(tracedScript(empty, env, message));
-    const streams = modules.filter(
-      (m) => !baseline.has(m) && /^NativeModule (stream|internal\/streams\/|net$|tty$|child_process$|internal\/child_process)/.test(m),
-    );
-    expect(streams).toEqual([]);
+    expect(streamModules(modules, env)).toEqual([]);
     expect(runVdeliver(t, env, [], readFileSync(message)).status).toBe(0);
   });
 
-  test('a delivery with forwards loads the child-process bundle, still no mailparser', () => {
+  test('a hooked delivery and small forwards run their children without the stream or child-process modules', () => {
+    const h = makeHome(join(dir.path, 'hooked'));
+    installHook(h, 'local', 'vdeliver-predeliver', 'pre', 0);
+    installHook(h, 'global', 'vdeliver-postdeliver', 'post', 0);
+    for (const [home, ext] of [
+      [h, 'alice'],
+      [t, 'bob'],
+    ] as const) {
+      const env = homeEnv(home, ext, 'sender@remote.example');
+      const modules = traced('vdeliver.cjs', [], env, message);
+      expect(modules.some((m) => m.endsWith('exec.cjs'))).toBe(false);
+      expect(streamModules(modules, env)).toEqual([]);
+    }
+    expect(readFileSync(join(h.hookDir, 'order'), 'utf8')).toBe('pre\npost\n');
+    expect(queueCalls(t).length).toBeGreaterThan(0);
+  });
+
+  test('forwarding a message over 64 KiB streams it through the child-process bundle, still no mailparser', () => {
+    const big = join(dir.path, 'big.eml');
+    writeFileSync(big, Buffer.concat([readFileSync(message), Buffer.alloc(80 * 1024, 'x\n')]));
     const env = homeEnv(t, 'bob', 'sender@remote.example');
-    const modules = traced('vdeliver.cjs', [], env, message);
+    const modules = tracedScript(join(ROOT, 'dist', 'vdeliver.cjs'), env, big);
     expect(modules.some((m) => m.endsWith('exec.cjs'))).toBe(true);
     expect(modules.some((m) => m.includes('mailparser'))).toBe(false);
   });

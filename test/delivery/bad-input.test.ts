@@ -259,6 +259,13 @@ const groups: Array<[string, Case[]]> = [
         line: /^vdeliver: qmail-queue exited with an error! qq read error \(#4\.3\.0\)\n$/,
       },
       {
+        name: 'qmail-queue reads 10 bytes of a small message and exits 0 (the copy is handed over as a file)',
+        ext: 'info',
+        setup: () => ({ QMAILQUEUE: SHORT_READ_QUEUE }),
+        exit: 111,
+        line: /^vdeliver: qmail-queue exited with an error! qq read error \(#4\.3\.0\)\n$/,
+      },
+      {
         name: 'qmail-queue reads 10 bytes of a 5 MiB message and is killed',
         ext: 'info',
         message: FIVE_MIB,
@@ -412,6 +419,15 @@ describe('regressions', () => {
     // Whether it holds a hook or a catch-all setting cannot be known: guessing "nothing" misroutes mail.
     expectReport(runVdeliverAs(wrapper, t, env, MESSAGE), 111, /^vdeliver: cannot read [^ ]*\/etc\/[a-z-]+: EACCES \(permission denied\) \(#4\.3\.5\)\n$/);
     expectMaildirs(t);
+  });
+
+  test('a $TMPDIR that cannot be written: hooks and forwards run through pipes instead, and the message is delivered', () => {
+    const t = freshHome('tmpdir-missing');
+    writeHook(t, 'vdeliver-predeliver', '#!/bin/sh\necho checked by the hook\ncat >/dev/null\n');
+    const env = deliveryEnv(t, 'bob', { TMPDIR: join(t.root, 'no-such-tmpdir') });
+    expect(runVdeliver(t, env, [], MESSAGE)).toEqual({ status: 0, output: 'checked by the hook\n' });
+    expectMaildirs(t, 'users/bob', storedCopy(env, MESSAGE));
+    expect(queueCalls(t).map((call) => call.message.equals(Buffer.concat([Buffer.from(env.DTLINE), MESSAGE])))).toEqual([true]);
   });
 
   test.each(['-', '0'])('vdeliver-hook-timeout %p means no limit (not a 1 ms timer)', (value) => {
