@@ -3,6 +3,7 @@ import { byteString, fromText, fsPath, printable, toBytes } from '../system/byte
 import { adminContext, type AdminContext, AdminError, configError } from '../admin/context';
 import { build } from '../admin/build';
 import { doctor, formatChecks } from '../admin/doctor';
+import { dump, DUMP_HELP } from '../admin/dump';
 import { EDIT_HELP, editCommand } from '../admin/edit-command';
 import { list } from '../admin/list';
 import { show } from '../admin/show';
@@ -16,6 +17,7 @@ commands:
   show NAME...        print virtual users as delivery looks them up
   list                list every record of the password table
   build FILE          write passwd.cdb from a users file (- for stdin)
+  dump                write passwd.cdb as the users file build reads
   add NAME            add a virtual user (and create its Maildir)
   set NAME            change a virtual user
   remove NAME         remove a virtual user (its Maildir stays)
@@ -42,7 +44,7 @@ Lists every record in table order: name, mailbox (Yes, Yes(disabled), No)
 and forwards. An invalid record is reported and the listing goes on; the
 exit status is then 1.
 `,
-  build: `usage: vdeliver-admin build [--home DIR] [--allow-outside-home] FILE
+  build: `usage: vdeliver-admin build [--home DIR] [--force] [--create-maildirs] [--allow-outside-home] FILE
 
 Writes $HOME/<password-file>.cdb atomically from FILE, a tab-separated users
 file with the columns
@@ -51,8 +53,15 @@ file with the columns
 (forwards comma-separated; numbers decimal or - for unlimited/never; flags 1/0).
 Records keep the file's order and use vmailmgr's signed-char hash, so
 vmailmgr's own tools can read the table. A directory that is absolute or climbs
-out of the home with .. is refused unless --allow-outside-home is given.
+out of the home with .. is refused unless --allow-outside-home is given, and
+every forward must be one address (see vdeliver-admin add --help).
+
+An existing table is replaced only with --force; the old one is then kept as
+<table>~ (the backup is switched in one rename: there is always a whole copy).
+--create-maildirs then creates the Maildir (tmp, new, cur, mode 0700) of every
+user with a mailbox that has none, owned by the base user as the table is.
 `,
+  dump: DUMP_HELP,
   doctor: `usage: vdeliver-admin doctor [--home DIR]
 
 Checks what makes qmail-local or vdeliver defer or bounce: the home directory's
@@ -161,17 +170,21 @@ export async function main(argv: string[]): Promise<number> {
     }
     const stdin = (): string => byteString(readFileSync(0));
     if (parsed.command === 'show' || parsed.command === 'list') rejectOptions(parsed);
-    const result =
-      parsed.command === 'show'
-        ? show(ctx, parsed.args, parsed.json)
-        : parsed.command === 'list'
-          ? list(ctx, parsed.json)
-          : parsed.command === 'build'
-            ? build(ctx, parsed.args, stdin)
-            : parsed.command === 'quota'
-              ? quota(ctx, { ...parseQuotaArgs(parsed.args), json: parsed.json })
-              : editCommand(parsed.command as 'add' | 'set' | 'remove', parsed.args, ctx, stdin);
-    process.stdout.write(result.out);
+    const result: { out: string; errors: string[]; notes?: string[]; bytes?: true } =
+      parsed.command === 'dump'
+        ? dump(ctx, parsed.args)
+        : parsed.command === 'show'
+          ? show(ctx, parsed.args, parsed.json)
+          : parsed.command === 'list'
+            ? list(ctx, parsed.json)
+            : parsed.command === 'build'
+              ? build(ctx, parsed.args, stdin)
+              : parsed.command === 'quota'
+                ? quota(ctx, { ...parseQuotaArgs(parsed.args), json: parsed.json })
+                : editCommand(parsed.command as 'add' | 'set' | 'remove', parsed.args, ctx, stdin);
+    // dump's output is data for build: its bytes as they are, not printable() text.
+    process.stdout.write(result.bytes ? toBytes(result.out) : result.out);
+    for (const note of result.notes ?? []) process.stderr.write(`vdeliver-admin: note: ${note}\n`);
     for (const error of result.errors) process.stderr.write(`vdeliver-admin: ${error}\n`);
     return result.errors.length > 0 ? 1 : 0;
   } catch (caught) {
