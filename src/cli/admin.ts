@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { byteString, fromText, fsPath, printable, toBytes } from '../system/bytes';
-import { adminContext, type AdminContext, AdminError, configError } from '../admin/context';
+import { adminContext, type AdminContext, AdminError, configError, homeOfUser } from '../admin/context';
 import { build } from '../admin/build';
 import { doctor, formatChecks } from '../admin/doctor';
 import { dump, DUMP_HELP } from '../admin/dump';
@@ -11,7 +11,7 @@ import { parseQuotaArgs, quota, QUOTA_HELP } from '../admin/quota';
 import { formatResult, parseTestArgs, TEST_HELP, testDelivery } from '../admin/test-command';
 import { environmentBytes } from '../system/environment';
 
-const USAGE = `usage: vdeliver-admin COMMAND [--home DIR] [options]
+const USAGE = `usage: vdeliver-admin COMMAND [--home DIR | --user NAME] [options]
 
 commands:
   show NAME...        print virtual users as delivery looks them up
@@ -27,7 +27,8 @@ commands:
                       deliver test messages as qmail-local would, explaining each step
 
 The table is $HOME/<password-file>.cdb; configuration comes from $HOME/.vmailmgr
-over $VDELIVER_CONFIG_DIR (default /etc/vmailmgr). --home DIR replaces $HOME.
+over $VDELIVER_CONFIG_DIR (default /etc/vmailmgr). --home DIR replaces $HOME;
+--user NAME takes the home of the base user NAME from the password database.
 Run a command with --help for its options.
 `;
 
@@ -116,6 +117,7 @@ const splitArgs = (bytes: Buffer): string[] => (bytes.length === 0 ? [] : byteSt
 interface Parsed {
   command: string;
   home?: string;
+  user?: string;
   json: boolean;
   help: boolean;
   args: string[];
@@ -133,6 +135,10 @@ function parse(argv: string[]): Parsed {
       if (i + 1 >= rest.length) throw new AdminError('--home needs a directory');
       parsed.home = rest[++i];
     } else if (arg.startsWith('--home=')) parsed.home = arg.slice(7);
+    else if (arg === '--user') {
+      if (i + 1 >= rest.length) throw new AdminError('--user needs the name of a base user');
+      parsed.user = rest[++i];
+    } else if (arg.startsWith('--user=')) parsed.user = arg.slice(7);
     else parsed.args.push(arg);
   }
   return parsed;
@@ -158,7 +164,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     // Byte strings, like the arguments: HOME and VDELIVER_CONFIG_DIR name directories by their bytes.
     const env = environmentBytes(process.env, '/proc/self/environ');
-    const ctx = adminContext(parsed.home ?? env.HOME, env, Math.floor(Date.now() / 1000));
+    if (parsed.home !== undefined && parsed.user !== undefined) throw new AdminError('give --home or --user, not both');
+    const home = parsed.user === undefined ? (parsed.home ?? env.HOME) : homeOfUser(parsed.user);
+    const ctx = adminContext(home, env, Math.floor(Date.now() / 1000));
     const owner = AS_OWNER.has(parsed.command) ? homeOwner(ctx) : undefined;
     if (owner) return runAsOwner(owner, argv);
     if (parsed.command === 'test') return await test(ctx, parsed.args, env);
