@@ -31,7 +31,8 @@ const LIMITS = ['hardquota', 'softquota', 'msgsize', 'msgcount'] as const;
 /** What the options ask for; absent means "default" (add) or "unchanged" (set). */
 interface Options {
   passwordHash?: string;
-  passwordStdin?: boolean;
+  /** Ask for the password: a hidden prompt on a terminal, else the first line of standard input. */
+  passwordAsked?: string;
   directory?: string;
   hasMailbox?: boolean;
   mailboxEnabled?: boolean;
@@ -61,6 +62,15 @@ const limit = (name: (typeof LIMITS)[number]): OptionSpec => ({
   },
 });
 
+const asked = (flag: string): OptionSpec => ({
+  kind: 'flag',
+  commands: BOTH,
+  slot: 'password',
+  set: (o) => {
+    o.passwordAsked = flag;
+  },
+});
+
 const OPTIONS: Record<string, OptionSpec> = {
   '--password-hash': {
     kind: 'text',
@@ -70,14 +80,8 @@ const OPTIONS: Record<string, OptionSpec> = {
       o.passwordHash = v;
     },
   },
-  '--password-stdin': {
-    kind: 'flag',
-    commands: BOTH,
-    slot: 'password',
-    set: (o) => {
-      o.passwordStdin = true;
-    },
-  },
+  '--password': asked('--password'),
+  '--password-stdin': asked('--password-stdin'),
   '--directory': {
     kind: 'text',
     commands: BOTH,
@@ -156,12 +160,28 @@ const OPTIONS: Record<string, OptionSpec> = {
   },
 };
 
-/** `args` and what `readStdin` returns are byte strings (src/system/bytes.ts): every value is stored as its exact bytes. */
-export function editCommand(command: EditCommand, args: string[], ctx: AdminContext, readStdin: () => string): Result {
+/**
+ * Whether these arguments ask for the password (--password, --password-stdin), checked before the
+ * caller (src/cli) prompts for it on a terminal: a bad option or name is reported without a prompt.
+ */
+export function asksForPassword(command: EditCommand, args: string[]): boolean {
+  if (command === 'remove') return false;
+  const { name, options } = parseArgs(command, args);
+  checkName(name);
+  return options.passwordAsked !== undefined;
+}
+
+/**
+ * `args` and what `readPassword` returns are byte strings (src/system/bytes.ts): every value is
+ * stored as its exact bytes. readPassword gives what was typed at the prompt, or standard input;
+ * only its first line counts.
+ */
+export function editCommand(command: EditCommand, args: string[], ctx: AdminContext, readPassword: () => string): Result {
   const { name, options } = parseArgs(command, args);
   checkName(name);
   if (command === 'remove') return remove(ctx, name);
-  const password = options.passwordStdin ? md5Crypt(passwordFromStdin(readStdin), newSalt()) : options.passwordHash;
+  const flag = options.passwordAsked;
+  const password = flag ? md5Crypt(passwordText(flag, readPassword()), newSalt()) : options.passwordHash;
   return command === 'add' ? add(ctx, name, options, password) : set(ctx, name, options, password);
 }
 
@@ -212,13 +232,13 @@ function checkText(flag: string, value: string): void {
 }
 
 /** The first line as text for md5Crypt, which hashes a password's UTF-8 bytes: exactly the line's bytes when they are UTF-8. */
-function passwordFromStdin(readStdin: () => string): string {
-  const line = readStdin().split('\n')[0].replace(/\r$/, '');
-  if (line === '') throw new AdminError('--password-stdin: the first line of standard input is empty');
+function passwordText(flag: string, given: string): string {
+  const line = given.split('\n')[0].replace(/\r$/, '');
+  if (line === '') throw new AdminError(`${flag}: the password is empty (the first line of standard input, or what was typed)`);
   const text = toText(line);
   // Any other text would hash different bytes than the ones given, and the password would never match.
   if (text === undefined)
-    throw new AdminError('--password-stdin: the password is not valid UTF-8, so it cannot be hashed as given; store its MD5-crypt with --password-hash');
+    throw new AdminError(`${flag}: the password is not valid UTF-8, so it cannot be hashed as given; store its MD5-crypt with --password-hash`);
   return text;
 }
 

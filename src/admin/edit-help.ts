@@ -2,7 +2,9 @@
 export type EditCommand = 'add' | 'remove' | 'set';
 
 const FIELDS = `  --password-hash HASH   store HASH as the encrypted password (e.g. $1$... from openssl passwd -1)
-  --password-stdin       read the password from the first line of standard input and store its MD5-crypt
+  --password             ask for the password and store its MD5-crypt: on a terminal, a prompt that
+                         does not echo, typed twice; otherwise the first line of standard input
+  --password-stdin       the same (kept for scripts written for it)
   --directory DIR        the mailbox directory, stored as given (relative to the home directory)
   --forward ADDR         forward mail to ADDR (repeatable): one address, no spaces, commas or <>,
                          at most one @, at most 1002 bytes; a name without @ must be a virtual user

@@ -4,12 +4,14 @@ import { adminContext, type AdminContext, AdminError, configError, homeOfUser } 
 import { build } from '../admin/build';
 import { doctor, formatChecks } from '../admin/doctor';
 import { dump, DUMP_HELP } from '../admin/dump';
-import { EDIT_HELP, editCommand } from '../admin/edit-command';
+import { asksForPassword, EDIT_HELP, editCommand, type EditCommand } from '../admin/edit-command';
 import { list } from '../admin/list';
 import { show } from '../admin/show';
 import { parseQuotaArgs, quota, QUOTA_HELP } from '../admin/quota';
 import { formatResult, parseTestArgs, TEST_HELP, testDelivery } from '../admin/test-command';
 import { environmentBytes } from '../system/environment';
+import type { ReadStream } from 'node:tty';
+import { askNewPassword } from './password-prompt';
 
 const USAGE = `usage: vdeliver-admin COMMAND [--home DIR | --user NAME] [options]
 
@@ -189,7 +191,7 @@ export async function main(argv: string[]): Promise<number> {
               ? build(ctx, parsed.args, stdin)
               : parsed.command === 'quota'
                 ? quota(ctx, { ...parseQuotaArgs(parsed.args), json: parsed.json })
-                : editCommand(parsed.command as 'add' | 'set' | 'remove', parsed.args, ctx, stdin);
+                : editCommand(parsed.command as EditCommand, parsed.args, ctx, await passwordSource(parsed.command as EditCommand, parsed.args, stdin));
     // dump's output is data for build: its bytes as they are, not printable() text.
     process.stdout.write(result.bytes ? toBytes(result.out) : result.out);
     for (const note of result.notes ?? []) process.stderr.write(`vdeliver-admin: note: ${note}\n`);
@@ -204,6 +206,13 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`vdeliver-admin: internal error: ${firstLineOf(error)}\n`);
     return 2;
   }
+}
+
+/** Where add and set read a password: a hidden prompt, typed twice, when stdin is a terminal; stdin otherwise. */
+async function passwordSource(command: EditCommand, args: string[], stdin: () => string): Promise<() => string> {
+  if (!process.stdin.isTTY || !asksForPassword(command, args)) return stdin;
+  const typed = await askNewPassword(process.stdin as ReadStream, process.stderr);
+  return () => typed;
 }
 
 async function test(ctx: AdminContext, args: string[], env: Readonly<Record<string, string>>): Promise<number> {
