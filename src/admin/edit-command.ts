@@ -234,7 +234,7 @@ function checkText(flag: string, value: string): void {
 /** The first line as text for md5Crypt, which hashes a password's UTF-8 bytes: exactly the line's bytes when they are UTF-8. */
 function passwordText(flag: string, given: string): string {
   const line = given.split('\n')[0].replace(/\r$/, '');
-  if (line === '') throw new AdminError(`${flag}: the password is empty (the first line of standard input, or what was typed)`);
+  if (line === '') throw new AdminError(`${flag}: the first line of standard input is empty`);
   const text = toText(line);
   // Any other text would hash different bytes than the ones given, and the password would never match.
   if (text === undefined)
