@@ -4,14 +4,14 @@ import { adminContext, type AdminContext, AdminError, configError, homeOfUser } 
 import { build } from '../admin/build';
 import { doctor, formatChecks } from '../admin/doctor';
 import { dump, DUMP_HELP } from '../admin/dump';
-import { asksForPassword, EDIT_HELP, editCommand, type EditCommand } from '../admin/edit-command';
+import { EDIT_HELP, editCommand, type EditCommand } from '../admin/edit-command';
 import { list } from '../admin/list';
 import { show } from '../admin/show';
 import { parseQuotaArgs, quota, QUOTA_HELP } from '../admin/quota';
-import { formatResult, parseTestArgs, TEST_HELP, testDelivery } from '../admin/test-command';
+import { TEST_HELP } from '../admin/test-command';
 import { environmentBytes } from '../system/environment';
-import type { ReadStream } from 'node:tty';
-import { askNewPassword } from './password-prompt';
+import { runTest } from './admin-test';
+import { passwordSource } from './password-prompt';
 
 const USAGE = `usage: vdeliver-admin COMMAND [--home DIR | --user NAME] [options]
 
@@ -171,7 +171,7 @@ export async function main(argv: string[]): Promise<number> {
     const ctx = adminContext(home, env, Math.floor(Date.now() / 1000));
     const owner = AS_OWNER.has(parsed.command) ? homeOwner(ctx) : undefined;
     if (owner) return runAsOwner(owner, argv);
-    if (parsed.command === 'test') return await test(ctx, parsed.args, env);
+    if (parsed.command === 'test') return await runTest(ctx, parsed.args, env);
     if (parsed.command === 'doctor') {
       rejectOptions(parsed);
       const checks = doctor(ctx, env);
@@ -206,35 +206,6 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`vdeliver-admin: internal error: ${firstLineOf(error)}\n`);
     return 2;
   }
-}
-
-/** Where add and set read a password: a hidden prompt, typed twice, when stdin is a terminal; stdin otherwise. */
-async function passwordSource(command: EditCommand, args: string[], stdin: () => string): Promise<() => string> {
-  if (!process.stdin.isTTY || !asksForPassword(command, args)) return stdin;
-  const typed = await askNewPassword(process.stdin as ReadStream, process.stderr);
-  return () => typed;
-}
-
-async function test(ctx: AdminContext, args: string[], env: Readonly<Record<string, string>>): Promise<number> {
-  const req = parseTestArgs(args, env);
-  const counts = { delivered: 0, bounced: 0, deferred: 0 };
-  const progress = process.stderr.isTTY && req.files.length > 1;
-  for (const [i, file] of req.files.entries()) {
-    if (progress) process.stderr.write(`\r[${i + 1}/${req.files.length}] ${printable(file)}\x1b[K`);
-    const result = await testDelivery(ctx, req, file, env, process.pid);
-    if (progress) process.stderr.write('\r\x1b[K');
-    process.stdout.write(req.json ? `${JSON.stringify(result)}\n` : `${formatResult(result)}\n`);
-    if (result.exitCode === 0 || result.exitCode === 99) counts.delivered++;
-    else if (result.exitCode === 100) counts.bounced++;
-    else counts.deferred++;
-  }
-  if (req.files.length > 1 && !req.json) {
-    const verb = req.dryRun ? 'would be ' : '';
-    process.stdout.write(
-      `${req.files.length} messages: ${counts.delivered} ${verb}delivered, ${counts.bounced} ${verb}bounced, ${counts.deferred} ${verb}deferred\n`,
-    );
-  }
-  return counts.delivered === req.files.length ? 0 : 1;
 }
 
 /** The home's owner, when we are root and it is someone else (qmail never delivers as root). */

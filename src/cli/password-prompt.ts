@@ -1,6 +1,14 @@
 import type { ReadStream } from 'node:tty';
 import { byteString } from '../system/bytes';
 import { AdminError } from '../admin/context';
+import { asksForPassword, type EditCommand } from '../admin/edit-command';
+
+/** Where add and set read a password: a hidden prompt, typed twice, when stdin is a terminal; stdin otherwise. */
+export async function passwordSource(command: EditCommand, args: string[], stdin: () => string): Promise<() => string> {
+  if (!process.stdin.isTTY || !asksForPassword(command, args)) return stdin;
+  const typed = await askNewPassword(process.stdin as ReadStream, process.stderr);
+  return () => typed;
+}
 
 /**
  * Ask for a new password on the terminal, as passwd(1) does: nothing is echoed, and it is typed
