@@ -20,7 +20,8 @@ Other records are written as build will store them:
 A record build could not give back is left out, with a # line in its place and an
 error on standard error (exit status 1): one that cannot be decoded, a second
 record with the same key, a key with upper-case letters (delivery never finds it),
-or a field the users file cannot hold (a tab, a line break, a comma in a forward).
+a field the users file cannot hold (a tab, a line break, a comma in a forward),
+or one build refuses (a bad name or forward).
 `;
 
 /** `dump`: the table as a users file (a byte string), with the records build cannot give back left out and said why. */
@@ -81,11 +82,13 @@ function usersLine(key: string, r: PasswordRecord): string {
 /** Why `line` would not build back into `record` (build's own parser decides), or undefined when it would. */
 function givenBack(line: string, key: string, record: PasswordRecord): string | undefined {
   if (/[\n\r]/.test(line)) return 'a field holds a line break, which the users file cannot';
+  if (line.split('\t').length !== USERS_FILE_COLUMNS.length) return 'a field holds a tab, which the users file cannot';
+  if (record.forwards.some((f) => f.includes(','))) return 'a forward holds a comma, which the users file puts between forwards';
   try {
     const parsed = parseUsersFile(`${USERS_FILE_COLUMNS.join('\t')}\n${line}\n`, 'dump', true);
     if (parsed.length === 0) return 'the key starts with #, which the users file reads as a comment';
-    const same = parsed.length === 1 && parsed[0].key === key && encodePasswordRecord(parsed[0].record).equals(encodePasswordRecord(record));
-    return same ? undefined : 'a field holds a tab, or a forward a comma, which the users file cannot';
+    const same = parsed[0].key === key && encodePasswordRecord(parsed[0].record).equals(encodePasswordRecord(record));
+    return same ? undefined : 'build would not give the same record back';
   } catch (error) {
     if (error instanceof AdminError) return `build would refuse it (${error.message.replace(/^dump:2: /, '')})`;
     throw error;
