@@ -1,4 +1,5 @@
 import { fsPath, printable } from '../system/bytes';
+import { systemUser } from '../system/passwd-db';
 import { Config, DEFAULT_GLOBAL_DIR, GLOBAL_DIR_VARIABLE } from '../vmailmgr/config';
 import { CdbError } from '../cdb/cdb-reader';
 import { DeliveryFailure } from '../qmail/outcome';
@@ -40,6 +41,19 @@ export function adminContext(home: string | undefined, env: Readonly<Record<stri
       return tablePath(home, config);
     },
   };
+}
+
+/** `--user NAME`: the home directory of that system user, from the password database. */
+export function homeOfUser(name: string): string {
+  let user;
+  try {
+    user = systemUser(name);
+  } catch (error) {
+    throw new AdminError(`cannot look up the user '${printable(name)}': ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  if (!user) throw new AdminError(`no user '${printable(name)}' in the password database`);
+  if (user.home === '') throw new AdminError(`the user '${printable(name)}' has no home directory in the password database`);
+  return user.home;
 }
 
 export function openTable(ctx: AdminContext): PasswordTable {

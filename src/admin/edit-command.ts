@@ -1,6 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fsPath, printable, toText } from '../system/bytes';
+import { resolve } from 'node:path';
+import { printable, toText } from '../system/bytes';
 import { md5Crypt, newSalt } from '../vmailmgr/md5-crypt';
 import type { PasswordRecord } from '../vmailmgr/password-record';
 import { UNLIMITED } from '../vmailmgr/uint32';
@@ -21,6 +20,7 @@ import {
   strictNumber,
 } from './edit';
 import type { EditCommand } from './edit-help';
+import { createMaildir } from './maildir-create';
 
 export type { EditCommand };
 export { EDIT_HELP } from './edit-help';
@@ -31,11 +31,13 @@ const LIMITS = ['hardquota', 'softquota', 'msgsize', 'msgcount'] as const;
 /** What the options ask for; absent means "default" (add) or "unchanged" (set). */
 interface Options {
   passwordHash?: string;
-  passwordStdin?: boolean;
+  /** Ask for the password: a hidden prompt on a terminal, else the first line of standard input. */
+  passwordAsked?: string;
   directory?: string;
   hasMailbox?: boolean;
   mailboxEnabled?: boolean;
   forwards: string[];
+  removeForwards: string[];
   clearForwards?: boolean;
   personal?: string;
   limits: Partial<Record<(typeof LIMITS)[number], number>>;
@@ -60,6 +62,15 @@ const limit = (name: (typeof LIMITS)[number]): OptionSpec => ({
   },
 });
 
+const asked = (flag: string): OptionSpec => ({
+  kind: 'flag',
+  commands: BOTH,
+  slot: 'password',
+  set: (o) => {
+    o.passwordAsked = flag;
+  },
+});
+
 const OPTIONS: Record<string, OptionSpec> = {
   '--password-hash': {
     kind: 'text',
@@ -69,14 +80,8 @@ const OPTIONS: Record<string, OptionSpec> = {
       o.passwordHash = v;
     },
   },
-  '--password-stdin': {
-    kind: 'flag',
-    commands: BOTH,
-    slot: 'password',
-    set: (o) => {
-      o.passwordStdin = true;
-    },
-  },
+  '--password': asked('--password'),
+  '--password-stdin': asked('--password-stdin'),
   '--directory': {
     kind: 'text',
     commands: BOTH,
@@ -114,6 +119,13 @@ const OPTIONS: Record<string, OptionSpec> = {
       o.forwards.push(v);
     },
   },
+  '--remove-forward': {
+    kind: 'text',
+    commands: ['set'],
+    set: (o, v) => {
+      o.removeForwards.push(v);
+    },
+  },
   '--clear-forwards': {
     kind: 'flag',
     commands: ['set'],
@@ -148,17 +160,33 @@ const OPTIONS: Record<string, OptionSpec> = {
   },
 };
 
-/** `args` and what `readStdin` returns are byte strings (src/system/bytes.ts): every value is stored as its exact bytes. */
-export function editCommand(command: EditCommand, args: string[], ctx: AdminContext, readStdin: () => string): Result {
+/**
+ * Whether these arguments ask for the password (--password, --password-stdin), checked before the
+ * caller (src/cli) prompts for it on a terminal: a bad option or name is reported without a prompt.
+ */
+export function asksForPassword(command: EditCommand, args: string[]): boolean {
+  if (command === 'remove') return false;
+  const { name, options } = parseArgs(command, args);
+  checkName(name);
+  return options.passwordAsked !== undefined;
+}
+
+/**
+ * `args` and what `readPassword` returns are byte strings (src/system/bytes.ts): every value is
+ * stored as its exact bytes. readPassword gives what was typed at the prompt, or standard input;
+ * only its first line counts.
+ */
+export function editCommand(command: EditCommand, args: string[], ctx: AdminContext, readPassword: () => string): Result {
   const { name, options } = parseArgs(command, args);
   checkName(name);
   if (command === 'remove') return remove(ctx, name);
-  const password = options.passwordStdin ? md5Crypt(passwordFromStdin(readStdin), newSalt()) : options.passwordHash;
+  const flag = options.passwordAsked;
+  const password = flag ? md5Crypt(passwordText(flag, readPassword()), newSalt()) : options.passwordHash;
   return command === 'add' ? add(ctx, name, options, password) : set(ctx, name, options, password);
 }
 
 function parseArgs(command: EditCommand, args: string[]): { name: string; options: Options } {
-  const options: Options = { forwards: [], limits: {} };
+  const options: Options = { forwards: [], removeForwards: [], limits: {} };
   const names: string[] = [];
   const seen = new Set<string>();
   for (let i = 0; i < args.length; i++) {
@@ -176,7 +204,7 @@ function parseArgs(command: EditCommand, args: string[]): { name: string; option
     const spec = OPTIONS[flag];
     if (!spec || !spec.commands.includes(command)) throw new AdminError(`${command}: unknown option ${printable(flag)} (see vdeliver-admin ${command} --help)`);
     const slot = spec.slot ?? flag;
-    if (seen.has(slot) && flag !== '--forward') throw new AdminError(`${command}: ${flag} is given twice or conflicts with another option`);
+    if (seen.has(slot) && !REPEATABLE.has(flag)) throw new AdminError(`${command}: ${flag} is given twice or conflicts with another option`);
     seen.add(slot);
     if (spec.kind === 'flag') {
       if (eq > 0) throw new AdminError(`${command}: ${flag} takes no value`);
@@ -193,6 +221,8 @@ function parseArgs(command: EditCommand, args: string[]): { name: string; option
   return { name: names[0], options };
 }
 
+const REPEATABLE = new Set(['--forward', '--remove-forward']);
+
 const parseNumber = (flag: string, text: string): number => strictNumber(text, flag);
 
 /** Fields are NUL-terminated in the record, and one line each in every tool that shows them. */
@@ -202,13 +232,13 @@ function checkText(flag: string, value: string): void {
 }
 
 /** The first line as text for md5Crypt, which hashes a password's UTF-8 bytes: exactly the line's bytes when they are UTF-8. */
-function passwordFromStdin(readStdin: () => string): string {
-  const line = readStdin().split('\n')[0].replace(/\r$/, '');
-  if (line === '') throw new AdminError('--password-stdin: the first line of standard input is empty');
+function passwordText(flag: string, given: string): string {
+  const line = given.split('\n')[0].replace(/\r$/, '');
+  if (line === '') throw new AdminError(`${flag}: the first line of standard input is empty`);
   const text = toText(line);
   // Any other text would hash different bytes than the ones given, and the password would never match.
   if (text === undefined)
-    throw new AdminError('--password-stdin: the password is not valid UTF-8, so it cannot be hashed as given; store its MD5-crypt with --password-hash');
+    throw new AdminError(`${flag}: the password is not valid UTF-8, so it cannot be hashed as given; store its MD5-crypt with --password-hash`);
   return text;
 }
 
@@ -254,12 +284,13 @@ function set(ctx: AdminContext, name: string, o: Options, password: string | und
     o.directory !== undefined && 'directory',
     o.hasMailbox !== undefined && 'has-mailbox',
     o.mailboxEnabled !== undefined && 'mailbox-enabled',
-    (o.clearForwards || o.forwards.length > 0) && 'forwards',
+    (o.clearForwards || o.forwards.length > 0 || o.removeForwards.length > 0) && 'forwards',
     o.personal !== undefined && 'personal',
     ...LIMITS.map((l) => o.limits[l] !== undefined && l),
     o.expiry !== undefined && 'expiry',
   ].filter((c): c is string => c !== false);
   if (changed.length === 0) throw new AdminError('set: give at least one field to change (see vdeliver-admin set --help)');
+  if (o.clearForwards && o.removeForwards.length > 0) throw new AdminError('set: --clear-forwards already drops every forward; leave out --remove-forward');
   // Only a new directory: a record that already points elsewhere can still have its other fields changed.
   if (o.directory !== undefined) checkDirectory(o.directory, o.allowOutsideHome ?? false);
   const { before, after } = editTable(ctx, false, (records) => {
@@ -281,7 +312,7 @@ function set(ctx: AdminContext, name: string, o: Options, password: string | und
 
 function changeRecord(ctx: AdminContext, current: PasswordRecord, o: Options, password: string | undefined): NewRecord {
   const { version: _version, ...next } = current;
-  const forwards = [...(o.clearForwards ? [] : current.forwards)];
+  const forwards = withoutForwards(o.clearForwards ? [] : current.forwards, o.removeForwards);
   for (const forward of o.forwards) {
     if (forwards.includes(forward)) throw new AdminError(`the forward '${printable(forward)}' is already there`);
     forwards.push(forward);
@@ -304,6 +335,17 @@ function changeRecord(ctx: AdminContext, current: PasswordRecord, o: Options, pa
   return result;
 }
 
+/** `forwards` less each of `removed`, which must all be there: removing what is not there is a typo, not a no-op. */
+function withoutForwards(forwards: readonly string[], removed: readonly string[]): string[] {
+  const left = [...forwards];
+  for (const forward of removed) {
+    const index = left.indexOf(forward);
+    if (index < 0) throw new AdminError(`the forward '${printable(forward)}' is not there to remove (${forwardsNote(left)})`);
+    left.splice(index, 1);
+  }
+  return left;
+}
+
 function remove(ctx: AdminContext, name: string): Result {
   const removed = editTable(ctx, false, (records) => {
     const index = findRecord(records, name);
@@ -321,29 +363,13 @@ function remove(ctx: AdminContext, name: string): Result {
 
 const forwardsNote = (forwards: readonly string[]): string => (forwards.length === 0 ? 'no forwards' : `forwards to ${forwards.map(printable).join(', ')}`);
 
-/**
- * Creates the Maildir under the home directory unless it is there; what exists is never changed,
- * only a missing tmp, new or cur is added. A failure is reported, not thrown: the record is in.
- */
+/** Creates the Maildir (maildir-create.ts). A failure is reported, not thrown: the record is in. */
 function maildirNote(ctx: AdminContext, directory: string, errors: string[]): string {
-  const path = resolve(ctx.home, directory);
   try {
-    mkdirSync(fsPath(dirname(path)), { recursive: true, mode: 0o700 });
-    const created = mkdirIfMissing(fsPath(path));
-    for (const sub of ['tmp', 'new', 'cur']) mkdirIfMissing(fsPath(join(path, sub)));
-    return created ? '' : ', Maildir already there';
+    return createMaildir(ctx.home, directory) ? '' : ', Maildir already there';
   } catch (error) {
+    const path = resolve(ctx.home, directory);
     errors.push(`the table is changed, but the Maildir ${printable(path)} could not be created: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
     return ', Maildir not created';
-  }
-}
-
-function mkdirIfMissing(path: string | Buffer): boolean {
-  try {
-    mkdirSync(path, { mode: 0o700 });
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw error;
   }
 }

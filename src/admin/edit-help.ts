@@ -2,9 +2,12 @@
 export type EditCommand = 'add' | 'remove' | 'set';
 
 const FIELDS = `  --password-hash HASH   store HASH as the encrypted password (e.g. $1$... from openssl passwd -1)
-  --password-stdin       read the password from the first line of standard input and store its MD5-crypt
+  --password             ask for the password and store its MD5-crypt: on a terminal, a prompt that
+                         does not echo, typed twice; otherwise the first line of standard input
+  --password-stdin       the same (kept for scripts written for it)
   --directory DIR        the mailbox directory, stored as given (relative to the home directory)
-  --forward ADDR         forward mail to ADDR (repeatable); a name without @ must be a virtual user
+  --forward ADDR         forward mail to ADDR (repeatable): one address, no spaces, commas or <>,
+                         at most one @, at most 1002 bytes; a name without @ must be a virtual user
   --personal TEXT        the personal information field
   --hardquota N, --softquota N, --msgsize N, --msgcount N
                          limits; - means unlimited
@@ -40,6 +43,7 @@ table. --forward adds to the existing forwards.
 ${FIELDS}  --has-mailbox yes|no   whether mail is stored in the directory (--no-mailbox is --has-mailbox no)
   --mailbox-enabled yes|no
                          a disabled mailbox gets no copies; forwards still go out
+  --remove-forward ADDR  drop the forward ADDR, exactly as listed (repeatable; an error if it is not there)
   --clear-forwards       drop the existing forwards first
 
 A Maildir is created when the result has a mailbox in a new directory. A record in an older

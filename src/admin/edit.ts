@@ -7,6 +7,7 @@ import { decodePasswordRecord, encodePasswordRecord, type PasswordRecord } from 
 import { oldFormatDefaults, tableKey } from '../vmailmgr/password-table';
 import { UNLIMITED } from '../vmailmgr/uint32';
 import { type AdminContext, AdminError, tableError, tableFile } from './context';
+import { checkForwardAddress } from './forward-address';
 
 /**
  * One record exactly as stored. Edits carry every record they do not change as raw bytes, so
@@ -61,12 +62,11 @@ export function strictNumber(text: string, what: string): number {
   return Number(text);
 }
 
-/** vmailmgr's validate_forward(): at most one @, and a bare name must be a virtual user here. */
+/** vmailmgr's validate_forward(): one address (forward-address.ts), and a bare name must be a virtual user here. */
 export function checkForwards(records: readonly StoredRecord[], forwards: readonly string[]): void {
   for (const forward of forwards) {
-    const at = forward.indexOf('@');
-    if (at >= 0 && forward.indexOf('@', at + 1) >= 0) throw new AdminError(`the forward '${printable(forward)}' contains more than one @`);
-    if (at < 0 && findRecord(records, forward) < 0)
+    checkForwardAddress(forward);
+    if (!forward.includes('@') && findRecord(records, forward) < 0)
       throw new AdminError(`the forward '${printable(forward)}' names no virtual user of this domain (add @domain for another one)`);
   }
 }

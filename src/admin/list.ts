@@ -20,7 +20,7 @@ export function list(ctx: AdminContext, json: boolean): { out: string; errors: s
         continue;
       }
       if (json) {
-        lines.push(JSON.stringify({ name: key, valid: true, ...recordView(record) }));
+        lines.push(JSON.stringify({ name: key, valid: true, ...recordView(record, ctx.now) }));
         continue;
       }
       const mailbox = record.hasMailbox ? (record.mailboxEnabled ? 'Yes' : 'Yes(disabled)') : 'No';

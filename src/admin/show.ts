@@ -18,7 +18,7 @@ export function show(ctx: AdminContext, names: string[], json: boolean): { out: 
       let view;
       try {
         // Looked up by its exact bytes; the printable form is only what the output shows.
-        view = userView(printable(name), lookupUser(table, name, catchAllName));
+        view = userView(printable(name), lookupUser(table, name, catchAllName), ctx.now);
       } catch (error) {
         if (error instanceof DeliveryFailure) throw new AdminError(printable(error.outcome.line.replace(/^vdeliver: /, '')));
         if (error instanceof CdbError) throw tableError(ctx, error);

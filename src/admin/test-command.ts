@@ -15,21 +15,21 @@ import { MessageSource } from '../delivery/message-source';
 import { exitCode } from '../qmail/outcome';
 import { tableKey } from '../vmailmgr/password-table';
 import { qmailLocalEnv } from '../qmail/qmail-local-env';
-import { formatUint } from '../vmailmgr/uint32';
 import { type AdminContext, AdminError } from './context';
 import { summarize, type MessageSummary } from './message-summary';
+import { limit } from './user-view';
 
 export const TEST_HELP = `usage: vdeliver-admin test [--home DIR] --to ADDRESS [--from SENDER] [--base-user NAME]
                           [--dry-run] [--json] FILE...
 
-Delivers each FILE the way qmail-local would run vdeliver for ADDRESS on a virtual
+Delivers each FILE (- for standard input) the way qmail-local would run vdeliver for ADDRESS on a virtual
 domain mapped to the base user (same environment, same delivery code), and explains
 every step: the message, the lookup, the hooks, the Maildir file or qmail-queue
 envelope, the exit code and the line qmail would log or bounce with.
 
   --dry-run   walk the same steps and change nothing: no file, no forward, no hook
-  --json      one JSON object per message
-  --from      envelope sender (default: you@this-host; "" for a bounce)
+  --json      one JSON object per message (null for unlimited / never)
+  --from      envelope sender (default: $USER@<this host's name>; "" for a bounce)
   --base-user the base user's name (default: $USER, else the home's last component)
   --env NAME=VALUE
               one more variable for the delivery's environment (repeatable); QMAILQUEUE
@@ -59,7 +59,7 @@ export interface TestResult {
   quota?: {
     decision: string;
     line?: string;
-    limits: Record<string, string>;
+    limits: Record<string, number | null>;
     usage?: { bytes: number; count: number };
     recalculated?: string;
     message: number;
@@ -223,11 +223,11 @@ function describe(ctx: AdminContext, req: TestRequest, file: string, ext: string
         hasMailbox: r.hasMailbox,
         mailboxEnabled: r.mailboxEnabled,
         forwards: r.forwards.map(printable),
-        expiry: formatUint(r.expiry),
-        msgsize: formatUint(r.msgsize),
-        msgcount: formatUint(r.msgcount),
-        hardquota: formatUint(r.hardquota),
-        softquota: formatUint(r.softquota),
+        expiry: limit(r.expiry),
+        msgsize: limit(r.msgsize),
+        msgcount: limit(r.msgcount),
+        hardquota: limit(r.hardquota),
+        softquota: limit(r.softquota),
       },
     },
     hooks: { predeliver: hookViews(plan?.predeliver ?? [], trace.predeliver), postdeliver: hookViews(plan?.postdeliver ?? [], trace.postdeliver) },
@@ -244,7 +244,7 @@ function describe(ctx: AdminContext, req: TestRequest, file: string, ext: string
               ? 'accept (over the soft quota, within the allowance)'
               : 'accept',
         line: trace.quota.decision.kind === 'refuse' ? trace.quota.decision.line : undefined,
-        limits: Object.fromEntries(Object.entries(plan.quota.limits).map(([k, v]) => [k, formatUint(v)])),
+        limits: Object.fromEntries(Object.entries(plan.quota.limits).map(([k, v]) => [k, limit(v)])),
         usage: trace.quota.usage,
         recalculated: trace.quota.recalculated,
         message: trace.quota.message,
@@ -286,7 +286,7 @@ export function formatResult(t: TestResult): string {
     out.push(`  lookup    '${l.ext}' -> key '${l.key}': ${l.via === 'direct' ? 'found' : `not found; the catch-all '${l.catchAll}' answers`}`);
     const rec = l.record as Record<string, unknown>;
     out.push(
-      `            directory '${rec.directory}', mailbox ${rec.hasMailbox ? (rec.mailboxEnabled ? 'enabled' : 'disabled') : 'none'}, forwards ${(rec.forwards as string[]).join(', ') || 'none'}, expiry ${rec.expiry}, msgsize ${rec.msgsize}`,
+      `            directory '${rec.directory}', mailbox ${rec.hasMailbox ? (rec.mailboxEnabled ? 'enabled' : 'disabled') : 'none'}, forwards ${(rec.forwards as string[]).join(', ') || 'none'}, expiry ${rec.expiry ?? '-'}, msgsize ${rec.msgsize ?? '-'}`,
     );
   } else out.push(`  lookup    '${l.ext}' -> key '${l.key}': not found, and no catch-all '${l.catchAll}'`);
   for (const [name, views] of [
@@ -301,7 +301,7 @@ export function formatResult(t: TestResult): string {
   if (t.quota) {
     const q = t.quota;
     const limits = Object.entries(q.limits)
-      .map(([k, v]) => `${k} ${v}`)
+      .map(([k, v]) => `${k} ${v ?? '-'}`)
       .join(', ');
     const usage = q.usage
       ? `usage ${q.usage.bytes} bytes in ${q.usage.count} message(s)${q.recalculated ? ` (recounted: maildirsize ${q.recalculated})` : ' (from maildirsize)'}`

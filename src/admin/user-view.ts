@@ -22,13 +22,16 @@ export interface UserView {
   msgcount: number | null;
   ctime: number | null;
   expiry: number | null;
+  /** Past its expiry: delivery bounces mail to it (null when not found). */
+  expired: boolean | null;
   hasMailbox: boolean | null;
   mailboxEnabled: boolean | null;
 }
 
-const limit = (n: number): number | null => (n === UNLIMITED ? null : n);
+/** A limit or time as JSON shows it: null for unlimited / never (UINT_MAX). */
+export const limit = (n: number): number | null => (n === UNLIMITED ? null : n);
 
-export function userView(name: string, user: VirtualUser | undefined): UserView {
+export function userView(name: string, user: VirtualUser | undefined, now: number): UserView {
   if (!user) {
     return {
       name,
@@ -44,14 +47,15 @@ export function userView(name: string, user: VirtualUser | undefined): UserView 
       msgcount: null,
       ctime: null,
       expiry: null,
+      expired: null,
       hasMailbox: null,
       mailboxEnabled: null,
     };
   }
-  return { name, found: true, via: user.via, ...recordView(user.record) };
+  return { name, found: true, via: user.via, ...recordView(user.record, now) };
 }
 
-export function recordView(r: PasswordRecord): Omit<UserView, 'name' | 'found' | 'via'> {
+export function recordView(r: PasswordRecord, now: number): Omit<UserView, 'name' | 'found' | 'via'> {
   return {
     password: printable(r.password),
     directory: printable(r.directory),
@@ -63,6 +67,8 @@ export function recordView(r: PasswordRecord): Omit<UserView, 'name' | 'found' |
     msgcount: limit(r.msgcount),
     ctime: r.ctime,
     expiry: limit(r.expiry),
+    // The delivery's own test (lookup.ts): an expiry before now bounces.
+    expired: r.expiry < now,
     hasMailbox: r.hasMailbox,
     mailboxEnabled: r.mailboxEnabled,
   };
@@ -83,10 +89,13 @@ export function formatUser(view: UserView, catchAll: string): string {
     `Soft-Quota: ${n(view.softquota)}`,
     `Message-Size-Limit: ${n(view.msgsize)}`,
     `Message-Count-Limit: ${n(view.msgcount)}`,
-    `Creation-Time: ${view.ctime}`,
-    `Expiry-Time: ${view.expiry === null ? 'never' : view.expiry}`,
+    `Creation-Time: ${view.ctime === 0 ? 'not recorded' : isoTime(view.ctime)}`,
+    `Expiry-Time: ${view.expiry === null ? 'never' : isoTime(view.expiry)}${view.expired ? ' (expired: mail to it bounces)' : ''}`,
     `Has-Mailbox: ${view.hasMailbox}`,
     `Mailbox-Enabled: ${view.mailboxEnabled}`,
   ];
   return `${lines.join('\n')}\n`;
 }
+
+/** Seconds since the epoch as an ISO 8601 UTC time, to the second. */
+const isoTime = (seconds: number | null): string => (seconds === null ? 'never' : new Date(seconds * 1000).toISOString().replace('.000Z', 'Z'));

@@ -3,6 +3,7 @@ import type { PasswordRecord } from '../vmailmgr/password-record';
 import { tableKey } from '../vmailmgr/password-table';
 import { AdminError } from './context';
 import { checkDirectory, checkName, strictNumber } from './edit';
+import { checkForwardAddress } from './forward-address';
 
 /**
  * The plain-text source of a table: tab-separated, one user per line, with the columns of
@@ -72,7 +73,13 @@ export function parseUsersFile(text: string, source: string, allowOutsideHome = 
         mailboxEnabled: flag(en, where, 'mailbox_enabled'),
       },
     });
-    if (users[users.length - 1].record.forwards.includes('')) throw new AdminError(`${where}: empty forward address`);
+    for (const forward of users[users.length - 1].record.forwards) {
+      try {
+        checkForwardAddress(forward);
+      } catch (error) {
+        throw new AdminError(`${where}: ${(error as Error).message}`);
+      }
+    }
   });
   return users;
 }

@@ -1,21 +1,25 @@
 import { readFileSync, statSync } from 'node:fs';
 import { byteString, fromText, fsPath, printable, toBytes } from '../system/bytes';
-import { adminContext, type AdminContext, AdminError, configError } from '../admin/context';
+import { adminContext, type AdminContext, AdminError, configError, homeOfUser } from '../admin/context';
 import { build } from '../admin/build';
 import { doctor, formatChecks } from '../admin/doctor';
-import { EDIT_HELP, editCommand } from '../admin/edit-command';
+import { dump, DUMP_HELP } from '../admin/dump';
+import { EDIT_HELP, editCommand, type EditCommand } from '../admin/edit-command';
 import { list } from '../admin/list';
 import { show } from '../admin/show';
 import { parseQuotaArgs, quota, QUOTA_HELP } from '../admin/quota';
-import { formatResult, parseTestArgs, TEST_HELP, testDelivery } from '../admin/test-command';
+import { TEST_HELP } from '../admin/test-command';
 import { environmentBytes } from '../system/environment';
+import { runTest } from './admin-test';
+import { passwordSource } from './password-prompt';
 
-const USAGE = `usage: vdeliver-admin COMMAND [--home DIR] [options]
+const USAGE = `usage: vdeliver-admin COMMAND [--home DIR | --user NAME] [options]
 
 commands:
   show NAME...        print virtual users as delivery looks them up
   list                list every record of the password table
   build FILE          write passwd.cdb from a users file (- for stdin)
+  dump                write passwd.cdb as the users file build reads
   add NAME            add a virtual user (and create its Maildir)
   set NAME            change a virtual user
   remove NAME         remove a virtual user (its Maildir stays)
@@ -25,7 +29,8 @@ commands:
                       deliver test messages as qmail-local would, explaining each step
 
 The table is $HOME/<password-file>.cdb; configuration comes from $HOME/.vmailmgr
-over $VDELIVER_CONFIG_DIR (default /etc/vmailmgr). --home DIR replaces $HOME.
+over $VDELIVER_CONFIG_DIR (default /etc/vmailmgr). --home DIR replaces $HOME;
+--user NAME takes the home of the base user NAME from the password database.
 Run a command with --help for its options.
 `;
 
@@ -42,7 +47,7 @@ Lists every record in table order: name, mailbox (Yes, Yes(disabled), No)
 and forwards. An invalid record is reported and the listing goes on; the
 exit status is then 1.
 `,
-  build: `usage: vdeliver-admin build [--home DIR] [--allow-outside-home] FILE
+  build: `usage: vdeliver-admin build [--home DIR] [--force] [--create-maildirs] [--allow-outside-home] FILE
 
 Writes $HOME/<password-file>.cdb atomically from FILE, a tab-separated users
 file with the columns
@@ -51,8 +56,15 @@ file with the columns
 (forwards comma-separated; numbers decimal or - for unlimited/never; flags 1/0).
 Records keep the file's order and use vmailmgr's signed-char hash, so
 vmailmgr's own tools can read the table. A directory that is absolute or climbs
-out of the home with .. is refused unless --allow-outside-home is given.
+out of the home with .. is refused unless --allow-outside-home is given, and
+every forward must be one address (see vdeliver-admin add --help).
+
+An existing table is replaced only with --force; the old one is then kept as
+<table>~ (the backup is switched in one rename: there is always a whole copy).
+--create-maildirs then creates the Maildir (tmp, new, cur, mode 0700) of every
+user with a mailbox that has none, owned by the base user as the table is.
 `,
+  dump: DUMP_HELP,
   doctor: `usage: vdeliver-admin doctor [--home DIR]
 
 Checks what makes qmail-local or vdeliver defer or bounce: the home directory's
@@ -107,6 +119,7 @@ const splitArgs = (bytes: Buffer): string[] => (bytes.length === 0 ? [] : byteSt
 interface Parsed {
   command: string;
   home?: string;
+  user?: string;
   json: boolean;
   help: boolean;
   args: string[];
@@ -124,6 +137,10 @@ function parse(argv: string[]): Parsed {
       if (i + 1 >= rest.length) throw new AdminError('--home needs a directory');
       parsed.home = rest[++i];
     } else if (arg.startsWith('--home=')) parsed.home = arg.slice(7);
+    else if (arg === '--user') {
+      if (i + 1 >= rest.length) throw new AdminError('--user needs the name of a base user');
+      parsed.user = rest[++i];
+    } else if (arg.startsWith('--user=')) parsed.user = arg.slice(7);
     else parsed.args.push(arg);
   }
   return parsed;
@@ -149,10 +166,12 @@ export async function main(argv: string[]): Promise<number> {
     }
     // Byte strings, like the arguments: HOME and VDELIVER_CONFIG_DIR name directories by their bytes.
     const env = environmentBytes(process.env, '/proc/self/environ');
-    const ctx = adminContext(parsed.home ?? env.HOME, env, Math.floor(Date.now() / 1000));
+    if (parsed.home !== undefined && parsed.user !== undefined) throw new AdminError('give --home or --user, not both');
+    const home = parsed.user === undefined ? (parsed.home ?? env.HOME) : homeOfUser(parsed.user);
+    const ctx = adminContext(home, env, Math.floor(Date.now() / 1000));
     const owner = AS_OWNER.has(parsed.command) ? homeOwner(ctx) : undefined;
     if (owner) return runAsOwner(owner, argv);
-    if (parsed.command === 'test') return await test(ctx, parsed.args, env);
+    if (parsed.command === 'test') return await runTest(ctx, parsed.args, env);
     if (parsed.command === 'doctor') {
       rejectOptions(parsed);
       const checks = doctor(ctx, env);
@@ -161,17 +180,21 @@ export async function main(argv: string[]): Promise<number> {
     }
     const stdin = (): string => byteString(readFileSync(0));
     if (parsed.command === 'show' || parsed.command === 'list') rejectOptions(parsed);
-    const result =
-      parsed.command === 'show'
-        ? show(ctx, parsed.args, parsed.json)
-        : parsed.command === 'list'
-          ? list(ctx, parsed.json)
-          : parsed.command === 'build'
-            ? build(ctx, parsed.args, stdin)
-            : parsed.command === 'quota'
-              ? quota(ctx, { ...parseQuotaArgs(parsed.args), json: parsed.json })
-              : editCommand(parsed.command as 'add' | 'set' | 'remove', parsed.args, ctx, stdin);
-    process.stdout.write(result.out);
+    const result: { out: string; errors: string[]; notes?: string[]; bytes?: true } =
+      parsed.command === 'dump'
+        ? dump(ctx, parsed.args)
+        : parsed.command === 'show'
+          ? show(ctx, parsed.args, parsed.json)
+          : parsed.command === 'list'
+            ? list(ctx, parsed.json)
+            : parsed.command === 'build'
+              ? build(ctx, parsed.args, stdin)
+              : parsed.command === 'quota'
+                ? quota(ctx, { ...parseQuotaArgs(parsed.args), json: parsed.json })
+                : editCommand(parsed.command as EditCommand, parsed.args, ctx, await passwordSource(parsed.command as EditCommand, parsed.args, stdin));
+    // dump's output is data for build: its bytes as they are, not printable() text.
+    process.stdout.write(result.bytes ? toBytes(result.out) : result.out);
+    for (const note of result.notes ?? []) process.stderr.write(`vdeliver-admin: note: ${note}\n`);
     for (const error of result.errors) process.stderr.write(`vdeliver-admin: ${error}\n`);
     return result.errors.length > 0 ? 1 : 0;
   } catch (caught) {
@@ -183,28 +206,6 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`vdeliver-admin: internal error: ${firstLineOf(error)}\n`);
     return 2;
   }
-}
-
-async function test(ctx: AdminContext, args: string[], env: Readonly<Record<string, string>>): Promise<number> {
-  const req = parseTestArgs(args, env);
-  const counts = { delivered: 0, bounced: 0, deferred: 0 };
-  const progress = process.stderr.isTTY && req.files.length > 1;
-  for (const [i, file] of req.files.entries()) {
-    if (progress) process.stderr.write(`\r[${i + 1}/${req.files.length}] ${printable(file)}\x1b[K`);
-    const result = await testDelivery(ctx, req, file, env, process.pid);
-    if (progress) process.stderr.write('\r\x1b[K');
-    process.stdout.write(req.json ? `${JSON.stringify(result)}\n` : `${formatResult(result)}\n`);
-    if (result.exitCode === 0 || result.exitCode === 99) counts.delivered++;
-    else if (result.exitCode === 100) counts.bounced++;
-    else counts.deferred++;
-  }
-  if (req.files.length > 1 && !req.json) {
-    const verb = req.dryRun ? 'would be ' : '';
-    process.stdout.write(
-      `${req.files.length} messages: ${counts.delivered} ${verb}delivered, ${counts.bounced} ${verb}bounced, ${counts.deferred} ${verb}deferred\n`,
-    );
-  }
-  return counts.delivered === req.files.length ? 0 : 1;
 }
 
 /** The home's owner, when we are root and it is someone else (qmail never delivers as root). */

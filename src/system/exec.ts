@@ -197,3 +197,10 @@ export function runAsUser(
   const result = spawnSync(path, args, { uid: user.uid, gid: user.gid, stdio: 'inherit', env });
   return result.error ? { status: 1, error: result.error.message } : { status: result.status ?? 1 };
 }
+
+/** Run a program to its end for its standard output (vdeliver-admin asks `getent`); never throws. */
+export function outputOf(path: string, args: string[]): { status?: number; stdout: Buffer; error?: string } {
+  const result = spawnSync(path, args, { stdio: ['ignore', 'pipe', 'ignore'], env: { PATH: '/usr/bin:/bin' }, timeout: 10000 });
+  if (result.error) return { stdout: Buffer.alloc(0), error: (result.error as NodeJS.ErrnoException).code ?? result.error.message };
+  return { status: result.status ?? undefined, stdout: result.stdout };
+}

@@ -1,4 +1,4 @@
-import { closeSync, constants, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, linkSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fromText, fsPath } from './bytes';
@@ -105,6 +105,25 @@ export function writeFileAtomic(path: string, chunks: Iterable<Uint8Array>, opti
     throw error;
   }
   if (durable) syncDirectory(dirname(path));
+}
+
+/**
+ * Give `existing` the second name `target`, replacing an old `target` in one rename: whoever
+ * reads `target` sees the old file or the new one, never none (a backup, `passwd.cdb~`).
+ */
+export function linkReplacing(existing: string, target: string): void {
+  const tmp = join(dirname(target), `.vdeliver-link-${randomTag()}`);
+  linkSync(fsPath(existing), fsPath(tmp));
+  try {
+    renameSync(fsPath(tmp), fsPath(target));
+  } catch (error) {
+    try {
+      unlinkSync(fsPath(tmp));
+    } catch {
+      /* never made or already gone: nothing to clean */
+    }
+    throw error;
+  }
 }
 
 export function syncDirectory(dir: string): void {

@@ -44,6 +44,7 @@ describe('vdeliver-admin show', () => {
         'msgcount',
         'ctime',
         'expiry',
+        'expired',
         'hasMailbox',
         'mailboxEnabled',
       ]);
@@ -61,6 +62,8 @@ describe('vdeliver-admin show', () => {
         msgcount: r.msgcount,
         ctime: r.ctime,
         expiry: r.expiry,
+        // Delivery bounces a user whose expiry has passed (basic has 'expired', set in 2001).
+        expired: r.expiry !== null && r.expiry < Date.now() / 1000,
         hasMailbox: r.has_mailbox,
         mailboxEnabled: r.mailbox_enabled,
       });

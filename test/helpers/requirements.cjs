@@ -1,4 +1,4 @@
-// What a test needs from the machine beyond Node.js (root, strace, tinycdb, openssl, Courier's tools, setpriv, a mount), probed
+// What a test needs from the machine beyond Node.js (root, strace, tinycdb, openssl, Courier's tools, setpriv, a pseudo-terminal, a mount), probed
 // by trying it once per process. Plain CommonJS so that both the jest tests (through requires.ts) and
 // the fault-injection harness (test/faults/*.mjs) ask the same questions and get the same answers.
 'use strict';
@@ -49,6 +49,11 @@ const PROBES = {
     return r.status === 0 && r.stdout.trim() === String(NOBODY)
       ? undefined
       : `setpriv cannot run a command as uid ${NOBODY} (${failure(r)}; apt-get install util-linux)`;
+  },
+  pty: () => {
+    // util-linux's script runs a command on a new pseudo-terminal (the password prompt's tests).
+    const r = spawnSync('script', ['-qec', 'test -t 0', '/dev/null'], { input: '' });
+    return r.status === 0 ? undefined : `script cannot run a command on a pseudo-terminal (${failure(r)}; apt-get install bsdutils)`;
   },
   mount: () => {
     if (!isRoot()) return 'needs root to mount a file system';
