@@ -10,6 +10,9 @@ import { parseQuotaArgs, quota, QUOTA_HELP } from '../admin/quota';
 import { formatResult, parseTestArgs, TEST_HELP, testDelivery } from '../admin/test-command';
 import { environmentBytes } from '../system/environment';
 
+/** The package's version, put in by the build (scripts/build.mjs). */
+declare const VERSION: string;
+
 const USAGE = `usage: vdeliver-admin COMMAND [--home DIR] [options]
 
 commands:
@@ -26,7 +29,7 @@ commands:
 
 The table is $HOME/<password-file>.cdb; configuration comes from $HOME/.vmailmgr
 over $VDELIVER_CONFIG_DIR (default /etc/vmailmgr). --home DIR replaces $HOME.
-Run a command with --help for its options.
+Run a command with --help for its options; --version prints the version.
 `;
 
 const HELP: Record<string, string> = {
@@ -137,6 +140,10 @@ function rejectOptions(parsed: Parsed): void {
 export async function main(argv: string[]): Promise<number> {
   try {
     const parsed = parse(argv);
+    if (parsed.command === '--version') {
+      process.stdout.write(`vdeliver-admin ${VERSION}\n`);
+      return 0;
+    }
     if (['', '--help', '-h', 'help'].includes(parsed.command)) {
       process.stdout.write(USAGE);
       return parsed.command === '' ? 1 : 0;
