@@ -325,7 +325,7 @@ const forwardsNote = (forwards: readonly string[]): string => (forwards.length =
  * Creates the Maildir under the home directory unless it is there; what exists is never changed,
  * only a missing tmp, new or cur is added. A failure is reported, not thrown: the record is in.
  */
-function maildirNote(ctx: AdminContext, directory: string, errors: string[]): string {
+export function maildirNote(ctx: AdminContext, directory: string, errors: string[]): string {
   const path = resolve(ctx.home, directory);
   try {
     mkdirSync(fsPath(dirname(path)), { recursive: true, mode: 0o700 });
