@@ -48,6 +48,19 @@ const replace = (path, contents) => {
 };
 for (const { outputFiles } of results) for (const file of outputFiles) replace(file.path, file.contents);
 
+// The man pages, from their Markdown sources in man/ (marked-man, a devDependency: only builds need it).
+for (const page of ['vdeliver.8', 'vdeliver-admin.8']) {
+  const made = spawnSync(
+    process.execPath,
+    ['node_modules/marked-man/bin/marked-man.js', '--no-breaks', '--version', version, '--manual', "System Manager's Manual", `man/${page}.md`],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (made.status !== 0) throw new Error(`man/${page}.md: marked-man failed: ${made.stderr}`);
+  replace(`dist/man/${page}`, made.stdout);
+}
+
 // vdeliver: the content-named bundle, its code cache (made through a loader not yet in place), then the loader.
 const main = (await build({ ...common, entryPoints: ['src/cli/vdeliver.ts'], outfile: 'dist/vdeliver-main.cjs', plugins: [execApart] })).outputFiles[0];
 const bundle = `vdeliver-main.${createHash('sha256').update(main.contents).digest('hex').slice(0, 16)}.cjs`;
