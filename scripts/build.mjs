@@ -8,11 +8,22 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
-const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'warning', legalComments: 'none', write: false };
+// The version is put into the programs here, so `--version` never reads package.json at run time.
+const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  logLevel: 'warning',
+  legalComments: 'none',
+  write: false,
+  define: { VERSION: JSON.stringify(version) },
+};
 
 // The child-process module is its own file, loaded only when a hook or a forward runs.
 const execApart = {
@@ -37,12 +48,31 @@ const replace = (path, contents) => {
 };
 for (const { outputFiles } of results) for (const file of outputFiles) replace(file.path, file.contents);
 
+// The man pages, from their Markdown sources in man/ (marked-man, a devDependency: only builds need it).
+for (const page of ['vdeliver.8', 'vdeliver-admin.8']) {
+  const made = spawnSync(
+    process.execPath,
+    ['node_modules/marked-man/bin/marked-man.js', '--no-breaks', '--version', version, '--manual', "System Manager's Manual", `man/${page}.md`],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (made.status !== 0) throw new Error(`man/${page}.md: marked-man failed: ${made.stderr}`);
+  replace(`dist/man/${page}`, made.stdout);
+}
+
 // vdeliver: the content-named bundle, its code cache (made through a loader not yet in place), then the loader.
 const main = (await build({ ...common, entryPoints: ['src/cli/vdeliver.ts'], outfile: 'dist/vdeliver-main.cjs', plugins: [execApart] })).outputFiles[0];
 const bundle = `vdeliver-main.${createHash('sha256').update(main.contents).digest('hex').slice(0, 16)}.cjs`;
 replace(`dist/${bundle}`, main.contents);
-const loader = (await build({ ...common, entryPoints: ['src/cli/load-cached.ts'], outfile: 'dist/vdeliver.cjs', define: { BUNDLE: JSON.stringify(bundle) } }))
-  .outputFiles[0];
+const loader = (
+  await build({
+    ...common,
+    entryPoints: ['src/cli/load-cached.ts'],
+    outfile: 'dist/vdeliver.cjs',
+    define: { ...common.define, BUNDLE: JSON.stringify(bundle) },
+  })
+).outputFiles[0];
 const staged = `dist/vdeliver.cjs.new${process.pid}`;
 writeFileSync(staged, loader.contents);
 writeCodeCache(staged, `dist/${bundle}.cache`);

@@ -16,9 +16,10 @@ process.stdout.write(JSON.stringify(${JSON.stringify(names)}.map((n) => missing(
 }
 
 test('a missing tool is one line naming the package to install', () => {
-  expect(askWithoutTools(['strace', 'cdb', 'openssl'])).toEqual([
+  expect(askWithoutTools(['strace', 'cdb', 'man', 'openssl'])).toEqual([
     expect.stringMatching(/^strace cannot trace and inject here \(not installed; apt-get install strace\)$/),
     expect.stringMatching(/^tinycdb's cdb is not usable \(not installed; apt-get install tinycdb\)$/),
+    expect.stringMatching(/^man -l cannot render a page \(not installed; apt-get install man-db\)$/),
     expect.stringMatching(/^openssl passwd -1 does not work \(not installed; apt-get install openssl\)$/),
   ]);
 });

@@ -364,7 +364,7 @@ function remove(ctx: AdminContext, name: string): Result {
 const forwardsNote = (forwards: readonly string[]): string => (forwards.length === 0 ? 'no forwards' : `forwards to ${forwards.map(printable).join(', ')}`);
 
 /** Creates the Maildir (maildir-create.ts). A failure is reported, not thrown: the record is in. */
-function maildirNote(ctx: AdminContext, directory: string, errors: string[]): string {
+export function maildirNote(ctx: AdminContext, directory: string, errors: string[]): string {
   try {
     return createMaildir(ctx.home, directory) ? '' : ', Maildir already there';
   } catch (error) {

@@ -69,5 +69,6 @@ export function checkProgramLine(line: string, path = QMAIL_PATH): Check[] {
       ),
     );
   else if (parsed.help) checks.push(fail('.qmail-default gives vdeliver --help: every delivery defers', 'remove -h / --help'));
+  else if (parsed.version) checks.push(fail('.qmail-default gives vdeliver --version: every delivery defers', 'remove --version'));
   return checks;
 }

@@ -9,13 +9,19 @@ import { list } from '../admin/list';
 import { show } from '../admin/show';
 import { parseQuotaArgs, quota, QUOTA_HELP } from '../admin/quota';
 import { TEST_HELP } from '../admin/test-command';
+import { setup } from '../admin/setup';
+import { join } from 'node:path';
 import { environmentBytes } from '../system/environment';
 import { runTest } from './admin-test';
 import { passwordSource } from './password-prompt';
 
+/** The package's version, put in by the build (scripts/build.mjs). */
+declare const VERSION: string;
+
 const USAGE = `usage: vdeliver-admin COMMAND [--home DIR | --user NAME] [options]
 
 commands:
+  setup               prepare the base user's home, as vmailmgr's vsetup does
   show NAME...        print virtual users as delivery looks them up
   list                list every record of the password table
   build FILE          write passwd.cdb from a users file (- for stdin)
@@ -31,7 +37,7 @@ commands:
 The table is $HOME/<password-file>.cdb; configuration comes from $HOME/.vmailmgr
 over $VDELIVER_CONFIG_DIR (default /etc/vmailmgr). --home DIR replaces $HOME;
 --user NAME takes the home of the base user NAME from the password database.
-Run a command with --help for its options.
+Run a command with --help for its options; --version prints the version.
 `;
 
 const HELP: Record<string, string> = {
@@ -74,13 +80,26 @@ control/me, and the hooks. Also warns about files left in tmp/ for more than
 36 hours and about directories outside the home or through a symlink. Prints
 ok / warn / fail per check, with the fix. Exits 1 if any check fails.
 `,
+  setup: `usage: vdeliver-admin setup [--home DIR]
+
+Prepares the base user's home as vmailmgr's vsetup does, and leaves alone what
+is already there, so running it again changes nothing:
+  .qmail-default   |<this node> <this package's dist/vdeliver.cjs> (mode 0644);
+                   a different one is kept as .qmail-default~
+  users/           the config's user-dir (mode 0755)
+  passwd.cdb       the postmaster-aliases (mailer-daemon, postmaster, root),
+                   each with a Maildir and a forward to postmaster-email
+  .vmailmgr/vdeliver-enforce-quotas
+                   1, unless an item already sets it
+Run as root, it acts as the owner of the home.
+`,
   test: TEST_HELP,
   quota: QUOTA_HELP,
   ...EDIT_HELP,
 };
 
 /** Commands that write in the base user's home: run as root, they run as its owner instead. */
-const AS_OWNER = new Set(['build', 'add', 'set', 'remove', 'test']);
+const AS_OWNER = new Set(['build', 'add', 'set', 'remove', 'test', 'setup']);
 
 /** Hands the exact argument bytes to the copy that runs as the home's owner (runAsOwner). */
 const ARGV_VARIABLE = 'VDELIVER_ADMIN_ARGV';
@@ -154,6 +173,10 @@ function rejectOptions(parsed: Parsed): void {
 export async function main(argv: string[]): Promise<number> {
   try {
     const parsed = parse(argv);
+    if (parsed.command === '--version') {
+      process.stdout.write(`vdeliver-admin ${VERSION}\n`);
+      return 0;
+    }
     if (['', '--help', '-h', 'help'].includes(parsed.command)) {
       process.stdout.write(USAGE);
       return parsed.command === '' ? 1 : 0;
@@ -189,9 +212,11 @@ export async function main(argv: string[]): Promise<number> {
             ? list(ctx, parsed.json)
             : parsed.command === 'build'
               ? build(ctx, parsed.args, stdin)
-              : parsed.command === 'quota'
-                ? quota(ctx, { ...parseQuotaArgs(parsed.args), json: parsed.json })
-                : editCommand(parsed.command as EditCommand, parsed.args, ctx, await passwordSource(parsed.command as EditCommand, parsed.args, stdin));
+              : parsed.command === 'setup'
+                ? setup(ctx, parsed.args, programLine())
+                : parsed.command === 'quota'
+                  ? quota(ctx, { ...parseQuotaArgs(parsed.args), json: parsed.json })
+                  : editCommand(parsed.command as EditCommand, parsed.args, ctx, await passwordSource(parsed.command as EditCommand, parsed.args, stdin));
     // dump's output is data for build: its bytes as they are, not printable() text.
     process.stdout.write(result.bytes ? toBytes(result.out) : result.out);
     for (const note of result.notes ?? []) process.stderr.write(`vdeliver-admin: note: ${note}\n`);
@@ -225,6 +250,15 @@ function runAsOwner(owner: { uid: number; gid: number }, argv: string[]): number
   const result = runAsUser(process.execPath, process.argv.slice(1), owner, env);
   if (result.error) throw new AdminError(`cannot run as uid ${owner.uid}: ${result.error}`);
   return result.status;
+}
+
+/**
+ * What `.qmail-default` runs: this node and this package's loader by absolute paths (no PATH lookup,
+ * no shim), quoted for qmail-local's /bin/sh when a path needs it. This file is dist/vdeliver-admin.cjs.
+ */
+function programLine(): string {
+  const quote = (path: string): string => (/^[\w./:@%+=,-]+$/.test(path) ? path : `'${path.replace(/'/g, "'\\''")}'`);
+  return fromText(`${quote(process.execPath)} ${quote(join(__dirname, 'vdeliver.cjs'))}`);
 }
 
 const firstLineOf = (error: unknown): string => String(error instanceof Error ? error.message : error).split('\n')[0];

@@ -19,18 +19,31 @@ try {
 } catch {
   // No cache (a build without one): compile from source.
 }
-// The same wrapper Node puts around a CommonJS module, so the bundle runs exactly as under require().
-const script = new Script(`(function (exports, require, module, __filename, __dirname) {${readFileSync(file, 'utf8')}\n})`, { filename: file, cachedData });
-// The build runs one delivery with `--write-code-cache FILE` first, and keeps what V8 compiled by
-// the end of it; tests ask with `--report-code-cache`. Both are taken off argv before the program
-// sees it (and neither comes from the environment, which qmail passes on to every delivery).
-if (process.argv[2] === '--write-code-cache') {
-  const target = process.argv.splice(2, 2)[1];
-  process.on('exit', () => writeFileSync(target, script.createCachedData()));
+let source: string | undefined;
+try {
+  source = readFileSync(file, 'utf8');
+} catch (error) {
+  // A partial copy or install of dist/: one status line and a deferral, as every failure gets, not a stack trace.
+  const code = (error as NodeJS.ErrnoException).code ?? 'an error';
+  writeSync(1, `vdeliver: cannot read the program ${file} (${code}): dist/ is incomplete; reinstall or rebuild vdeliver (#4.3.0)\n`);
+  process.exitCode = 111;
 }
-if (process.argv[2] === '--report-code-cache') {
-  process.argv.splice(2, 1);
-  writeSync(2, `code cache ${cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'accepted'}\n`);
+if (source !== undefined) run(source);
+
+function run(source: string): void {
+  // The same wrapper Node puts around a CommonJS module, so the bundle runs exactly as under require().
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, { filename: file, cachedData });
+  // The build runs one delivery with `--write-code-cache FILE` first, and keeps what V8 compiled by
+  // the end of it; tests ask with `--report-code-cache`. Both are taken off argv before the program
+  // sees it (and neither comes from the environment, which qmail passes on to every delivery).
+  if (process.argv[2] === '--write-code-cache') {
+    const target = process.argv.splice(2, 2)[1];
+    process.on('exit', () => writeFileSync(target, script.createCachedData()));
+  }
+  if (process.argv[2] === '--report-code-cache') {
+    process.argv.splice(2, 1);
+    writeSync(2, `code cache ${cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'accepted'}\n`);
+  }
+  const module = { exports: {} };
+  script.runInThisContext()(module.exports, createRequire(file), module, file, __dirname);
 }
-const module = { exports: {} };
-script.runInThisContext()(module.exports, createRequire(file), module, file, __dirname);

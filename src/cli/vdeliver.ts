@@ -10,6 +10,9 @@ import { environmentBytes } from '../system/environment';
 import { oneLine } from '../qmail/status-line';
 import { parseArgs, USAGE } from '../delivery/command-line';
 
+/** The package's version, put in by the build (scripts/build.mjs), so no run reads package.json. */
+declare const VERSION: string;
+
 /** What this run prints: notes (warnings), then the outcome's one line. */
 interface Printed {
   outcome: Outcome;
@@ -25,11 +28,13 @@ async function main(): Promise<Printed> {
   const env = environmentBytes(process.env, '/proc/self/environ');
   const parsed = parseArgs(process.argv.slice(2));
   if ('error' in parsed) return { outcome: defer(`vdeliver: ${parsed.error} (see vdeliver --help) (#4.3.5)`), notes: [] };
-  if (parsed.help) {
-    // Under qmail-local, "help" from .qmail-default must not count as a delivery (decision 12),
-    // and the report gets the one line that says why, not the usage.
-    if (env.RECIPIENT !== undefined) return { outcome: defer('vdeliver: --help given in a .qmail file; nothing was delivered (#4.3.5)'), notes: [] };
-    writeAll(2, Buffer.from(USAGE));
+  if (parsed.help || parsed.version) {
+    const option = parsed.help ? '--help' : '--version';
+    // Under qmail-local, "help" (or "version") from .qmail-default must not count as a delivery
+    // (decision 12), and the report gets the one line that says why, not the usage.
+    if (env.RECIPIENT !== undefined) return { outcome: defer(`vdeliver: ${option} given in a .qmail file; nothing was delivered (#4.3.5)`), notes: [] };
+    if (parsed.help) writeAll(2, Buffer.from(USAGE));
+    else writeAll(1, Buffer.from(`vdeliver ${VERSION}\n`));
     return { outcome: { kind: 'delivered' }, notes: [] };
   }
   if (env.HOME) {

@@ -13,9 +13,10 @@ vmailmgr-compatible delivery agent for qmail (run from ~/.qmail-default as |vdel
   -r                    Do not add the "Return-Path:" line
 
   -h, --help            Display this help and exit
+      --version         Display the version and exit
 `;
 
-export type ParsedArgs = { options: DeliveryOptions; help: boolean } | { error: string };
+export type ParsedArgs = { options: DeliveryOptions; help: boolean; version: boolean } | { error: string };
 
 const SHORT: Record<string, (o: DeliveryOptions) => void> = {
   D: (o) => {
@@ -57,6 +58,7 @@ const LONG: Record<string, (o: DeliveryOptions) => void> = {
 export function parseArgs(argv: string[]): ParsedArgs {
   const options = { ...DEFAULT_OPTIONS };
   let help = false;
+  let version = false;
   let i = 0;
   for (; i < argv.length; i++) {
     const arg = argv[i];
@@ -67,6 +69,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
     if (arg.startsWith('--')) {
       const name = arg.slice(2);
       if (name === 'help') help = true;
+      else if (name === 'version') version = true;
       // Own keys only: `--constructor` or `--__proto__` must not reach Object.prototype.
       else if (Object.hasOwn(LONG, name)) LONG[name](options);
       else return { error: `unknown option string: '${arg}'` };
@@ -79,5 +82,5 @@ export function parseArgs(argv: string[]): ParsedArgs {
     } else break;
   }
   if (i < argv.length) return { error: 'Too many command-line arguments' };
-  return { options, help };
+  return { options, help, version };
 }

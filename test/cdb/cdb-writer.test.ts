@@ -5,7 +5,7 @@ import { CdbReader } from '../../src/cdb/cdb-reader';
 import { FIXTURES, parseCdbmake, scratchDir, VMAILMGR } from '../helpers/fixtures';
 
 describe('cdb writer', () => {
-  test.each(['basic-ascii', 'users-3000', 'edge', 'empty'])('%s is byte-identical to tinycdb', (name) => {
+  test.each(['basic-ascii', 'users-3000', 'edge', 'empty', 'dupes'])('%s is byte-identical to tinycdb', (name) => {
     const records = parseCdbmake(readFileSync(join(FIXTURES, 'tinycdb', `${name}.in`)));
     const expected = readFileSync(join(FIXTURES, 'tinycdb', `${name}.cdb`));
     expect(Buffer.concat(buildCdb(records)).equals(expected)).toBe(true);

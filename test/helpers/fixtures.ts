@@ -43,6 +43,22 @@ export function scratchDir(prefix = 'vdeliver-test-'): { path: string; cleanup: 
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
 }
 
+/** tinycdb's references, made once by scripts/make-tinycdb-fixtures.sh (see fixtures/tinycdb/README.md). */
+export const TINYCDB = join(FIXTURES, 'tinycdb');
+
+/** Records in cdbmake format, exactly as `cdb -d` prints them: one `+klen,dlen:key->data` line each, then an empty line. */
+export const cdbmakeText = (records: Iterable<[Buffer, Buffer]>): Buffer =>
+  Buffer.concat([
+    ...Array.from(records, ([key, data]) => Buffer.concat([Buffer.from(`+${key.length},${data.length}:`), key, Buffer.from('->'), data, Buffer.from('\n')])),
+    Buffer.from('\n'),
+  ]);
+
+/** `cdb -q` exit statuses recorded in fixtures/tinycdb/lookups.tsv, by `table<TAB>key`. */
+export function tinycdbLookups(): Map<string, number> {
+  const lines = readFileSync(join(TINYCDB, 'lookups.tsv'), 'utf8').trim().split('\n');
+  return new Map(lines.map((line) => [line.slice(0, line.lastIndexOf('\t')), Number(line.slice(line.lastIndexOf('\t') + 1))]));
+}
+
 /** Parse cdbmake input (`+klen,dlen:key->data\n`, as tinycdb reads and `cdb -d` prints) into records. */
 export function parseCdbmake(input: Buffer): Array<[Buffer, Buffer]> {
   const records: Array<[Buffer, Buffer]> = [];

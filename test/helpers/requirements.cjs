@@ -1,9 +1,9 @@
-// What a test needs from the machine beyond Node.js (root, strace, tinycdb, openssl, Courier's tools, setpriv, a pseudo-terminal, a mount), probed
+// What a test needs from the machine beyond Node.js (root, strace, tinycdb, man, openssl, Courier's tools, setpriv, a pseudo-terminal, a mount), probed
 // by trying it once per process. Plain CommonJS so that both the jest tests (through requires.ts) and
 // the fault-injection harness (test/faults/*.mjs) ask the same questions and get the same answers.
 'use strict';
 const { spawnSync } = require('node:child_process');
-const { mkdtempSync, rmSync } = require('node:fs');
+const { mkdtempSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 
@@ -30,6 +30,17 @@ const PROBES = {
     try {
       const r = spawnSync('cdb', ['-c', '-m', join(dir, 'probe.cdb')], { input: '' });
       return r.status === 0 ? undefined : `tinycdb's cdb is not usable (${failure(r)}; apt-get install tinycdb)`;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+  man: () => {
+    // man-db's `man -l` renders a page file through groff: the man-page tests read what a reader would see.
+    const dir = mkdtempSync(join(tmpdir(), 'vdeliver-probe-'));
+    try {
+      writeFileSync(join(dir, 'probe.8'), '.TH PROBE 8\n.SH NAME\nprobe \\- a page\n');
+      const r = spawnSync('man', ['-l', join(dir, 'probe.8')], { encoding: 'utf8', env: { ...process.env, MANPAGER: 'cat', PAGER: 'cat' } });
+      return r.status === 0 && r.stdout.includes('probe - a page') ? undefined : `man -l cannot render a page (${failure(r)}; apt-get install man-db)`;
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
