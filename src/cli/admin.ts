@@ -1,14 +1,16 @@
-import { readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { byteString, fromText, fsPath, printable, toBytes } from '../system/bytes';
 import { adminContext, type AdminContext, AdminError, configError } from '../admin/context';
 import { build } from '../admin/build';
-import { doctor, formatChecks } from '../admin/doctor';
+import { doctor, formatChecks, formatJson, parseDoctorArgs } from '../admin/doctor';
 import { EDIT_HELP, editCommand } from '../admin/edit-command';
 import { list } from '../admin/list';
 import { show } from '../admin/show';
 import { parseQuotaArgs, quota, QUOTA_HELP } from '../admin/quota';
 import { formatResult, parseTestArgs, TEST_HELP, testDelivery } from '../admin/test-command';
 import { environmentBytes } from '../system/environment';
+import { QMAIL_PATH } from '../admin/program-line';
 
 const USAGE = `usage: vdeliver-admin COMMAND [--home DIR] [options]
 
@@ -53,14 +55,22 @@ Records keep the file's order and use vmailmgr's signed-char hash, so
 vmailmgr's own tools can read the table. A directory that is absolute or climbs
 out of the home with .. is refused unless --allow-outside-home is given.
 `,
-  doctor: `usage: vdeliver-admin doctor [--home DIR]
+  doctor: `usage: vdeliver-admin doctor [--home DIR] [--json] [--qmail-path PATH]
 
-Checks what makes qmail-local or vdeliver defer or bounce: the home directory's
-mode, .qmail-default, the config directories and items, the password table and
-every record, the Maildirs and their owner, the catch-all, qmail-queue and
-control/me, and the hooks. Also warns about files left in tmp/ for more than
-36 hours and about directories outside the home or through a symlink. Prints
-ok / warn / fail per check, with the fix. Exits 1 if any check fails.
+Checks what makes qmail-local or vdeliver defer or bounce: the home directory,
+.qmail-default and its program line as /bin/sh -c runs it (the program, its
+options, node on qmail's PATH), the config directories and items, the password
+table and every record, the Maildirs and their owner, the catch-all,
+qmail-queue and control/me, and the hooks. Also warns about files left in tmp/
+for more than 36 hours and about directories outside the home or through a
+symlink. Run as root, it runs as the home's owner, as qmail-local does, so it
+sees what a delivery sees.
+
+Prints ok / warn / fail per check, with a fix (a command that works pasted as
+printed, by root or the base user) or a hint. --json prints one object per line
+and check: {"status", "what", "fix"?, "hint"?}. --qmail-path is the PATH
+qmail gives its children (default ${QMAIL_PATH}).
+Exits 1 if any check fails.
 `,
   test: TEST_HELP,
   quota: QUOTA_HELP,
@@ -68,7 +78,7 @@ ok / warn / fail per check, with the fix. Exits 1 if any check fails.
 };
 
 /** Commands that write in the base user's home: run as root, they run as its owner instead. */
-const AS_OWNER = new Set(['build', 'add', 'set', 'remove', 'test']);
+const AS_OWNER = new Set(['build', 'add', 'set', 'remove', 'test', 'doctor']);
 
 /** Hands the exact argument bytes to the copy that runs as the home's owner (runAsOwner). */
 const ARGV_VARIABLE = 'VDELIVER_ADMIN_ARGV';
@@ -150,13 +160,13 @@ export async function main(argv: string[]): Promise<number> {
     // Byte strings, like the arguments: HOME and VDELIVER_CONFIG_DIR name directories by their bytes.
     const env = environmentBytes(process.env, '/proc/self/environ');
     const ctx = adminContext(parsed.home ?? env.HOME, env, Math.floor(Date.now() / 1000));
+    const doctorArgs = parsed.command === 'doctor' ? parseDoctorArgs(parsed.args) : undefined;
     const owner = AS_OWNER.has(parsed.command) ? homeOwner(ctx) : undefined;
-    if (owner) return runAsOwner(owner, argv);
+    if (owner) return await runAsOwner(owner, argv);
     if (parsed.command === 'test') return await test(ctx, parsed.args, env);
-    if (parsed.command === 'doctor') {
-      rejectOptions(parsed);
-      const checks = doctor(ctx, env);
-      process.stdout.write(formatChecks(checks));
+    if (doctorArgs) {
+      const checks = doctor(ctx, env, { ...doctorArgs, node: process.execPath, script: join(__dirname, 'vdeliver.cjs'), admin: adminCommand() });
+      process.stdout.write(parsed.json ? formatJson(checks) : formatChecks(checks));
       return checks.some((c) => c.status === 'fail') ? 1 : 0;
     }
     const stdin = (): string => byteString(readFileSync(0));
@@ -218,12 +228,38 @@ function homeOwner(ctx: AdminContext): { uid: number; gid: number } | undefined 
  * Run this same command again as the home's owner, so every file it writes belongs to the base user.
  * Node passes arguments to a child as UTF-8 text, so their exact bytes go along in ARGV_VARIABLE.
  */
-function runAsOwner(owner: { uid: number; gid: number }, argv: string[]): number {
+async function runAsOwner(owner: { uid: number; gid: number }, argv: string[]): Promise<number> {
   const env = { ...process.env, [ARGV_VARIABLE]: toBytes(argv.map((arg) => `${arg}\0`).join('')).toString('hex') };
-  const { runAsUser } = require('../system/exec') as typeof import('../system/exec');
-  const result = runAsUser(process.execPath, process.argv.slice(1), owner, env);
+  // Loaded only here: execa is bundled into this file alone (scripts/build.mjs).
+  const { firstUnreachable, runAsUser } = require('../system/as-user') as typeof import('../system/as-user');
+  const unreachable = await firstUnreachable(owner, process.execPath, [process.argv[1], __filename]);
+  if (unreachable)
+    throw new AdminError(
+      `the base user (uid ${owner.uid}) cannot run ${unreachable}: install vdeliver where it can (qmail-local runs vdeliver as that user too)`,
+    );
+  const result = await runAsUser(process.execPath, process.argv.slice(1), owner, env);
   if (result.error) throw new AdminError(`cannot run as uid ${owner.uid}: ${result.error}`);
   return result.status;
+}
+
+/** How a fix names this program: plain vdeliver-admin when PATH finds this very one, else its path. */
+function adminCommand(): string {
+  const self = process.argv[1];
+  const real = (path: string): string | undefined => {
+    try {
+      return realpathSync(path);
+    } catch {
+      return undefined;
+    }
+  };
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+  if (dirs.some((dir) => real(join(dir, 'vdeliver-admin')) === real(self))) return 'vdeliver-admin';
+  try {
+    accessSync(self, constants.X_OK);
+    return self;
+  } catch {
+    return `${process.execPath} ${self}`;
+  }
 }
 
 const firstLineOf = (error: unknown): string => String(error instanceof Error ? error.message : error).split('\n')[0];

@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync, writeSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { toText } from './bytes';
@@ -254,17 +254,3 @@ const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** `name=$(printf '\ooo...x');`: the x keeps command substitution from dropping trailing newlines. */
 const assign = (name: string, value: string): string =>
   `${name}=$(printf '${[...value].map((c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`).join('')}x');`;
-
-/**
- * Run a program to its end with our own stdin, stdout and stderr, as another user (vdeliver-admin,
- * run as root, runs itself again as the owner of the home). Returns its exit status.
- */
-export function runAsUser(
-  path: string,
-  args: string[],
-  user: { uid: number; gid: number },
-  env: Record<string, string | undefined>,
-): { status: number; error?: string } {
-  const result = spawnSync(path, args, { uid: user.uid, gid: user.gid, stdio: 'inherit', env });
-  return result.error ? { status: 1, error: result.error.message } : { status: result.status ?? 1 };
-}
