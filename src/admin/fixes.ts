@@ -1,5 +1,5 @@
 import { dirname } from 'node:path';
-import { printable } from '../system/bytes';
+import { toText } from '../system/bytes';
 import { stat } from './checks';
 
 /*
@@ -15,9 +15,14 @@ export interface BaseUser {
   gid: number;
 }
 
-/** A word for /bin/sh: as is when it is plainly safe, else single-quoted. */
+/**
+ * A word for /bin/sh: as is when it is plainly safe, else single-quoted; bytes that are not UTF-8
+ * (a Latin-1 name) are rebuilt by printf from octal escapes, the one form every /bin/sh reads.
+ */
 export function quote(value: string): string {
-  const text = printable(value);
+  const text = toText(value);
+  if (text === undefined)
+    return `"$(printf '${[...value].map((c) => (/[A-Za-z0-9_@+=:,./-]/.test(c) ? c : `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`)).join('')}')"`;
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
