@@ -9,9 +9,9 @@ import { errnoName, errnoOf, errnoText } from './errno';
  * directory and timeout, never throws for the child's own failures, and returns a plain result.
  * Paths, the working directory and the environment are byte strings (src/system/bytes.ts).
  *
- * This is node:child_process rather than execa: loading execa costs about 24 ms and running a
- * child through it about 30 ms more than this (npm run bench), for each delivery with a hook or
- * a forward, which is most of what such a delivery costs.
+ * This is node:child_process rather than execa: execa costs 60 to 110 ms more per process that
+ * starts a child (README, Benchmarks: bench/execa-cost.mjs), for each delivery with a hook or a
+ * forward, which is more than a whole plain delivery. vdeliver-admin uses execa (as-user.ts).
  */
 export interface RunOptions {
   env: Record<string, string>;
