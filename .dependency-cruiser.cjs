@@ -22,6 +22,9 @@ module.exports = {
     { name: 'no-cycles', severity: 'error', from: {}, to: { circular: true } },
     { name: 'no-orphans', comment: 'every module of src/ is used', severity: 'error', from: { orphan: true, path: '^src/', pathNot: ['^src/cli/'] }, to: {} },
     { name: 'mailparser-in-admin-only', severity: 'error', from: { path: '^src/', pathNot: '^src/admin/' }, to: { path: 'mailparser' } },
+    // execa costs 60-110 ms per hooked or forwarded delivery (README): only vdeliver-admin's re-run as the base user uses it.
+    { name: 'execa-in-as-user-only', severity: 'error', from: { path: '^src/', pathNot: '^src/system/as-user\\.ts$' }, to: { path: 'execa' } },
+    { name: 'as-user-in-admin-only', severity: 'error', from: { path: '^src/', pathNot: '^src/cli/admin\\.ts$' }, to: { path: '^src/system/as-user\\.ts$' } },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -1,5 +1,6 @@
 // Lint: typescript-eslint's recommended rules, and the architecture's two process rules
-// (ARCHITECTURE.md): only src/cli touches `process`; only src/system starts processes.
+// (ARCHITECTURE.md): only src/cli touches `process`; only src/system starts processes
+// (exec.ts for the delivery, with node:child_process; as-user.ts for vdeliver-admin, with execa).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -43,17 +44,27 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts'],
-    ignores: ['src/system/exec.ts', 'src/system/spawn-to-exit.ts'],
+    ignores: ['src/system/exec.ts', 'src/system/spawn-to-exit.ts', 'src/system/as-user.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           paths: [
             { name: 'node:child_process', message: 'Only src/system/exec.ts and spawn-to-exit.ts start processes.' },
-            { name: 'execa', message: 'Only src/system/exec.ts starts processes (and execa stays off the delivery path).' },
+            { name: 'execa', message: "Only src/system/as-user.ts uses execa, for vdeliver-admin's children (it stays off the delivery path)." },
             { name: 'mailparser', message: 'mailparser belongs to src/admin only.' },
           ],
         },
+      ],
+    },
+  },
+  {
+    // vdeliver-admin's own children: execa, and nothing else that starts processes.
+    files: ['src/system/as-user.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'node:child_process', message: 'as-user.ts starts its children with execa; the delivery side uses src/system/exec.ts.' }] },
       ],
     },
   },

@@ -32,11 +32,20 @@ const execApart = {
     b.onResolve({ filter: /^\.\.\/system\/exec$/ }, () => ({ path: './exec.cjs', external: true }));
   },
 };
+// vdeliver-admin's re-run as the base user, with execa (an ES module, bundled here as CommonJS):
+// its own file, so only a command run as root loads it, and the delivery never does.
+const asUserApart = {
+  name: 'as-user-apart',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/system\/as-user$/ }, () => ({ path: './as-user.cjs', external: true }));
+  },
+};
 
 const results = await Promise.all([
   build({ ...common, entryPoints: ['src/system/exec.ts'], outfile: 'dist/exec.cjs' }),
+  build({ ...common, entryPoints: ['src/system/as-user.ts'], outfile: 'dist/as-user.cjs' }),
   // mailparser is loaded only by the admin commands that parse messages, and never bundled.
-  build({ ...common, entryPoints: ['src/cli/admin.ts'], outfile: 'dist/vdeliver-admin.cjs', external: ['mailparser'], plugins: [execApart] }),
+  build({ ...common, entryPoints: ['src/cli/admin.ts'], outfile: 'dist/vdeliver-admin.cjs', external: ['mailparser'], plugins: [execApart, asUserApart] }),
   build({ ...common, entryPoints: ['examples/demo.ts'], outfile: 'dist/demo.cjs' }),
 ]);
 

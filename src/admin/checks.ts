@@ -1,16 +1,24 @@
 import { lstatSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { fsPath } from '../system/bytes';
 
-/** One line of `vdeliver-admin doctor`: what was checked, and how to fix it when it is not ok. */
+/**
+ * One line of `vdeliver-admin doctor`: what was checked and, when it is not ok, how to fix it: `fix`
+ * is a shell command that works when pasted as printed (src/admin/fixes.ts); `hint` is advice,
+ * for what no command can decide (which host name, whether a symlink is deliberate).
+ */
 export interface Check {
   status: 'ok' | 'warn' | 'fail';
   what: string;
   fix?: string;
+  hint?: string;
 }
 
+/** How to put it right: a command to paste, or advice. */
+export type Remedy = { fix: string } | { hint: string };
+
 export const ok = (what: string): Check => ({ status: 'ok', what });
-export const warn = (what: string, fix?: string): Check => ({ status: 'warn', what, fix });
-export const fail = (what: string, fix?: string): Check => ({ status: 'fail', what, fix });
+export const warn = (what: string, remedy?: Remedy): Check => ({ status: 'warn', what, ...remedy });
+export const fail = (what: string, remedy?: Remedy): Check => ({ status: 'fail', what, ...remedy });
 export const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, '0');
 
 /*

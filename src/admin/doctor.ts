@@ -1,21 +1,43 @@
-import { accessSync, constants, readdirSync, realpathSync } from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { byteString, fsPath, printable, toBytes } from '../system/bytes';
+import { accessSync, constants, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fsPath, printable, toBytes } from '../system/bytes';
 import { qmailRoot, readControlMe } from '../delivery/gather';
 import { findHooks, type HookName } from '../delivery/hooks';
 import { qmailQueuePath } from '../delivery/plan';
-import { checkMaildir } from '../maildir/maildir-writer';
+import { CdbError } from '../cdb/cdb-reader';
 import { CONFIG_ITEMS, type ConfigItem, firstLine } from '../vmailmgr/config';
-import type { PasswordRecord } from '../vmailmgr/password-record';
 import { oldFormatDefaults, PasswordTable, tableKey } from '../vmailmgr/password-table';
 import { strtou, UNLIMITED } from '../vmailmgr/uint32';
-import { type Check, fail, failure, lstat, octal, ok, readBytes, stat, warn } from './checks';
-import { type AdminContext, configProblem } from './context';
-import { checkProgramLine } from './program-line';
+import { type Check, fail, failure, octal, ok, readBytes, stat, warn } from './checks';
+import { type AdminContext, AdminError, configProblem } from './context';
+import { checkMaildirs, checkStaleTmp, searchable, type User } from './doctor-maildirs';
+import { checkPlacement } from './doctor-placement';
+import { type BaseUser, chown, quote, writeItem } from './fixes';
+import { checkQmailDefault, QMAIL_PATH } from './program-line';
 
-const searchable = (dir: string): boolean => failure(() => accessSync(fsPath(dir), constants.X_OK)) === undefined;
+/** What doctor is told besides the home: qmail's PATH, and this installation's programs for its fixes. */
+export interface DoctorOptions {
+  /** The PATH qmail-local's children get (--qmail-path). */
+  qmailPath: string;
+  /** The node running us and dist/vdeliver.cjs beside us: the direct program line. */
+  node: string;
+  script: string;
+  /** How to run vdeliver-admin in a fix: its name when PATH finds this one, else its path. */
+  admin: string;
+}
 
-/** A file's bytes as a byte string, or its error code. */
+/** doctor's own options (--home and --json are every command's): anything else is an error. */
+export function parseDoctorArgs(args: string[]): { qmailPath: string } {
+  let qmailPath = QMAIL_PATH;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '--qmail-path' && i + 1 < args.length) qmailPath = args[++i];
+    else if (arg.startsWith('--qmail-path=')) qmailPath = arg.slice('--qmail-path='.length);
+    else if (arg === '--qmail-path') throw new AdminError('--qmail-path needs a PATH (a colon-separated list of directories)');
+    else throw new AdminError(`${arg.startsWith('-') ? 'unknown option' : 'unexpected argument'} ${printable(arg)} (see vdeliver-admin doctor --help)`);
+  }
+  return { qmailPath };
+}
 
 /**
  * A section that needs a config item vdeliver cannot read (the config then throws the delivery's
@@ -31,56 +53,39 @@ function needingConfig<T>(what: string, section: () => T, instead: (check: Check
   }
 }
 
-/** The first directory on the way to `path` (from /) that cannot be searched, if any. */
-function firstUnsearchable(path: string): string | undefined {
-  let prefix = '';
-  for (const part of path.split('/').filter(Boolean)) {
-    prefix += `/${part}`;
-    const st = stat(prefix);
-    if (!st) return undefined;
-    if (st.isDirectory() && !searchable(prefix)) return prefix;
-  }
-  return undefined;
-}
+const orCheck = (what: string, section: () => Check[]): Check[] => needingConfig(what, section, (check) => [check]);
 
 /**
  * Everything that makes qmail-local or vdeliver defer or bounce for a base user, checked in the
  * order mail meets it: home, .qmail-default, config, password table, Maildirs, qmail-queue, hooks.
+ * Run as root, vdeliver-admin runs this as the home's owner (src/cli/admin.ts): every access it
+ * tries is the base user's, as in a real delivery.
  */
-export function doctor(ctx: AdminContext, env: Readonly<Record<string, string | undefined>>): Check[] {
+export function doctor(ctx: AdminContext, env: Readonly<Record<string, string | undefined>>, options: DoctorOptions): Check[] {
   const home = checkHome(ctx);
   // Nothing in a home that cannot be entered can be checked; qmail-local stops there too.
-  if (!home.enterable) return home.checks;
+  if (!home.user) return home.checks;
+  const user = home.user;
   const config = checkConfig(ctx);
   const records = needingConfig(
     'password table',
-    () => readTable(ctx),
-    (check) => ({ checks: [check], users: [] }),
+    () => readTable(ctx, user),
+    (check) => ({ checks: [check], users: [], opened: false }),
   );
+  const direct = `${options.node} ${options.script}`;
   return [
     ...home.checks,
-    ...checkQmailDefault(ctx),
+    ...checkQmailDefault(join(ctx.home, '.qmail-default'), user, { home: ctx.home, qmailPath: options.qmailPath, direct }),
     ...config.checks,
     ...records.checks,
-    ...checkMaildirs(ctx, records.users),
-    ...checkStaleTmp(ctx, records.users),
-    ...checkPlacement(ctx, records.users),
-    ...needingConfig(
-      'catch-all',
-      () => checkCatchAll(ctx, records.users),
-      (check) => [check],
-    ),
-    ...needingConfig(
-      'qmail-queue',
-      () => checkQueue(ctx, env, records.users),
-      (check) => [check],
-    ),
+    ...checkMaildirs(ctx.home, user, records.users),
+    ...checkStaleTmp(ctx.home, ctx.now, records.users),
+    ...checkPlacement(ctx.home, records.users),
+    // Without a table there is nothing to say about a catch-all: the table's failure is the finding.
+    ...(records.opened ? orCheck('catch-all', () => checkCatchAll(ctx, records.users, options.admin)) : []),
+    ...orCheck('qmail-queue', () => checkQueue(ctx, env, records.users)),
     ...checkHooks(ctx, config.unsearchable),
-    ...needingConfig(
-      'quotas',
-      () => checkQuotas(ctx, records.users),
-      (check) => [check],
-    ),
+    ...orCheck('quotas', () => checkQuotas(ctx, user, records.users)),
   ];
 }
 
@@ -88,7 +93,7 @@ export function doctor(ctx: AdminContext, env: Readonly<Record<string, string | 
  * Limits that nothing enforces: vdeliver enforces them with vdeliver-enforce-quotas, vmailmgr with
  * a predeliver hook that runs vcheckquota. A record with limits and neither is a surprise waiting.
  */
-function checkQuotas(ctx: AdminContext, users: User[]): Check[] {
+function checkQuotas(ctx: AdminContext, user: BaseUser, users: User[]): Check[] {
   const limited = users.filter(({ record: r }) => [r.hardquota, r.softquota, r.msgsize, r.msgcount].some((n) => n !== UNLIMITED));
   if (limited.length === 0) return [];
   if (ctx.config.number('vdeliver-enforce-quotas') === 1) return [ok(`quotas are enforced for ${limited.length} record(s) with limits`)];
@@ -103,67 +108,46 @@ function checkQuotas(ctx: AdminContext, users: User[]): Check[] {
       .map((u) => printable(u.key))
       .join(', ') + (limited.length > 5 ? ', ...' : '');
   return [
-    warn(
-      `${limited.length} record(s) carry limits that nothing enforces (${names}): neither vdeliver-enforce-quotas nor a vcheckquota predeliver hook`,
-      `echo 1 > ${printable(join(ctx.config.localDir, 'vdeliver-enforce-quotas'))}`,
-    ),
+    warn(`${limited.length} record(s) carry limits that nothing enforces (${names}): neither vdeliver-enforce-quotas nor a vcheckquota predeliver hook`, {
+      fix: writeItem(user, ctx.home, join(ctx.config.localDir, 'vdeliver-enforce-quotas'), '1'),
+    }),
   ];
 }
 
-function checkHome(ctx: AdminContext): { checks: Check[]; enterable: boolean } {
+/** The home as qmail-local meets it; `user` (its owner, the base user) once it can be entered. */
+function checkHome(ctx: AdminContext): { checks: Check[]; user?: BaseUser } {
   const home = printable(ctx.home);
   const st = stat(ctx.home);
-  if (!st?.isDirectory()) return { checks: [fail(`home directory ${home} does not exist`)], enterable: true };
+  if (!st?.isDirectory())
+    return {
+      checks: [
+        fail(`home directory ${home} does not exist${st ? ' (not a directory)' : ''}: qmail-local defers every delivery; nothing in it can be checked`, {
+          hint: "give the base user's home with --home, or create it owned by the base user",
+        }),
+      ],
+    };
   if (!searchable(ctx.home))
     return {
       checks: [
-        fail(
-          `home ${home} cannot be searched (${octal(st.mode)}): qmail-local cannot enter it and defers every delivery; nothing in it can be checked`,
-          `chmod u+rx ${home}`,
-        ),
+        fail(`home ${home} cannot be searched (${octal(st.mode)}): qmail-local cannot enter it and defers every delivery; nothing in it can be checked`, {
+          fix: `chmod u+rx ${quote(ctx.home)}`,
+        }),
       ],
-      enterable: false,
     };
   const checks = [
     st.mode & 0o002
-      ? fail(`home ${home} is world-writable (${octal(st.mode)}): qmail-local defers every delivery`, `chmod o-w ${home}`)
+      ? fail(`home ${home} is world-writable (${octal(st.mode)}): qmail-local defers every delivery`, { fix: `chmod o-w ${quote(ctx.home)}` })
       : ok(`home ${home} is not writable by others`),
   ];
   checks.push(
     st.mode & 0o1000
-      ? fail(`home ${home} is sticky: qmail-local defers ("user is editing his .qmail file")`, `chmod -t ${home} (vrehash leaves it set if interrupted)`)
+      ? fail(`home ${home} is sticky: qmail-local defers ("user is editing his .qmail file"; vrehash leaves it set if interrupted)`, {
+          fix: `chmod -t ${quote(ctx.home)}`,
+        })
       : ok('home is not sticky'),
   );
-  if (st.uid === 0) checks.push(warn('home is owned by root: qmail never delivers to uid 0', 'chown the home to the base user'));
-  return { checks, enterable: true };
-}
-
-function checkQmailDefault(ctx: AdminContext): Check[] {
-  const file = join(ctx.home, '.qmail-default');
-  const path = printable(file);
-  const st = stat(file);
-  if (!st)
-    return [fail(`${path} does not exist: mail for this domain is not handed to vdeliver`, `echo "|$(command -v node) /path/to/dist/vdeliver.cjs" > ${path}`)];
-  const checks: Check[] = [];
-  const read = readBytes(file);
-  if ('code' in read) return [fail(`${path} cannot be read (${read.code}): qmail-local defers every delivery`, `chmod 644 ${path}`)];
-  const lines = read.text.split('\n');
-  const program = lines.find((l) => l.startsWith('|'));
-  if (program && /(^|\/|\s)vdeliver(\.cjs)?(\s|$)/.test(program.slice(1))) checks.push(...checkProgramLine(program.slice(1)));
-  else checks.push(fail('.qmail-default does not run vdeliver', 'its line should be |/usr/bin/node /path/to/dist/vdeliver.cjs'));
-  if (lines[0] === '') checks.push(fail('.qmail-default starts with a blank line: qmail-local defers', 'remove the blank first line'));
-  if (st.mode & 0o022)
-    checks.push(
-      fail(
-        `.qmail-default is group- or world-writable (${octal(st.mode)}): qmail-local refuses a world-writable one, and others could redirect mail`,
-        `chmod go-w ${path}`,
-      ),
-    );
-  if (st.mode & 0o100)
-    checks.push(fail('.qmail-default has the execute bit: qmail-local treats it as forward-only and defers on the program line', `chmod -x ${path}`));
-  if (!checks.some((c) => (c.status === 'fail' && c.what.startsWith('.qmail-default is')) || c.what.startsWith('.qmail-default has the')))
-    checks.push(ok(`.qmail-default mode ${octal(st.mode)} is safe`));
-  return checks;
+  if (st.uid === 0) checks.push(warn('home is owned by root: qmail never delivers to uid 0', { hint: 'chown the home to the base user' }));
+  return { checks, user: { uid: st.uid, gid: st.gid } };
 }
 
 /** The config directories and their items; `unsearchable` are the directories whose hooks cannot be looked at. */
@@ -181,13 +165,12 @@ function checkConfig(ctx: AdminContext): { checks: Check[]; unsearchable: Set<st
       // Listable but not searchable: none of its items or hooks can be opened, and vdeliver does not guess.
       unsearchable.add(dir);
       checks.push(
-        fail(
-          `config directory ${printable(dir)} cannot be searched: vdeliver cannot look at its items and hooks, so every delivery defers`,
-          `chmod a+rx ${printable(dir)}`,
-        ),
+        fail(`config directory ${printable(dir)} cannot be searched: vdeliver cannot look at its items and hooks, so every delivery defers`, {
+          fix: `chmod a+rx ${quote(dir)}`,
+        }),
       );
     } else if (code) {
-      checks.push(fail(`config directory ${printable(dir)} cannot be read (${code})`, `chmod a+rx ${printable(dir)}`));
+      checks.push(fail(`config directory ${printable(dir)} cannot be read (${code})`, { fix: `chmod a+rx ${quote(dir)}` }));
     } else {
       for (const name of names.filter((n): n is ConfigItem => Object.hasOwn(CONFIG_ITEMS, n))) checks.push(checkItem(join(dir, name), name));
       checks.push(ok(`config directory ${printable(dir)} is readable`));
@@ -200,34 +183,34 @@ function checkItem(file: string, item: ConfigItem): Check {
   const path = printable(file);
   const read = readBytes(file);
   // vdeliver does not guess a value it cannot read: every delivery that needs the item defers.
-  if ('code' in read) return fail(`${path} cannot be read (${read.code}): deliveries that need it defer`, `chmod a+r ${path}`);
+  if ('code' in read) return fail(`${path} cannot be read (${read.code}): deliveries that need it defer`, { fix: `chmod a+r ${quote(file)}` });
   const first = firstLine(read.text);
   if (CONFIG_ITEMS[item].type === 'number' && !strtou(toBytes(first)).digits)
-    return fail(`${path}: '${printable(first)}' is not a number: the next directory's value or the default is used`, 'write digits, or - for unlimited');
+    return fail(`${path}: '${printable(first)}' is not a number: the next directory's value or the default is used`, {
+      hint: 'write digits, or - for unlimited',
+    });
   if (first === '' && CONFIG_ITEMS[item].type !== 'list' && CONFIG_ITEMS[item].type !== 'text') return warn(`${path} is empty: it does not override anything`);
   return ok(`${path} = ${printable(first)}`);
 }
 
-/** A valid record of the table; the key and the record's fields are byte strings (src/system/bytes.ts). */
-interface User {
-  key: string;
-  record: PasswordRecord;
+/** The fix for a table vdeliver cannot use: the base user's to read, else rebuilt. */
+function tableRemedy(ctx: AdminContext, user: BaseUser, error: unknown): { fix: string } | { hint: string } {
+  const st = stat(ctx.tablePath);
+  if (error instanceof CdbError && error.kind === 'unreadable' && st?.isFile())
+    return { fix: st.uid === user.uid ? `chmod u+r ${quote(ctx.tablePath)}` : chown(user, ctx.tablePath) };
+  return { hint: "rebuild it with vdeliver-admin build or vmailmgr's vrehash" };
 }
 
-function readTable(ctx: AdminContext): { checks: Check[]; users: User[] } {
+function readTable(ctx: AdminContext, user: BaseUser): { checks: Check[]; users: User[]; opened: boolean } {
   let table: PasswordTable;
   try {
     // Opened as delivery opens it, with the old-format records' defaults from the config.
     table = PasswordTable.open(ctx.tablePath, () => oldFormatDefaults(ctx.config), ctx.now);
   } catch (error) {
     return {
-      checks: [
-        fail(
-          `password table ${printable(ctx.tablePath)}: ${(error as Error).message}: every delivery defers`,
-          "rebuild it with vdeliver-admin build or vmailmgr's vrehash",
-        ),
-      ],
+      checks: [fail(`password table ${printable(ctx.tablePath)}: ${(error as Error).message}: every delivery defers`, tableRemedy(ctx, user, error))],
       users: [],
+      opened: false,
     };
   }
   const checks: Check[] = [];
@@ -235,12 +218,17 @@ function readTable(ctx: AdminContext): { checks: Check[]; users: User[] } {
   try {
     for (const { key, record } of table.entries()) {
       if (record) users.push({ key, record });
-      else checks.push(fail(`record '${printable(key)}' cannot be decoded: its mail defers`, `vdeliver-admin remove ${printable(key)}, then add it again`));
-      if (/[A-Z]/.test(key)) checks.push(warn(`key '${printable(key)}' has upper-case letters: it can never be found`, 'keys must be lower-case'));
+      else
+        checks.push(
+          fail(`record '${printable(key)}' cannot be decoded: its mail defers`, {
+            hint: `remove it with vdeliver-admin remove ${printable(key)}, then add it again`,
+          }),
+        );
+      if (/[A-Z]/.test(key)) checks.push(warn(`key '${printable(key)}' has upper-case letters: it can never be found`, { hint: 'keys must be lower-case' }));
     }
   } catch (error) {
     if (configProblem(error) !== undefined) throw error; // an old-format record's defaults: needingConfig's business
-    checks.push(fail(`password table ${printable(ctx.tablePath)}: ${(error as Error).message}`, 'rebuild it'));
+    checks.push(fail(`password table ${printable(ctx.tablePath)}: ${(error as Error).message}`, { hint: 'rebuild it' }));
   } finally {
     table.close();
   }
@@ -249,165 +237,32 @@ function readTable(ctx: AdminContext): { checks: Check[]; users: User[] } {
   const lock = stat(`${ctx.tablePath}.tmp`);
   if (lock)
     checks.push(
-      warn(
-        `${printable(ctx.tablePath)}.tmp exists (since ${lock.mtime.toISOString()}): table edits are blocked`,
-        `remove it if no vmailmgr tool or vdeliver-admin is running`,
-      ),
+      warn(`${printable(ctx.tablePath)}.tmp exists (since ${lock.mtime.toISOString()}): table edits are blocked`, {
+        hint: 'remove it if no vmailmgr tool or vdeliver-admin is running',
+      }),
     );
-  return { checks, users };
-}
-
-/** The delivery's own test: would vdeliver take this directory for a Maildir? */
-function deliverable(dir: string): boolean {
-  try {
-    checkMaildir(dir);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function checkMaildirs(ctx: AdminContext, users: User[]): Check[] {
-  const owner = stat(ctx.home)?.uid;
-  const checks: Check[] = [];
-  // A directory on the way that cannot be searched hides every Maildir behind it: one line for it, naming them.
-  const blocked = new Map<string, string[]>();
-  for (const { key, record } of users.filter((u) => u.record.hasMailbox && u.record.mailboxEnabled)) {
-    const dir = resolve(ctx.home, record.directory);
-    const [name, shown] = [printable(key), printable(record.directory)];
-    const missing = ['tmp', 'new', 'cur'].filter((sub) => !stat(join(dir, sub))?.isDirectory());
-    const wall = missing.length ? firstUnsearchable(join(dir, missing[0])) : undefined;
-    if (wall) blocked.set(wall, [...(blocked.get(wall) ?? []), name]);
-    else if (!deliverable(dir))
-      checks.push(
-        fail(`${name}: ${shown} is not a Maildir (no ${missing.join(', ')}): mail defers`, `mkdir -p ${missing.map((m) => printable(join(dir, m))).join(' ')}`),
-      );
-    else if (missing.length)
-      checks.push(warn(`${name}: ${shown} has no cur/: mail is delivered, but Maildir readers expect it`, `mkdir -p ${printable(join(dir, 'cur'))}`));
-    else if (owner !== undefined && stat(join(dir, 'new'))?.uid !== owner)
-      checks.push(fail(`${name}: ${shown}/new is not owned by the base user (uid ${owner}): delivery may fail`, `chown -R ${owner} ${printable(dir)}`));
-  }
-  for (const [wall, names] of blocked) {
-    const listed = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
-    checks.push(
-      fail(
-        `${printable(wall)} cannot be searched: ${names.length} Maildir(s) behind it cannot be reached (${listed}), so their mail defers`,
-        `chmod u+rx ${printable(wall)}`,
-      ),
-    );
-  }
-  if (checks.length === 0) checks.push(ok('every mailbox is a Maildir owned by the base user'));
-  return checks;
-}
-
-/** djb's Maildir rule: a reader removes a file in tmp/ that has not been touched for 36 hours. */
-const STALE_SECONDS = 36 * 3600;
-
-/** Files left in tmp/ by deliveries that died half way (vdeliver itself never leaves one). */
-function checkStaleTmp(ctx: AdminContext, users: User[]): Check[] {
-  const checks: Check[] = [];
-  const before = (ctx.now - STALE_SECONDS) * 1000;
-  for (const { key, record } of users.filter((u) => u.record.hasMailbox)) {
-    const tmp = join(resolve(ctx.home, record.directory), 'tmp');
-    let names: string[] = [];
-    // A tmp/ that cannot be listed is checkMaildirs' business.
-    if (
-      failure(() => {
-        names = readdirSync(fsPath(tmp), { encoding: 'latin1' });
-      })
-    )
-      continue;
-    const stale = names.filter((name) => {
-      const st = lstat(join(tmp, name));
-      // Neither written nor read since: atime alone is unreliable under noatime.
-      return st?.isFile() && Math.max(st.atimeMs, st.mtimeMs) < before;
-    });
-    if (stale.length > 0) {
-      checks.push(
-        warn(
-          `${printable(key)}: ${stale.length} file(s) in tmp/ older than 36 hours, left by an interrupted delivery; Maildir readers remove them`,
-          `find ${printable(tmp)} -type f -amin +2160 -mmin +2160 -delete`,
-        ),
-      );
-    }
-  }
-  return checks;
+  return { checks, users, opened: true };
 }
 
 /**
- * Where a directory really leads from `home` (both byte strings), walked one component at a time
- * as the kernel does: a symlink is followed where it stands, so `link/..` is the parent of the
- * link's target, not the directory holding the link. Components that do not exist (or cannot be
- * reached) are taken as written. Returns the real path and the symlinks passed on the way.
+ * The catch-all's fix forwards to a user the table has (postmaster first, else the first mailbox):
+ * a forward to a name without @ goes to that virtual user, and one that does not exist would bounce.
  */
-function realTarget(home: string, directory: string): { path: string; symlinks: string[] } {
-  let current = isAbsolute(directory) ? '/' : home;
-  const symlinks: string[] = [];
-  const parts = directory.split('/').filter((p) => p !== '' && p !== '.');
-  for (const [i, part] of parts.entries()) {
-    if (part === '..') {
-      current = dirname(current);
-      continue;
-    }
-    const next = join(current, part);
-    const st = lstat(next);
-    if (!st) return { path: join(next, ...parts.slice(i + 1)), symlinks };
-    if (st.isSymbolicLink()) {
-      symlinks.push(next);
-      const real = realpathBytes(next);
-      if (real === undefined) return { path: join(next, ...parts.slice(i + 1)), symlinks };
-      current = real;
-    } else current = next;
-  }
-  return { path: current, symlinks };
-}
-
-function realpathBytes(path: string): string | undefined {
-  let real: Buffer | undefined;
-  return failure(() => {
-    real = realpathSync(fsPath(path), { encoding: 'buffer' });
-  }) || !real
-    ? undefined
-    : byteString(real);
-}
-
-/**
- * Records whose directory leads outside the home (absolute, or `..` climbing out, once symlinks
- * are followed) or passes through a symlink: legitimate sometimes, but mail then lands where
- * vdeliver-admin would refuse to put it, and where the home's backups and permissions do not reach.
- */
-function checkPlacement(ctx: AdminContext, users: User[]): Check[] {
-  const home = realpathBytes(ctx.home);
-  if (home === undefined) return [];
-  const checks: Check[] = [];
-  for (const { key, record } of users.filter((u) => u.record.directory !== '')) {
-    const { path, symlinks } = realTarget(home, record.directory);
-    const inside = relative(home, path);
-    const outside = inside === '..' || inside.startsWith('../');
-    const via = symlinks.length > 0 ? ` through the symlink ${printable(symlinks[0])}` : '';
-    const what = `${printable(key)}: directory ${printable(record.directory)}`;
-    if (outside)
-      checks.push(
-        warn(
-          `${what} leads outside the home${via}, to ${printable(path)}`,
-          `unless that is deliberate, move the Maildir into the home and give the record its place with vdeliver-admin set ${printable(key)} --directory`,
-        ),
-      );
-    else if (via) checks.push(warn(`${what} goes${via}`, 'unless that is deliberate, point the record at the real directory'));
-  }
-  return checks;
-}
-
-function checkCatchAll(ctx: AdminContext, users: User[]): Check[] {
+function checkCatchAll(ctx: AdminContext, users: User[], admin: string): Check[] {
   const raw = ctx.config.string('default-username');
   const name = printable(raw);
   // Looked up as delivery does: the name's bytes, ASCII lower-cased.
   if (users.some((u) => u.key === tableKey(raw))) return [ok(`catch-all '${name}' exists: unknown names go there`)];
   if (ctx.config.source('default-username')) return [ok(`no catch-all: default-username '${name}' names no user, so unknown names bounce`)];
+  const mailboxes = users.filter((u) => u.record.hasMailbox && u.record.mailboxEnabled);
+  const target = mailboxes.find((u) => u.key === 'postmaster') ?? mailboxes[0];
+  const explicit = 'or, to keep bouncing them, name no user in the default-username item';
   return [
     warn(
       `no catch-all '${name}': unknown names bounce`,
-      `vdeliver-admin add + --no-mailbox --forward postmaster, or set default-username to make "none" explicit`,
+      target
+        ? { fix: `${admin} add --home ${quote(ctx.home)} ${quote(tableKey(raw))} --no-mailbox --forward ${quote(target.key)}` }
+        : { hint: `add a user named '${name}' to take them, ${explicit}` },
     ),
   ];
 }
@@ -423,12 +278,11 @@ function checkQueue(ctx: AdminContext, env: Readonly<Record<string, string | und
     } else {
       const elsewhere = ['/usr/sbin/qmail-queue', '/usr/bin/qmail-queue'].find((q) => stat(q));
       checks.push(
-        fail(
-          `qmail-queue ${printable(queue)} is missing or not executable: forwards defer ("qmail-queue exited with an error")`,
-          elsewhere
+        fail(`qmail-queue ${printable(queue)} is missing or not executable: forwards defer ("qmail-queue exited with an error")`, {
+          hint: elsewhere
             ? `qmail is installed elsewhere: put its root in ~/.vmailmgr/qmail-root, or link ${elsewhere} to ${printable(queue)}`
             : 'set qmail-root to where qmail lives',
-        ),
+        }),
       );
     }
   }
@@ -437,7 +291,7 @@ function checkQueue(ctx: AdminContext, env: Readonly<Record<string, string | und
     checks.push(
       me
         ? ok(`control/me is '${printable(me)}' (completes forwards ending in @)`)
-        : fail(`${printable(join(root, 'control', 'me'))} is missing or empty: forwards ending in @ defer`, 'write the host name into control/me'),
+        : fail(`${printable(join(root, 'control', 'me'))} is missing or empty: forwards ending in @ defer`, { hint: 'write the host name into control/me' }),
     );
   }
   return checks;
@@ -459,14 +313,18 @@ function checkHooks(ctx: AdminContext, unsearchable: ReadonlySet<string>): Check
       const st = stat(path);
       if (!st) continue;
       if (!st.isFile()) checks.push(fail(`hook ${printable(path)} is not a regular file: it would fail to run and defer mail`));
-      else if (!(st.mode & 0o111)) checks.push(warn(`hook ${printable(path)} has no execute bit: it is silently skipped`, `chmod +x ${printable(path)}`));
+      else if (!(st.mode & 0o111)) checks.push(warn(`hook ${printable(path)} has no execute bit: it is silently skipped`, { fix: `chmod +x ${quote(path)}` }));
       else if (willRun(name, path)) checks.push(ok(`hook ${printable(path)} will run`));
-      else checks.push(fail(`hook ${printable(path)} cannot be looked at: mail defers`, `chmod a+rx ${printable(dirname(path))}`));
+      else checks.push(fail(`hook ${printable(path)} cannot be looked at: mail defers`, { fix: `chmod a+rx ${quote(dirname(path))}` }));
     }
   }
   return checks;
 }
 
+/** One line per check: status, what, then the fix or the hint in parentheses. */
 export function formatChecks(checks: Check[]): string {
-  return checks.map((c) => `${c.status.padEnd(4)} ${c.what}${c.fix ? ` (fix: ${c.fix})` : ''}\n`).join('');
+  return checks.map((c) => `${c.status.padEnd(4)} ${c.what}${c.fix ? ` (fix: ${c.fix})` : c.hint ? ` (hint: ${c.hint})` : ''}\n`).join('');
 }
+
+/** --json: one object per line and check, {"status", "what", "fix"?, "hint"?}, like show --json. */
+export const formatJson = (checks: Check[]): string => checks.map((c) => `${JSON.stringify(c)}\n`).join('');

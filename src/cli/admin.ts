@@ -1,8 +1,9 @@
-import { readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { byteString, fromText, fsPath, printable, toBytes } from '../system/bytes';
 import { adminContext, type AdminContext, AdminError, configError, homeOfUser } from '../admin/context';
 import { build } from '../admin/build';
-import { doctor, formatChecks } from '../admin/doctor';
+import { doctor, formatChecks, formatJson, parseDoctorArgs } from '../admin/doctor';
 import { dump, DUMP_HELP } from '../admin/dump';
 import { EDIT_HELP, editCommand, type EditCommand } from '../admin/edit-command';
 import { list } from '../admin/list';
@@ -10,10 +11,10 @@ import { show } from '../admin/show';
 import { parseQuotaArgs, quota, QUOTA_HELP } from '../admin/quota';
 import { TEST_HELP } from '../admin/test-command';
 import { setup } from '../admin/setup';
-import { join } from 'node:path';
 import { environmentBytes } from '../system/environment';
 import { runTest } from './admin-test';
 import { passwordSource } from './password-prompt';
+import { QMAIL_PATH } from '../admin/program-line';
 
 /** The package's version, put in by the build (scripts/build.mjs). */
 declare const VERSION: string;
@@ -71,14 +72,22 @@ An existing table is replaced only with --force; the old one is then kept as
 user with a mailbox that has none, owned by the base user as the table is.
 `,
   dump: DUMP_HELP,
-  doctor: `usage: vdeliver-admin doctor [--home DIR]
+  doctor: `usage: vdeliver-admin doctor [--home DIR | --user NAME] [--json] [--qmail-path PATH]
 
-Checks what makes qmail-local or vdeliver defer or bounce: the home directory's
-mode, .qmail-default, the config directories and items, the password table and
-every record, the Maildirs and their owner, the catch-all, qmail-queue and
-control/me, and the hooks. Also warns about files left in tmp/ for more than
-36 hours and about directories outside the home or through a symlink. Prints
-ok / warn / fail per check, with the fix. Exits 1 if any check fails.
+Checks what makes qmail-local or vdeliver defer or bounce: the home directory,
+.qmail-default and its program line as /bin/sh -c runs it (the program, its
+options, node on qmail's PATH), the config directories and items, the password
+table and every record, the Maildirs and their owner, the catch-all,
+qmail-queue and control/me, and the hooks. Also warns about files left in tmp/
+for more than 36 hours and about directories outside the home or through a
+symlink. Run as root, it runs as the home's owner, as qmail-local does, so it
+sees what a delivery sees.
+
+Prints ok / warn / fail per check, with a fix (a command that works pasted as
+printed, by root or the base user) or a hint. --json prints one object per line
+and check: {"status", "what", "fix"?, "hint"?}. --qmail-path is the PATH
+qmail gives its children (default ${QMAIL_PATH}).
+Exits 1 if any check fails.
 `,
   setup: `usage: vdeliver-admin setup [--home DIR]
 
@@ -99,7 +108,7 @@ Run as root, it acts as the owner of the home.
 };
 
 /** Commands that write in the base user's home: run as root, they run as its owner instead. */
-const AS_OWNER = new Set(['build', 'add', 'set', 'remove', 'test', 'setup']);
+const AS_OWNER = new Set(['build', 'add', 'set', 'remove', 'test', 'setup', 'doctor']);
 
 /** Hands the exact argument bytes to the copy that runs as the home's owner (runAsOwner). */
 const ARGV_VARIABLE = 'VDELIVER_ADMIN_ARGV';
@@ -192,13 +201,13 @@ export async function main(argv: string[]): Promise<number> {
     if (parsed.home !== undefined && parsed.user !== undefined) throw new AdminError('give --home or --user, not both');
     const home = parsed.user === undefined ? (parsed.home ?? env.HOME) : homeOfUser(parsed.user);
     const ctx = adminContext(home, env, Math.floor(Date.now() / 1000));
+    const doctorArgs = parsed.command === 'doctor' ? parseDoctorArgs(parsed.args) : undefined;
     const owner = AS_OWNER.has(parsed.command) ? homeOwner(ctx) : undefined;
-    if (owner) return runAsOwner(owner, argv);
+    if (owner) return await runAsOwner(owner, argv);
     if (parsed.command === 'test') return await runTest(ctx, parsed.args, env);
-    if (parsed.command === 'doctor') {
-      rejectOptions(parsed);
-      const checks = doctor(ctx, env);
-      process.stdout.write(formatChecks(checks));
+    if (doctorArgs) {
+      const checks = doctor(ctx, env, { ...doctorArgs, node: process.execPath, script: join(__dirname, 'vdeliver.cjs'), admin: adminCommand() });
+      process.stdout.write(parsed.json ? formatJson(checks) : formatChecks(checks));
       return checks.some((c) => c.status === 'fail') ? 1 : 0;
     }
     const stdin = (): string => byteString(readFileSync(0));
@@ -244,10 +253,16 @@ function homeOwner(ctx: AdminContext): { uid: number; gid: number } | undefined 
  * Run this same command again as the home's owner, so every file it writes belongs to the base user.
  * Node passes arguments to a child as UTF-8 text, so their exact bytes go along in ARGV_VARIABLE.
  */
-function runAsOwner(owner: { uid: number; gid: number }, argv: string[]): number {
+async function runAsOwner(owner: { uid: number; gid: number }, argv: string[]): Promise<number> {
   const env = { ...process.env, [ARGV_VARIABLE]: toBytes(argv.map((arg) => `${arg}\0`).join('')).toString('hex') };
-  const { runAsUser } = require('../system/exec') as typeof import('../system/exec');
-  const result = runAsUser(process.execPath, process.argv.slice(1), owner, env);
+  // Loaded only here: execa is bundled into this file alone (scripts/build.mjs).
+  const { firstUnreachable, runAsUser } = require('../system/as-user') as typeof import('../system/as-user');
+  const unreachable = await firstUnreachable(owner, process.execPath, [process.argv[1], __filename]);
+  if (unreachable)
+    throw new AdminError(
+      `the base user (uid ${owner.uid}) cannot run ${unreachable}: install vdeliver where it can (qmail-local runs vdeliver as that user too)`,
+    );
+  const result = await runAsUser(process.execPath, process.argv.slice(1), owner, env);
   if (result.error) throw new AdminError(`cannot run as uid ${owner.uid}: ${result.error}`);
   return result.status;
 }
@@ -259,6 +274,26 @@ function runAsOwner(owner: { uid: number; gid: number }, argv: string[]): number
 function programLine(): string {
   const quote = (path: string): string => (/^[\w./:@%+=,-]+$/.test(path) ? path : `'${path.replace(/'/g, "'\\''")}'`);
   return fromText(`${quote(process.execPath)} ${quote(join(__dirname, 'vdeliver.cjs'))}`);
+}
+
+/** How a fix names this program: plain vdeliver-admin when PATH finds this very one, else its path. */
+function adminCommand(): string {
+  const self = process.argv[1];
+  const real = (path: string): string | undefined => {
+    try {
+      return realpathSync(path);
+    } catch {
+      return undefined;
+    }
+  };
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+  if (dirs.some((dir) => real(join(dir, 'vdeliver-admin')) === real(self))) return 'vdeliver-admin';
+  try {
+    accessSync(self, constants.X_OK);
+    return self;
+  } catch {
+    return `${process.execPath} ${self}`;
+  }
 }
 
 const firstLineOf = (error: unknown): string => String(error instanceof Error ? error.message : error).split('\n')[0];

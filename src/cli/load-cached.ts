@@ -5,7 +5,6 @@
  * Node's own require() would compile the bundle afresh on every run: it has no code cache in Node 20.
  */
 import { readFileSync, writeFileSync, writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
 
@@ -45,5 +44,7 @@ function run(source: string): void {
     writeSync(2, `code cache ${cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'accepted'}\n`);
   }
   const module = { exports: {} };
-  script.runInThisContext()(module.exports, createRequire(file), module, file, __dirname);
+  // The loader's own require: the bundle sits beside it, so `./exec.cjs` resolves the same, and
+  // node:module's createRequire (which loads the ES module loader with it) is not needed.
+  script.runInThisContext()(module.exports, require, module, file, __dirname);
 }

@@ -10,9 +10,9 @@ export type { RunResult } from './child-command';
  * directory and timeout, never throws for the child's own failures, and returns a plain result.
  * Paths, the working directory and the environment are byte strings (src/system/bytes.ts).
  *
- * This is node:child_process rather than execa: loading execa costs about 24 ms and running a
- * child through it about 30 ms more than this (npm run bench), for each delivery with a hook or
- * a forward, which is most of what such a delivery costs.
+ * This is node:child_process rather than execa: execa costs 60 to 110 ms more per process that
+ * starts a child (README, Benchmarks: bench/execa-cost.mjs), for each delivery with a hook or a
+ * forward, which is more than a whole plain delivery. vdeliver-admin uses execa (as-user.ts).
  */
 export interface RunOptions {
   env: Record<string, string>;
@@ -182,20 +182,6 @@ function killGroup(child: ChildProcess): void {
       /* already gone */
     }
   }
-}
-
-/**
- * Run a program to its end with our own stdin, stdout and stderr, as another user (vdeliver-admin,
- * run as root, runs itself again as the owner of the home). Returns its exit status.
- */
-export function runAsUser(
-  path: string,
-  args: string[],
-  user: { uid: number; gid: number },
-  env: Record<string, string | undefined>,
-): { status: number; error?: string } {
-  const result = spawnSync(path, args, { uid: user.uid, gid: user.gid, stdio: 'inherit', env });
-  return result.error ? { status: 1, error: result.error.message } : { status: result.status ?? 1 };
 }
 
 /** Run a program to its end for its standard output (vdeliver-admin asks `getent`); never throws. */

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execaSync } from 'execa';
 import {
   chmodSync,
   chownSync,
@@ -6,6 +6,7 @@ import {
   lstatSync,
   mkdirSync,
   readdirSync,
+  readFileSync,
   renameSync,
   rmSync,
   symlinkSync,
@@ -19,8 +20,10 @@ import { encodePasswordRecord } from '../../src/vmailmgr/password-record';
 import { UNLIMITED } from '../../src/vmailmgr/uint32';
 import { dirname, join } from 'node:path';
 import { basicRecords, ROOT, scratchDir, VMAILMGR } from '../helpers/fixtures';
-import { checkProgramLine } from '../../src/admin/program-line';
-import { makeHome, type TestHome } from '../helpers/home';
+import { checkProgramLine, type LineSetting, QMAIL_PATH } from '../../src/admin/program-line';
+import { homeEnv, makeHome, qmailLocalExit, type TestHome } from '../helpers/home';
+import type { Check } from '../../src/admin/checks';
+import { needs } from '../helpers/requires';
 import { isRoot, NOBODY } from '../helpers/requirements.cjs';
 import { BIN, cleanEnv, runAdmin } from '../helpers/run';
 
@@ -74,7 +77,7 @@ test.each<[string, (t: TestHome) => void, RegExp]>([
   [
     '.qmail-default names a program that is not there',
     (t) => writeFileSync(join(t.home, '.qmail-default'), '|/nonexistent/bin/vdeliver\n'),
-    /^fail \/nonexistent\/bin\/vdeliver is missing or not executable: every delivery exits 126 or 127/,
+    /^fail \/nonexistent\/bin\/vdeliver does not exist \(or the base user cannot reach it\): every delivery exits 127 \(fix: sed -i '1c \|\/.*\/node \/.*\/dist\/vdeliver\.cjs' .*\/\.qmail-default\)$/,
   ],
   [
     '.qmail-default names a program the base user cannot execute',
@@ -82,7 +85,7 @@ test.each<[string, (t: TestHome) => void, RegExp]>([
       writeFileSync(join(t.root, 'vdeliver'), '#!/bin/sh\n', { mode: 0o644 });
       writeFileSync(join(t.home, '.qmail-default'), `|${join(t.root, 'vdeliver')}\n`);
     },
-    /^fail .*\/vdeliver is missing or not executable/,
+    /^fail .*\/vdeliver cannot be executed by the base user: every delivery exits 126 \(fix: chmod a\+rx .*\/vdeliver\)$/,
   ],
   [
     '.qmail-default gives vdeliver an option it does not know',
@@ -172,13 +175,14 @@ function chownTree(root: string, uid: number, gid: number): void {
  */
 function doctorAsBaseUser(t: TestHome): { status: number | null; lines: string[] } {
   if (isRoot()) chownTree(t.root, NOBODY, NOBODY);
-  const result = spawnSync(join(BIN, 'vdeliver-admin'), ['doctor', '--home', t.home], {
-    encoding: 'utf8',
+  const result = execaSync(join(BIN, 'vdeliver-admin'), ['doctor', '--home', t.home], {
     env: cleanEnv({ VDELIVER_CONFIG_DIR: t.globalDir }),
+    extendEnv: false,
+    reject: false,
     ...(isRoot() ? { uid: NOBODY, gid: NOBODY } : {}),
   });
   expect(result.stderr).toBe('');
-  return { status: result.status, lines: result.stdout.trim().split('\n') };
+  return { status: result.exitCode ?? null, lines: result.stdout.trim().split('\n') };
 }
 
 describe('what the base user cannot read or search is a failure with its fix, not an internal error', () => {
@@ -262,7 +266,7 @@ test('files left in tmp/ for more than 36 hours are pointed out, and the fix rem
     `warn alice: 2 file(s) in tmp/ older than 36 hours, left by an interrupted delivery; Maildir readers remove them (fix: find ${tmp} -type f -amin +2160 -mmin +2160 -delete)`,
   ]);
   const fix = /\(fix: (.*)\)$/.exec(stale[0])![1];
-  expect(spawnSync('/bin/sh', ['-c', fix]).status).toBe(0);
+  expect(execaSync('/bin/sh', ['-c', fix], { reject: false }).exitCode).toBe(0);
   expect(readdirSync(tmp).sort()).toEqual(['almost', 'fresh', 'read-lately']);
   expect(doctor(t).lines.filter((l) => l.includes(' in tmp/ '))).toEqual([]);
 });
@@ -328,12 +332,12 @@ test('records whose directory leads outside the home, or through a symlink, get 
   expect(failures(lines)).toEqual([]);
   expect(status).toBe(0);
   const fix = (key: string): string =>
-    `(fix: unless that is deliberate, move the Maildir into the home and give the record its place with vdeliver-admin set ${key} --directory)`;
+    `(hint: unless that is deliberate, move the Maildir into the home and give the record its place with vdeliver-admin set ${key} --directory)`;
   expect(lines.filter((l) => / directory .* (leads|goes) /.test(l))).toEqual([
     `warn abs: directory ${join(elsewhere, 'abs')} leads outside the home, to ${join(elsewhere, 'abs')} ${fix('abs')}`,
     `warn climb: directory ../climb leads outside the home, to ${join(t.root, 'climb')} ${fix('climb')}`,
     `warn hidden: directory ./users/../../hidden leads outside the home, to ${join(t.root, 'hidden')} ${fix('hidden')}`,
-    `warn linked: directory ./users/linked goes through the symlink ${join(users, 'linked')} (fix: unless that is deliberate, point the record at the real directory)`,
+    `warn linked: directory ./users/linked goes through the symlink ${join(users, 'linked')} (hint: unless that is deliberate, point the record at the real directory)`,
     `warn linkout: directory ./users/linkout leads outside the home through the symlink ${join(users, 'linkout')}, to ${join(elsewhere, 'linkout')} ${fix('linkout')}`,
     `warn dotdot: directory ./users/deep/../dotdot leads outside the home through the symlink ${join(users, 'deep')}, to ${join(elsewhere, 'a', 'dotdot')} ${fix('dotdot')}`,
   ]);
@@ -347,7 +351,7 @@ test('records with limits that nothing enforces are pointed out, with the fix; e
   // The basic table's records with limits (msgsize, quotas) exist; with enforcement off and no hook, a warning.
   expect(shown(t)).toEqual([
     expect.stringMatching(
-      /^warn \d+ record\(s\) carry limits that nothing enforces \(.*\): neither vdeliver-enforce-quotas nor a vcheckquota predeliver hook \(fix: echo 1 > .*\/\.vmailmgr\/vdeliver-enforce-quotas\)$/,
+      /^warn \d+ record\(s\) carry limits that nothing enforces \(.*\): neither vdeliver-enforce-quotas nor a vcheckquota predeliver hook \(fix: \(umask 022 && echo 1 > .*\/\.vmailmgr\/vdeliver-enforce-quotas\)\)$/,
     ),
   ]);
   writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-predeliver'), '#!/bin/sh\nexec /usr/bin/vcheckquota\n', { mode: 0o755 });
@@ -358,16 +362,261 @@ test('records with limits that nothing enforces are pointed out, with the fix; e
 
 test("the program line as qmail's /bin/sh -c runs it: the shim needs node on qmail's PATH", () => {
   const shim = join(ROOT, 'bin', 'vdeliver');
-  expect(checkProgramLine(shim, '/nonexistent-dir')).toEqual([
-    expect.objectContaining({ status: 'fail', what: expect.stringMatching(/has no node: every delivery exits 127$/) }),
+  const direct = `${process.execPath} ${join(ROOT, 'dist', 'vdeliver.cjs')}`;
+  const set = (qmailPath: string): LineSetting => ({ home: ROOT, qmailPath, direct, rewrite: (line) => `rewrite |${line}` });
+  expect(checkProgramLine(shim, set('/nonexistent-dir'))).toEqual([
+    { status: 'fail', what: expect.stringMatching(/has no node: every delivery exits 127$/), fix: `rewrite |${direct}` },
   ]);
-  const found = checkProgramLine(shim, dirname(process.execPath));
-  expect(found.map((c) => c.status)).toEqual(['ok', 'warn']); // works, and the direct line starts faster
-  expect(checkProgramLine('vdeliver', '/nonexistent-dir')).toEqual([
-    expect.objectContaining({ status: 'fail', what: expect.stringMatching(/not found on qmail's PATH/) }),
+  const found = checkProgramLine(`${shim} -d`, set(dirname(process.execPath)));
+  // It works, and the direct line, with the same options, starts faster.
+  expect(found).toEqual([expect.objectContaining({ status: 'ok' }), { status: 'warn', what: expect.any(String), fix: `rewrite |${direct} -d` }]);
+  expect(checkProgramLine('vdeliver', set('/nonexistent-dir'))).toEqual([
+    { status: 'fail', what: expect.stringMatching(/not found on qmail's PATH/), fix: `rewrite |${direct}` },
   ]);
-  expect(checkProgramLine(`${process.execPath} /nonexistent/dist/vdeliver.cjs`)).toEqual([
-    expect.objectContaining({ status: 'fail', what: expect.stringMatching(/cannot be read: every delivery defers$/) }),
+  expect(checkProgramLine(`${process.execPath} /nonexistent/dist/vdeliver.cjs`, set(QMAIL_PATH))).toEqual([
+    { status: 'fail', what: expect.stringMatching(/cannot read: every delivery defers$/), fix: `rewrite |${direct}` },
   ]);
-  expect(checkProgramLine(`${process.execPath} ${join(ROOT, 'dist', 'vdeliver.cjs')} -d --quiet`).map((c) => c.status)).toEqual(['ok']);
+  // Relative to the home, as qmail-local's /bin/sh -c runs it there.
+  expect(checkProgramLine(`${process.execPath} dist/vdeliver.cjs -d --quiet`, set(QMAIL_PATH)).map((c) => c.status)).toEqual(['ok']);
+  // A refused option is dropped from the line, the others kept.
+  expect(checkProgramLine(`${direct} -d --bogus -x --quiet`, set(QMAIL_PATH))).toEqual([
+    expect.objectContaining({ status: 'ok' }),
+    { status: 'fail', what: ".qmail-default gives vdeliver unknown option string: '--bogus': every delivery defers", fix: `rewrite |${direct} -d --quiet` },
+  ]);
+});
+
+/*
+ * The issue's cases, as root with a base user who is not: doctor run as root must see what a
+ * delivery run as the base user sees (it runs its checks as the home's owner), and each fix,
+ * pasted as printed into a root shell, must make that delivery work.
+ */
+describe('run as root, doctor sees what qmail sees for a base user who is not root', () => {
+  const rootTest = needs('root', 'setpriv');
+  const message = join(ROOT, 'fixtures', 'vmailmgr', 'behaviour', 'messages', 'standard.eml');
+  /** A PATH qmail may give its children without node (/usr/bin) in it, as in the issue. */
+  const NO_NODE_PATH = '/var/qmail/bin:/usr/local/bin';
+  // By its path: the delivery's PATH may not lead to it.
+  const SETPRIV = isRoot() ? execaSync('/bin/sh', ['-c', 'command -v setpriv'], { reject: false }).stdout : 'setpriv';
+
+  interface Seen {
+    status: number | undefined;
+    checks: Check[];
+  }
+
+  /** A healthy setup owned by nobody: the base user. */
+  function nobodysHome(): TestHome {
+    const t = healthyHome();
+    chownTree(t.root, NOBODY, NOBODY);
+    return t;
+  }
+
+  function doctorAsRoot(t: TestHome, args: string[] = []): Seen {
+    const result = execaSync(join(BIN, 'vdeliver-admin'), ['doctor', '--home', t.home, '--json', ...args], {
+      env: cleanEnv({ VDELIVER_CONFIG_DIR: t.globalDir }),
+      extendEnv: false,
+      reject: false,
+    });
+    expect(result.stderr).toBe('');
+    return {
+      status: result.exitCode,
+      checks: result.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Check),
+    };
+  }
+
+  /** The .qmail-default program line run as qmail-local runs it: /bin/sh -c, as the base user, in the home, with qmail's PATH. */
+  function deliverAsBaseUser(t: TestHome, ext: string, path = QMAIL_PATH): number {
+    const line = readFileSync(join(t.home, '.qmail-default'), 'latin1')
+      .split('\n')
+      .find((l) => l.startsWith('|'))!
+      .slice(1);
+    const env = { ...homeEnv(t, ext, 'sender@remote.example'), PATH: path };
+    const result = execaSync(SETPRIV, [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--', '/bin/sh', '-c', line], {
+      cwd: t.home,
+      env,
+      extendEnv: false,
+      reject: false,
+      inputFile: message,
+    });
+    // A run that could not start (setpriv missing, no working directory) is the test's failure, not a deferral.
+    if (result.exitCode === undefined) throw new Error(result.message);
+    return qmailLocalExit(result.exitCode);
+  }
+
+  /** Paste the fix into a root shell, as printed. */
+  function paste(fix: string | undefined): void {
+    expect(fix).toEqual(expect.any(String));
+    const result = execaSync('/bin/sh', ['-c', fix!], { env: cleanEnv(), extendEnv: false, reject: false });
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(0);
+  }
+
+  const failed = (seen: Seen): Check[] => seen.checks.filter((c) => c.status === 'fail');
+
+  rootTest('the healthy setup passes, and a delivery as the base user works', () => {
+    const t = nobodysHome();
+    const seen = doctorAsRoot(t);
+    expect(failed(seen)).toEqual([]);
+    expect(seen.status).toBe(0);
+    expect(deliverAsBaseUser(t, 'alice')).toBe(0);
+  });
+
+  const broken: Array<[string, (t: TestHome) => void, RegExp, string, string[]]> = [
+    ['passwd.cdb has mode 000', (t) => chmodSync(join(t.home, 'passwd.cdb'), 0o000), /^password table .*: EACCES: every delivery defers$/, 'alice', []],
+    [
+      'passwd.cdb is owned by root, mode 0600',
+      (t) => {
+        chownSync(join(t.home, 'passwd.cdb'), 0, 0);
+        chmodSync(join(t.home, 'passwd.cdb'), 0o600);
+      },
+      /^password table .*: EACCES: every delivery defers$/,
+      'alice',
+      [],
+    ],
+    [
+      "one user's Maildir is root's (made by root's mkdir -p)",
+      (t) => chownTree(join(t.home, 'users', 'alice'), 0, 0),
+      /^alice: \.\/users\/alice cannot be written by the base user \(uid 65534\): mail defers$/,
+      'alice',
+      [],
+    ],
+    [
+      "one user's Maildir is root's, mode 0700",
+      (t) => {
+        chownTree(join(t.home, 'users', 'alice'), 0, 0);
+        chmodSync(join(t.home, 'users', 'alice'), 0o700);
+      },
+      /users\/alice cannot be searched: 1 Maildir\(s\) behind it cannot be reached \(alice\), so their mail defers$/,
+      'alice',
+      [],
+    ],
+    [
+      "one user's Maildir is missing",
+      (t) => rmSync(join(t.home, 'users', 'alice'), { recursive: true }),
+      /^alice: \.\/users\/alice is not a Maildir \(no tmp, new, cur\): mail defers$/,
+      'alice',
+      [],
+    ],
+    [
+      '.qmail-default names a program the base user cannot execute',
+      (t) => {
+        mkdirSync(join(t.root, 'bin'));
+        writeFileSync(join(t.root, 'bin', 'vdeliver'), `#!/bin/sh\nexec ${process.execPath} ${join(ROOT, 'dist', 'vdeliver.cjs')} "$@"\n`, { mode: 0o700 });
+        writeFileSync(join(t.home, '.qmail-default'), `|${join(t.root, 'bin', 'vdeliver')}\n`);
+      },
+      /\/bin\/vdeliver cannot be executed by the base user: every delivery exits 126$/,
+      'alice',
+      [],
+    ],
+    [
+      '.qmail-default names a program that does not exist',
+      (t) => writeFileSync(join(t.home, '.qmail-default'), `|${join(t.root, 'nowhere', 'vdeliver')}\n`),
+      /\/nowhere\/vdeliver does not exist \(or the base user cannot reach it\): every delivery exits 127$/,
+      'alice',
+      [],
+    ],
+    [
+      '.qmail-default gives vdeliver a bad option',
+      (t) => writeFileSync(join(t.home, '.qmail-default'), `|${process.execPath} ${join(ROOT, 'dist', 'vdeliver.cjs')} -d --bogus\n`),
+      /^\.qmail-default gives vdeliver unknown option string: '--bogus': every delivery defers$/,
+      'alice',
+      [],
+    ],
+    [
+      "node is not on qmail's PATH for the #!/usr/bin/env node shim",
+      (t) => writeFileSync(join(t.home, '.qmail-default'), `|${join(ROOT, 'bin', 'vdeliver')}\n`),
+      /bin\/vdeliver starts node through \/usr\/bin\/env, and qmail's PATH \(\/var\/qmail\/bin:\/usr\/local\/bin\) has no node: every delivery exits 127$/,
+      'alice',
+      ['--qmail-path', NO_NODE_PATH],
+    ],
+  ];
+  for (const [name, breakIt, what, ext, args] of broken)
+    rootTest(`${name}: the delivery defers, doctor fails with a fix, and the fix pasted as root makes it work`, () => {
+      const path = args[1] ?? QMAIL_PATH;
+      const t = nobodysHome();
+      breakIt(t);
+      expect(deliverAsBaseUser(t, ext, path)).toBe(111);
+      const seen = doctorAsRoot(t, args);
+      expect(seen.status).toBe(1);
+      expect(failed(seen)).toEqual([{ status: 'fail', what: expect.stringMatching(what), fix: expect.any(String) }]);
+      paste(failed(seen)[0].fix);
+      const after = doctorAsRoot(t, args);
+      expect(failed(after)).toEqual([]);
+      expect(after.status).toBe(0);
+      expect(deliverAsBaseUser(t, ext, path)).toBe(0);
+    });
+
+  rootTest("node not on qmail's PATH: found with the default PATH, missed with the one given", () => {
+    const t = nobodysHome();
+    writeFileSync(join(t.home, '.qmail-default'), `|${join(ROOT, 'bin', 'vdeliver')}\n`);
+    expect(failed(doctorAsRoot(t))).toEqual([]);
+    expect(deliverAsBaseUser(t, 'alice')).toBe(0);
+    expect(failed(doctorAsRoot(t, [`--qmail-path=${NO_NODE_PATH}`]))).toHaveLength(1);
+  });
+
+  rootTest('a missing home fails, alone, and the real delivery cannot start there either', () => {
+    const t = nobodysHome();
+    const seen = doctorAsRoot({ ...t, home: join(t.root, 'nonexistent') });
+    expect(seen).toEqual({
+      status: 1,
+      checks: [{ status: 'fail', what: expect.stringMatching(/^home directory .*\/nonexistent does not exist: qmail-local defers/), hint: expect.any(String) }],
+    });
+    expect(() => deliverAsBaseUser({ ...t, home: join(t.root, 'nonexistent') }, 'alice')).toThrow(/ENOENT/);
+  });
+
+  rootTest('the catch-all fix names a user the table has, and pasted as root, unknown names are delivered', () => {
+    const t = nobodysHome();
+    for (const name of ['+', 'postmaster'])
+      expect(runAdmin(['remove', '--home', t.home, name], { env: cleanEnv({ VDELIVER_CONFIG_DIR: t.globalDir }) }).status).toBe(0);
+    expect(deliverAsBaseUser(t, 'no-such-name')).toBe(100);
+    const warning = doctorAsRoot(t).checks.find((c) => c.what.startsWith('no catch-all'));
+    // postmaster is gone: the fix forwards to the first mailbox the table has.
+    expect(warning).toEqual({
+      status: 'warn',
+      what: "no catch-all '+': unknown names bounce",
+      fix: expect.stringMatching(/ add --home .* \+ --no-mailbox --forward mailer-daemon$/),
+    });
+    paste(warning!.fix);
+    expect(doctorAsRoot(t).checks).toContainEqual({ status: 'ok', what: "catch-all '+' exists: unknown names go there" });
+    expect(deliverAsBaseUser(t, 'no-such-name')).toBe(0);
+    expect(lstatSync(join(t.home, 'passwd.cdb')).uid).toBe(NOBODY);
+  });
+
+  rootTest('the quota fix, pasted as root, writes an item the base user reads', () => {
+    const t = nobodysHome();
+    rmSync(join(t.home, '.vmailmgr'), { recursive: true });
+    writeFileSync(join(t.globalDir, 'qmail-root'), `${t.qmailRoot}\n`);
+    const warning = doctorAsRoot(t).checks.find((c) => c.what.includes('limits that nothing enforces'));
+    paste(warning?.fix);
+    expect(doctorAsRoot(t).checks).toContainEqual({ status: 'ok', what: expect.stringMatching(/^quotas are enforced for \d+ record/) });
+    expect(lstatSync(join(t.home, '.vmailmgr')).uid).toBe(NOBODY);
+  });
+
+  rootTest('a Maildir fix works pasted by the base user too, and what it makes is theirs', () => {
+    const t = nobodysHome();
+    rmSync(join(t.home, 'users'), { recursive: true });
+    const fix = failed(doctorAsRoot(t)).find((c) => c.what.startsWith('alice:'))?.fix;
+    const result = execaSync(SETPRIV, [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--', '/bin/sh', '-c', fix!], {
+      reject: false,
+      env: cleanEnv(),
+      extendEnv: false,
+    });
+    expect(result.exitCode).toBe(0);
+    for (const path of ['users', 'users/alice', 'users/alice/new']) expect(lstatSync(join(t.home, path)).uid).toBe(NOBODY);
+    expect(deliverAsBaseUser(t, 'alice')).toBe(0);
+  });
+
+  rootTest('unknown options and arguments are one-line errors', () => {
+    const t = nobodysHome();
+    for (const [args, line] of [
+      [['--bogus'], 'vdeliver-admin: unknown option --bogus (see vdeliver-admin doctor --help)\n'],
+      [['extra'], 'vdeliver-admin: unexpected argument extra (see vdeliver-admin doctor --help)\n'],
+      [['--qmail-path'], 'vdeliver-admin: --qmail-path needs a PATH (a colon-separated list of directories)\n'],
+    ] as const) {
+      const result = runAdmin(['doctor', '--home', t.home, ...args], { env: cleanEnv({ VDELIVER_CONFIG_DIR: t.globalDir }) });
+      expect([result.status, result.stdout, result.stderr]).toEqual([1, '', line]);
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
-import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { execaSync } from 'execa';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CdbReader } from '../../src/cdb/cdb-reader';
@@ -9,7 +10,7 @@ import { UNLIMITED } from '../../src/vmailmgr/uint32';
 import { FIXTURES, parseCdbmake, ROOT, scratchDir, TINYCDB } from '../helpers/fixtures';
 import { NOBODY } from '../helpers/requirements.cjs';
 import { needs } from '../helpers/requires';
-import { BIN, cleanEnv, runAdmin } from '../helpers/run';
+import { BIN, cleanEnv, finished, type Finished, runAdmin } from '../helpers/run';
 
 const LATIN1 = join(FIXTURES, 'latin1');
 const NO_DEFAULTS = { hardquota: UNLIMITED, softquota: UNLIMITED, msgsize: UNLIMITED, msgcount: UNLIMITED, expiry: UNLIMITED };
@@ -141,13 +142,13 @@ describe('output: bytes that are not UTF-8 print as \\xNN, UTF-8 and ASCII as th
  * terminal sends and Node's process.argv would turn into U+FFFD.
  */
 let scripts = 0;
-/** Runs bin/vdeliver-admin with these exact argument bytes (spawnSync would send its arguments as UTF-8). */
-function runAdminBytes(args: string[], input?: Buffer): SpawnSyncReturns<string> {
+/** Runs bin/vdeliver-admin with these exact argument bytes (Node, and so execa, would send its arguments as UTF-8). */
+function runAdminBytes(args: string[], input?: Buffer): Finished {
   const script = join(dir.path, `run-${++scripts}.sh`);
   const quoted = [join(BIN, 'vdeliver-admin'), ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   writeFileSync(script, Buffer.from(`exec ${quoted}\n`, 'latin1'));
   chmodSync(script, 0o755);
-  return spawnSync('/bin/sh', [script], { encoding: 'utf8', env, input });
+  return finished(execaSync('/bin/sh', [script], { env, extendEnv: false, input, reject: false, stripFinalNewline: false }));
 }
 
 type Raw = Array<[Buffer, Buffer]>;
@@ -375,7 +376,11 @@ describe('doctor on Latin-1 records', () => {
     expect(lines).toContain(`ok   password table ${join(home, 'passwd.cdb')} holds 4 valid record(s)`);
     expect(lines).toContain('ok   every mailbox is a Maildir owned by the base user');
     expect(lines).toContain(
-      `warn j\\xf6rg: 1 file(s) in tmp/ older than 36 hours, left by an interrupted delivery; Maildir readers remove them (fix: find ${join(home, 'users', 'j\\xf6rg', 'tmp')} -type f -amin +2160 -mmin +2160 -delete)`,
+      `warn j\\xf6rg: 1 file(s) in tmp/ older than 36 hours, left by an interrupted delivery; Maildir readers remove them (fix: find "$(printf '${join(home, 'users', 'j\\366rg', 'tmp')}')" -type f -amin +2160 -mmin +2160 -delete)`,
     );
+    // The fix, pasted as printed, reaches the directory by its exact bytes.
+    const fix = /\(fix: (find .*)\)$/.exec(lines.find((l) => l.includes(' in tmp/ '))!)![1];
+    expect(execaSync('/bin/sh', ['-c', fix], { reject: false }).exitCode).toBe(0);
+    expect(runAdmin(['doctor', '--home', home], { env }).stdout).not.toContain(' in tmp/ ');
   });
 });

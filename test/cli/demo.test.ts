@@ -1,12 +1,12 @@
-import { spawnSync } from 'node:child_process';
+import { execaSync } from 'execa';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/fixtures';
-import { cleanEnv, runAdmin } from '../helpers/run';
+import { cleanEnv, finished, runAdmin } from '../helpers/run';
 
 /** The README's first command runs this: it must work on the example home, end to end. */
 test('npm run demo delivers, forwards, bounces and explains, as described', () => {
-  const run = spawnSync('node', [join(ROOT, 'dist', 'demo.cjs')], { encoding: 'utf8', env: cleanEnv() });
+  const run = finished(execaSync('node', [join(ROOT, 'dist', 'demo.cjs')], { env: cleanEnv(), extendEnv: false, reject: false, stripFinalNewline: false }));
   expect(run.stderr).toBe('');
   expect(run.status).toBe(0);
   const sandbox = /The sandbox stays for you to look at: (\S+)/.exec(run.stdout)![1];

@@ -41,6 +41,7 @@ describe('what each program loads', () => {
     const modules = traced('vdeliver.cjs', [], env, message);
     expect(modules.some((m) => m.includes('mailparser'))).toBe(false);
     expect(modules.some((m) => m.endsWith('exec.cjs'))).toBe(false);
+    expect(modules.some((m) => m.endsWith('as-user.cjs') || m.includes('execa'))).toBe(false);
     expect(modules.some((m) => m.includes('node_modules'))).toBe(false);
     expect(modules.some((m) => m.endsWith('vdeliver.cjs'))).toBe(true); // the tracer saw the program itself
     // No stream machinery beyond what Node loads for an empty script: the report goes out with
@@ -73,11 +74,14 @@ describe('what each program loads', () => {
     const modules = tracedScript(join(ROOT, 'dist', 'vdeliver.cjs'), env, big);
     expect(modules.some((m) => m.endsWith('exec.cjs'))).toBe(true);
     expect(modules.some((m) => m.includes('mailparser'))).toBe(false);
+    expect(modules.some((m) => m.endsWith('as-user.cjs') || m.includes('execa'))).toBe(false);
   });
 
   test.each([['show', 'alice'], ['list']])('vdeliver-admin %s does not load mailparser', (...args) => {
     const modules = traced('vdeliver-admin.cjs', [...args, '--home', t.home], { PATH: process.env.PATH ?? '', HOME: t.home }, message);
     expect(modules.some((m) => m.includes('mailparser'))).toBe(false);
+    // execa is for running as the base user: a command run by that user (or on a root-owned home) does not load it.
+    expect(modules.some((m) => m.endsWith('as-user.cjs') || m.includes('execa'))).toBe(false);
     expect(modules.some((m) => m.endsWith('vdeliver-admin.cjs'))).toBe(true);
   });
 });

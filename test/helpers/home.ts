@@ -157,6 +157,8 @@ export function runVdeliver(
   const line = [program, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const fd = stdin === 'file' ? openSync(messagePath, 'r') : undefined;
   try {
+    // node:child_process, not execa: execaSync takes no descriptor but 3-9 for stdin, and its
+    // inputFile becomes a pipe, while qmail-local gives the message as a regular file.
     const result = spawnSync('/bin/sh', ['-c', `umask 077; exec /bin/sh -c "$0" 2>&1`, line], {
       cwd: env.HOME ?? t.home,
       env,

@@ -1,4 +1,4 @@
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execaSync } from 'execa';
 import { join } from 'node:path';
 import { ROOT } from './fixtures';
 
@@ -11,6 +11,26 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): Record
   return env;
 }
 
-export function runAdmin(args: string[], options: { env?: Record<string, string>; input?: string } = {}): SpawnSyncReturns<string> {
-  return spawnSync(join(BIN, 'vdeliver-admin'), args, { encoding: 'utf8', env: options.env ?? cleanEnv(), input: options.input });
+/** What a finished program left: its exit status (null when killed or never started) and its exact output. */
+export interface Finished {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** execa's result as Finished: output byte for byte (no trailing newline stripped). */
+export function finished(result: { exitCode?: number; stdout: unknown; stderr: unknown }): Finished {
+  return { status: result.exitCode ?? null, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+export function runAdmin(args: string[], options: { env?: Record<string, string>; input?: string } = {}): Finished {
+  return finished(
+    execaSync(join(BIN, 'vdeliver-admin'), args, {
+      env: options.env ?? cleanEnv(),
+      extendEnv: false,
+      input: options.input,
+      reject: false,
+      stripFinalNewline: false,
+    }),
+  );
 }

@@ -1,5 +1,5 @@
 /** vcheckquota's rules as a table, and the Maildir++ maildirsize cache against real files and Courier's tools. */
-import { spawnSync } from 'node:child_process';
+import { execaSync } from 'execa';
 import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAILDIRSIZE, openTally, readMaildirSize, recalculate, type Usage } from '../../src/maildir/maildirsize';
@@ -174,9 +174,9 @@ describe('maildirsize', () => {
 
   needs('courier')("interoperates with Courier's maildirmake -q and deliverquota (Debian's maildrop)", () => {
     const m = join(dir.path, 'courier');
-    expect(spawnSync('maildirmake', [m]).status).toBe(0);
-    expect(spawnSync('maildirmake', ['-q', '100000S,50C', m]).status).toBe(0);
-    for (const text of ['one\n', 'two two\n']) expect(spawnSync('deliverquota', [m], { input: `Subject: t\n\n${text}` }).status).toBe(0);
+    expect(execaSync('maildirmake', [m], { reject: false }).exitCode).toBe(0);
+    expect(execaSync('maildirmake', ['-q', '100000S,50C', m], { reject: false }).exitCode).toBe(0);
+    for (const text of ['one\n', 'two two\n']) expect(execaSync('deliverquota', [m], { input: `Subject: t\n\n${text}`, reject: false }).exitCode).toBe(0);
     // Courier's file, as deliverquota left it, read by us.
     expect(readMaildirSize(m, '100000S,50C', Date.now(), never)).toEqual({ usage: { bytes: 16 + 20, count: 2 } });
     // Ours continued by deliverquota: the same totals.
@@ -184,7 +184,7 @@ describe('maildirsize', () => {
     writeFileSync(join(m, 'new', `9.M9P9.host,S=40`), 'x'.repeat(40));
     expect(tally.add(40, 1)).toBeUndefined();
     tally.close();
-    expect(spawnSync('deliverquota', [m], { input: 'Subject: t\n\nthree\n' }).status).toBe(0);
+    expect(execaSync('deliverquota', [m], { input: 'Subject: t\n\nthree\n', reject: false }).exitCode).toBe(0);
     expect(readMaildirSize(m, '100000S,50C', Date.now(), never).usage).toEqual(recalculate(join(m), '100000S,50C'));
     expect(readMaildirSize(m, '100000S,50C', Date.now(), never).usage).toEqual({ bytes: 16 + 20 + 40 + 18, count: 4 });
   });
