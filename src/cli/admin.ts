@@ -9,6 +9,7 @@ import { show } from '../admin/show';
 import { parseQuotaArgs, quota, QUOTA_HELP } from '../admin/quota';
 import { formatResult, parseTestArgs, TEST_HELP, testDelivery } from '../admin/test-command';
 import { environmentBytes } from '../system/environment';
+import { LOG_HELP, logCommand, parseLogArgs } from '../admin/log';
 
 const USAGE = `usage: vdeliver-admin COMMAND [--home DIR] [options]
 
@@ -23,6 +24,7 @@ commands:
   quota [NAME...]     limits, usage and the next delivery's fate per mailbox
   test --to ADDRESS FILE...
                       deliver test messages as qmail-local would, explaining each step
+  log                 the delivery log: one line per delivery, --follow, --stats
 
 The table is $HOME/<password-file>.cdb; configuration comes from $HOME/.vmailmgr
 over $VDELIVER_CONFIG_DIR (default /etc/vmailmgr). --home DIR replaces $HOME.
@@ -64,6 +66,7 @@ ok / warn / fail per check, with the fix. Exits 1 if any check fails.
 `,
   test: TEST_HELP,
   quota: QUOTA_HELP,
+  log: LOG_HELP,
   ...EDIT_HELP,
 };
 
@@ -153,6 +156,10 @@ export async function main(argv: string[]): Promise<number> {
     const owner = AS_OWNER.has(parsed.command) ? homeOwner(ctx) : undefined;
     if (owner) return runAsOwner(owner, argv);
     if (parsed.command === 'test') return await test(ctx, parsed.args, env);
+    if (parsed.command === 'log') {
+      const output = { out: (text: string) => void process.stdout.write(text), err: (text: string) => void process.stderr.write(text) };
+      return await logCommand(ctx, parseLogArgs(parsed.args, Date.now()), parsed.json, output);
+    }
     if (parsed.command === 'doctor') {
       rejectOptions(parsed);
       const checks = doctor(ctx, env);
