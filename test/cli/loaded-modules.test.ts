@@ -47,6 +47,17 @@ describe('what each program loads', () => {
     expect(runVdeliver(t, env, [], readFileSync(message)).status).toBe(0);
   });
 
+  test('a logged delivery loads exactly what a plain one loads', () => {
+    const logged = makeHome(join(dir.path, 'logged'));
+    writeFileSync(join(logged.home, '.vmailmgr', 'vdeliver-log'), 'deliveries.log\n');
+    const modules = (h: typeof t): string[] =>
+      traced('vdeliver.cjs', [], homeEnv(h, 'alice', 'sender@remote.example'), message)
+        .filter(Boolean)
+        .sort();
+    expect(modules(logged)).toEqual(modules(t));
+    expect(readFileSync(join(logged.home, 'deliveries.log'), 'utf8')).toMatch(/^\{"time":.*"outcome":"delivered".*\}\n$/);
+  });
+
   test('a delivery with forwards loads the child-process bundle, still no mailparser', () => {
     const env = homeEnv(t, 'bob', 'sender@remote.example');
     const modules = traced('vdeliver.cjs', [], env, message);
