@@ -85,7 +85,7 @@ export function logRecord(facts: LogFacts): LogRecord {
   const { EXT: ext, SENDER: sender, HOST: host } = facts.env;
   const user = trace.user;
   return {
-    time: new Date(facts.time).toISOString(),
+    time: isoTime(facts.time),
     pid: facts.pid,
     outcome: outcome.kind,
     exit: exitCode(outcome),
@@ -105,6 +105,28 @@ export function logRecord(facts: LogFacts): LogRecord {
     notes: facts.notes.length > 0 ? facts.notes.map(logBytes) : undefined,
     ms: facts.ms,
   };
+}
+
+/**
+ * `Date.prototype.toISOString()`'s text, worked out by arithmetic: a Date's first use loads the time
+ * zone (about 0.2 ms of the log's cost), and UTC needs none. Days to a civil date: H. Hinnant's
+ * `civil_from_days`.
+ */
+export function isoTime(ms: number): string {
+  const days = Math.floor(ms / 86_400_000);
+  const inDay = ms - days * 86_400_000;
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
+  const [h, m, sec, milli] = [Math.floor(inDay / 3_600_000), Math.floor(inDay / 60_000) % 60, Math.floor(inDay / 1000) % 60, inDay % 1000];
+  return `${pad(year, 4)}-${pad(month)}-${pad(day)}T${pad(h)}:${pad(m)}:${pad(sec)}.${pad(milli, 3)}Z`;
 }
 
 /** The record as one line of the log: JSON text and a newline. */

@@ -17,22 +17,43 @@ export function messageId(message: MessageSource): string | undefined {
   return headerField(byteString(buffer.subarray(0, n)), 'message-id');
 }
 
-const FIELD = /(?:^|\n)([!-9;-~]+)[ \t]*:/g;
-
-/** A field of the header block at the start of `text` (a byte string), with continuation lines unfolded. */
+/**
+ * A field of the header block at the start of `text` (a byte string), with continuation lines
+ * unfolded; `name` in lower case. String scanning, no regular expression: compiling one costs more
+ * than the whole scan of a usual header.
+ */
 export function headerField(text: string, name: string): string | undefined {
-  // The header block ends at the first empty line (LF or CRLF line ends alike).
-  if (/^\r?\n/.test(text)) return undefined;
-  const end = /\n\r?\n/.exec(text);
-  const head = end ? text.slice(0, end.index + 1) : text;
-  FIELD.lastIndex = 0;
-  for (let m = FIELD.exec(head); m; m = FIELD.exec(head)) {
-    if (m[1].toLowerCase() !== name) continue;
-    const start = m.index + m[0].length;
+  for (let start = 0; start < text.length;) {
+    const end = lineEnd(text, start);
+    const line = text.slice(start, end);
+    start = end + 1;
+    // The header block ends at the first empty line (LF or CRLF line ends alike).
+    if (line === '' || line === '\r') return undefined;
+    if (line.length <= name.length || line.slice(0, name.length).toLowerCase() !== name) continue;
+    let colon = name.length;
+    while (line[colon] === ' ' || line[colon] === '\t') colon++;
+    if (line[colon] !== ':') continue;
     // The value runs on through every line that starts with a space or a tab.
-    const next = /\n(?![ \t])/.exec(head.slice(start));
-    const raw = next ? head.slice(start, start + next.index) : head.slice(start);
-    return raw.replace(/\r?\n/g, '').trim().slice(0, MAX_VALUE) || undefined;
+    let value = line.slice(colon + 1);
+    while (text[start] === ' ' || text[start] === '\t') {
+      const next = lineEnd(text, start);
+      value += text.slice(start, next);
+      start = next + 1;
+    }
+    return trimBlanks(value.split('\r').join('')).slice(0, MAX_VALUE) || undefined;
   }
   return undefined;
+}
+
+const lineEnd = (text: string, start: number): number => {
+  const nl = text.indexOf('\n', start);
+  return nl < 0 ? text.length : nl;
+};
+
+/** Spaces and tabs off both ends (String.trim would also take a Latin-1 byte 0xa0, a no-break space). */
+function trimBlanks(value: string): string {
+  let [from, to] = [0, value.length];
+  while (value[from] === ' ' || value[from] === '\t') from++;
+  while (to > from && (value[to - 1] === ' ' || value[to - 1] === '\t')) to--;
+  return value.slice(from, to);
 }

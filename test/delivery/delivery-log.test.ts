@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { fromLogBytes, logBytes, type LogRecord } from '../../src/delivery/delivery-log';
+import { fromLogBytes, isoTime, logBytes, type LogRecord } from '../../src/delivery/delivery-log';
 import { headerField } from '../../src/delivery/header-scan';
 import { fsPath } from '../../src/system/bytes';
 import { FIXTURES, scratchDir } from '../helpers/fixtures';
@@ -275,6 +275,13 @@ describe('8-bit values', () => {
   });
 });
 
+test("the line's time is Date's toISOString(), worked out without loading the time zone", () => {
+  const ms = fc.integer({ min: 0, max: Date.UTC(9999, 11, 31, 23, 59, 59, 999) });
+  fc.assert(fc.property(ms, (t) => isoTime(t) === new Date(t).toISOString()));
+  for (const t of [0, Date.UTC(2000, 1, 29, 12), Date.UTC(2100, 2, 1) - 1, Date.UTC(2026, 11, 31, 23, 59, 59, 999)])
+    expect(isoTime(t)).toBe(new Date(t).toISOString());
+});
+
 describe('the Message-ID scan', () => {
   test.each<[string, string, string | undefined]>([
     ['plain', 'Message-ID: <a@b>\n\nbody', '<a@b>'],
@@ -284,6 +291,8 @@ describe('the Message-ID scan', () => {
     ['no header at all', '\nMessage-ID: <body@x>\n', undefined],
     ['a longer field name', 'X-Message-ID: <no@x>\nMessage-ID: <yes@x>\n\n', '<yes@x>'],
     ['empty', 'Message-ID:\n\n', undefined],
+    ['blanks before the colon, CRLF folding', 'Message-ID \t: <a@\r\n b>\r\n\r\n', '<a@ b>'],
+    ['a Latin-1 no-break space is a byte like any other', 'Message-ID: \xa0<a@b>\xa0\n\n', '\xa0<a@b>\xa0'],
   ])('%s', (_name, text, expected) => {
     expect(headerField(text, 'message-id')).toBe(expected);
   });
