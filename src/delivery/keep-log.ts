@@ -37,7 +37,7 @@ export function keepLog(
   message: MessageSource | undefined,
   notes: string[],
 ): LogResult | undefined {
-  const path = logPath(setting.config, facts.env.HOME, notes);
+  const path = logPath(setting.config, facts.env.HOME, facts.outcome.kind === 'defer' ? [] : notes);
   if (path === undefined && !setting.showLine) return undefined;
   let line: string;
   try {
@@ -56,7 +56,11 @@ export function keepLog(
   }
 }
 
-/** `vdeliver-log`, relative to $HOME unless absolute; undefined when not set (or unreadable: then a note says so). */
+/**
+ * `vdeliver-log`, relative to $HOME unless absolute; undefined when not set, or unreadable: then a note
+ * says so, unless the delivery defers (a config directory that cannot be searched defers it, and the one
+ * line it prints names the file; the retry warns once the rest can be read).
+ */
 function logPath(config: Config | undefined, home: string | undefined, notes: string[]): string | undefined {
   if (!config || !home) return undefined;
   try {
