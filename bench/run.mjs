@@ -2,7 +2,8 @@
 // /abs/dist/vdeliver.cjs`, the loader with the V8 code cache) and through bin/vdeliver, against the
 // floors (/bin/true, node -e 0, bench/node-floor.cjs: the least a durable Node Maildir writer can
 // do) and safecat (a C Maildir writer), in one run; with its start-up taken apart, its quota check
-// on an empty and a 100,000-message mailbox, hooks, forwards, big messages and parallel deliveries.
+// on an empty and a 100,000-message mailbox, the delivery log off and on, hooks, forwards, big
+// messages and parallel deliveries.
 // Every child gets an explicit environment: qmail-local's variables, PATH, HOME and
 // VDELIVER_CONFIG_DIR (an empty dir), plus QMAILQUEUE/QQ_RECORD_DIR for the forward rows, and nothing
 // inherited: NODE_EXTRA_CA_CERTS alone triples Node's start-up and qmail never sets it. Every
@@ -24,7 +25,7 @@ import { join } from 'node:path';
 import { timeBig, timeOwnPeak, timeParallel, timeRun } from './measure.mjs';
 import { enforceQuotas, fillMailbox, keepMailbox, MESSAGES, useCache, writeUsersFile } from './quota.mjs';
 import { report } from './summary.mjs';
-import { drainMaildir, drainQueue, FLOOR, makeSandbox, MiB, RESCAN, which, writeHook, writeMessage, writePrefixed } from './sandbox.mjs';
+import { drainMaildir, drainQueue, FLOOR, logDeliveries, makeSandbox, MiB, RESCAN, which, writeHook, writeMessage, writePrefixed } from './sandbox.mjs';
 
 // Untimed helpers (the message writer, vdeliver-admin) inherit this process's environment.
 delete process.env.NODE_EXTRA_CA_CERTS;
@@ -68,6 +69,9 @@ async function bench() {
   enforceQuotas(quotaFull.home);
   const usage = fillMailbox(quotaFull.maildir);
   mailbox = quotaFull.maildir;
+  // The delivery log: two homes alike but for vdeliver-log; the lines are checked after the rounds.
+  const [logOff, logOn] = ['log-off', 'log-on'].map((name) => box.home(name, 'alice'));
+  const checkLog = logDeliveries(logOn.home);
   const cached = new Map([
     [quotaEmpty, useCache(quotaEmpty.maildir, { bytes: 0, count: 0 })],
     [quotaFull, useCache(quotaFull.maildir, usage)],
@@ -147,6 +151,8 @@ async function bench() {
     quotaRow('quotaOff', 'quotas off', quotaOff),
     quotaRow('quotaEmpty', 'quotas on, empty Maildir', quotaEmpty),
     quotaRow('quotaFull', `quotas on, ${MESSAGES.toLocaleString('en')} messages`, quotaFull),
+    { ...ours, key: 'logOff', name: 'log off', ...at(logOff) },
+    { ...ours, key: 'logOn', name: 'log on (vdeliver-log)', ...at(logOn) },
     {
       ...base,
       key: 'rescan',
@@ -188,6 +194,7 @@ async function bench() {
       row.samples.push(sample);
     }
   }
+  checkLog(sequential.find((row) => row.key === 'logOn').samples.length, 'log on');
   for (const row of sequential) {
     if (row.maildir && !row.after) drainMaildir(row.maildir, row.samples.length, row.added, small, row.name);
     if (row.queue) drainQueue(row.queue, row.samples.length, bob.dtline, small, envelope, row.name);

@@ -107,6 +107,21 @@ export function writeHook(home, body) {
   chmodSync(path, 0o755);
 }
 
+/**
+ * Turn the delivery log on in `home` (vdeliver-log). Returns the check to run once the rounds are
+ * done: exactly `count` lines, each a whole JSON line of a delivery.
+ */
+export function logDeliveries(home) {
+  writeFileSync(join(mkdirs(join(home, '.vmailmgr')), 'vdeliver-log'), 'deliveries.log\n');
+  return (count, label) => {
+    const text = readFileSync(join(home, 'deliveries.log'), 'utf8');
+    const lines = text.split('\n').slice(0, -1);
+    if (!text.endsWith('\n') || lines.length !== count) throw new Error(`${label}: ${lines.length} log lines, expected ${count}`);
+    const wrong = lines.find((line) => JSON.parse(line).outcome !== 'delivered');
+    if (wrong) throw new Error(`${label}: a log line that is not a delivery: ${wrong}`);
+  };
+}
+
 /** The first executable `name` on PATH, or undefined. */
 export function which(name) {
   return PATH.split(':')

@@ -30,6 +30,7 @@ export function report({ runs, every, messages, sequential, big, bigRuns, bigRou
     table(`4 KiB message, ${runs} sequential runs`, ['true', 'e0', 'floor', 'safecat', 'ours', 'shim']),
     table(`start-up, the same ${runs} rounds`, ['e0', 'empty', 'load', 'compile', 'ours']),
     table(`quotas, 4 KiB, ${runs} runs (rescan: ${row('rescan').samples.length})`, ['quotaOff', 'quotaEmpty', 'quotaFull', 'rescan']),
+    table(`delivery log, 4 KiB, ${runs} runs`, ['logOff', 'logOn']),
     table(`4 KiB, ${row('sh').samples.length} run${row('sh').samples.length === 1 ? '' : 's'} (one round in ${every})`, ['sh', 'recorder', 'hook', 'forwards']),
   ];
 
@@ -112,6 +113,7 @@ export function report({ runs, every, messages, sequential, big, bigRuns, bigRou
   const par = parallel[1];
   const quotaCost = ms('quotaEmpty') - ms('quotaOff');
   const bigBox = ms('quotaFull') / ms('quotaEmpty');
+  const logCost = ms('logOn') - ms('logOff');
   printTargets([
     ['4 KiB median <= 1.05x floor', `${(plainMs / floorMs).toFixed(2)}x`, plainMs / floorMs <= 1.05],
     [
@@ -124,6 +126,7 @@ export function report({ runs, every, messages, sequential, big, bigRuns, bigRou
     ['peak RSS at 256 MiB <= 64 MiB: store / hook reads / forwards', `${rss.map((x) => x.toFixed(1)).join(' / ')} MiB`, rss.every((x) => x <= 64)],
     [`quotas on: ${full} messages <= 1.05x an empty Maildir`, `${bigBox.toFixed(2)}x`, bigBox <= 1.05],
     ['quotas on <= quotas off + 1 ms', `${quotaCost >= 0 ? '+' : ''}${quotaCost.toFixed(1)} ms`, quotaCost <= 1],
+    ['log on <= log off + 0.5 ms', `${logCost >= 0 ? '+' : ''}${logCost.toFixed(2)} ms`, logCost <= 0.5],
     ['lookups within noise', 'bench/lookup.mjs, next', undefined],
   ]);
 }

@@ -127,4 +127,13 @@ const explained = spawnSync(
   },
 );
 process.stdout.write(explained.stdout + explained.stderr);
+
+// Every delivery above was logged (examples/home/.vmailmgr/vdeliver-log): where did each message go?
+for (const args of [['log'], ['log', '--stats']]) {
+  const shown = spawnSync(join(root, 'bin', 'vdeliver-admin'), args, {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, VDELIVER_CONFIG_DIR: join(sandbox, 'etc') },
+  });
+  process.stdout.write(`\n$ vdeliver-admin ${args.join(' ')}\n${shown.stdout}${shown.stderr}`);
+}
 process.stdout.write(`\nThe sandbox stays for you to look at: ${sandbox}\n`);

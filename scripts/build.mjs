@@ -92,7 +92,8 @@ for (const name of readdirSync('dist')) if (/^vdeliver-main\./.test(name) && !na
 /**
  * One plain delivery into a throwaway Maildir, with the loader told to save V8's code cache at
  * exit: the cache then holds every function a plain delivery runs, compiled. Quotas are enforced
- * in it (a limit and the config item), so their code is in the cache too: the examples turn them on.
+ * in it (a limit and the config item), so their code is in the cache too: the examples turn them on;
+ * and the delivery is logged (vdeliver-log), so the log line's code is compiled as well.
  */
 function writeCodeCache(loader, cache) {
   const sandbox = mkdtempSync(join(tmpdir(), 'vdeliver-build-'));
@@ -101,6 +102,7 @@ function writeCodeCache(loader, cache) {
     for (const sub of ['tmp', 'new', 'cur']) mkdirSync(join(home, 'users', 'warm', sub), { recursive: true });
     mkdirSync(join(home, '.vmailmgr'));
     writeFileSync(join(home, '.vmailmgr', 'vdeliver-enforce-quotas'), '1\n');
+    writeFileSync(join(home, '.vmailmgr', 'vdeliver-log'), 'deliveries.log\n');
     writeFileSync(join(sandbox, 'users.tsv'), 'warm\t*\t./users/warm\t\t1\t1\t1000000\t-\t-\t-\t0\t-\t\n');
     const admin = spawnSync(process.execPath, ['dist/vdeliver-admin.cjs', 'build', '--home', home, join(sandbox, 'users.tsv')], {
       encoding: 'utf8',
@@ -130,7 +132,8 @@ function writeCodeCache(loader, cache) {
       encoding: 'utf8',
     });
     closeSync(stdin);
-    if (run.status !== 0) throw new Error(`code cache: the warm-up delivery failed (exit ${run.status}): ${run.stdout}${run.stderr}`);
+    if (run.status !== 0 || run.stdout !== '') throw new Error(`code cache: the warm-up delivery failed (exit ${run.status}): ${run.stdout}${run.stderr}`);
+    if (!/"outcome":"delivered"/.test(readFileSync(join(home, 'deliveries.log'), 'utf8'))) throw new Error('code cache: the warm-up delivery was not logged');
     renameSync(made, cache);
   } finally {
     rmSync(sandbox, { recursive: true, force: true });

@@ -4,11 +4,8 @@ import { basename, relative } from 'node:path';
 import { byteString, fromText, fsPath, printable } from '../system/bytes';
 import { errnoText } from '../system/errno';
 import { GLOBAL_DIR_VARIABLE } from '../vmailmgr/config';
-import { deliver, type DeliveryObserver, type Report } from '../delivery/deliver';
-import type { HookRun } from '../delivery/hooks';
-import type { VirtualUser } from '../vmailmgr/lookup';
-import type { Plan } from '../delivery/plan';
-import type { QuotaCheck } from '../delivery/quota';
+import { deliver, type Report } from '../delivery/deliver';
+import { type Trace, tracing } from '../delivery/delivery-trace';
 import { DEFAULT_OPTIONS } from '../delivery/request';
 import { envelope } from '../delivery/forward';
 import { MessageSource } from '../delivery/message-source';
@@ -69,6 +66,8 @@ export interface TestResult {
   exitCode: number;
   line: string;
   notes: string[];
+  /** The delivery log's line (JSON text), the file it went to or would go to, and whether it was written. */
+  log?: { file?: string; line: string; written: boolean };
 }
 
 interface HookView {
@@ -132,7 +131,7 @@ export async function testDelivery(
   }
   let message: MessageSummary;
   let report: Report;
-  const { trace, observer } = watch();
+  const { trace, observer } = tracing();
   try {
     message = await summarize(fsPath(file));
     report = await deliver(
@@ -145,6 +144,7 @@ export async function testDelivery(
         naming: { now: Date.now, pid, hostname: fromText(hostname()) },
         dryRun: req.dryRun,
         captureHookOutput: true,
+        showLogLine: true,
       },
       observer,
     );
@@ -152,44 +152,6 @@ export async function testDelivery(
     closeSync(fd);
   }
   return describe(ctx, req, file, ext, message, report, trace);
-}
-
-/** What the delivery did, as far as it got. */
-interface Trace {
-  user?: VirtualUser;
-  plan?: Plan;
-  predeliver: HookRun[];
-  postdeliver: HookRun[];
-  quota?: QuotaCheck;
-  forwarded: boolean;
-  stored?: string;
-}
-
-function watch(): { trace: Trace; observer: DeliveryObserver } {
-  const trace: Trace = { predeliver: [], postdeliver: [], forwarded: false };
-  return {
-    trace,
-    observer: {
-      found: (user) => {
-        trace.user = user;
-      },
-      planned: (plan) => {
-        trace.plan = plan;
-      },
-      hooksRan: (chain, runs) => {
-        trace[chain] = runs;
-      },
-      quotaChecked: (check) => {
-        trace.quota = check;
-      },
-      forwarded: () => {
-        trace.forwarded = true;
-      },
-      stored: (path) => {
-        trace.stored = path;
-      },
-    },
-  };
 }
 
 function describe(ctx: AdminContext, req: TestRequest, file: string, ext: string, message: MessageSummary, report: Report, trace: Trace): TestResult {
@@ -255,11 +217,12 @@ function describe(ctx: AdminContext, req: TestRequest, file: string, ext: string
       sender: printable(plan.forward.sender),
       recipients: plan.forward.recipients.map(printable),
       envelope: printable(byteString(envelope(plan.forward.sender, plan.forward.recipients))).replace(/\0/g, '\\0'),
-      sent: trace.forwarded,
+      sent: trace.forward?.queued ?? false,
     },
     exitCode: exitCode(report.outcome),
     line: printable(report.outcome.line ?? ''),
     notes: report.notes.map(printable),
+    log: report.log && { file: report.log.path && printable(report.log.path), line: report.log.line.trimEnd(), written: report.log.written },
   };
 }
 
@@ -315,6 +278,14 @@ export function formatResult(t: TestResult): string {
   if (t.forward)
     out.push(`  forward   ${t.forward.sent ? 'queued' : would('not queued', 'would queue')} through ${t.forward.qmailQueue}: ${t.forward.envelope}`);
   for (const note of t.notes) out.push(`  note      ${note}`);
+  if (t.log) out.push(`  log       ${logVerb(t)}:`, `            ${t.log.line}`);
   out.push(`  result    ${t.dryRun ? 'would exit' : 'exit'} ${t.exitCode} (${MEANING[t.exitCode] ?? 'unexpected'})${t.line ? `: ${t.line}` : ''}`);
   return `${out.join('\n')}\n`;
+}
+
+/** Where the delivery's log line went, or would go. */
+function logVerb(t: TestResult): string {
+  if (!t.log?.file) return 'not kept (vdeliver-log is not set); the line would be';
+  if (t.dryRun) return `would log to ${t.log.file}`;
+  return t.log.written ? `logged to ${t.log.file}` : `not logged to ${t.log.file} (see the note)`;
 }

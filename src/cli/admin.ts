@@ -15,6 +15,7 @@ import { environmentBytes } from '../system/environment';
 import { runTest } from './admin-test';
 import { passwordSource } from './password-prompt';
 import { QMAIL_PATH } from '../admin/program-line';
+import { LOG_HELP, logCommand, parseLogArgs } from '../admin/log';
 
 /** The package's version, put in by the build (scripts/build.mjs). */
 declare const VERSION: string;
@@ -34,6 +35,7 @@ commands:
   quota [NAME...]     limits, usage and the next delivery's fate per mailbox
   test --to ADDRESS FILE...
                       deliver test messages as qmail-local would, explaining each step
+  log                 the delivery log: one line per delivery, --follow, --stats
 
 The table is $HOME/<password-file>.cdb; configuration comes from $HOME/.vmailmgr
 over $VDELIVER_CONFIG_DIR (default /etc/vmailmgr). --home DIR replaces $HOME;
@@ -104,6 +106,7 @@ Run as root, it acts as the owner of the home.
 `,
   test: TEST_HELP,
   quota: QUOTA_HELP,
+  log: LOG_HELP,
   ...EDIT_HELP,
 };
 
@@ -205,6 +208,10 @@ export async function main(argv: string[]): Promise<number> {
     const owner = AS_OWNER.has(parsed.command) ? homeOwner(ctx) : undefined;
     if (owner) return await runAsOwner(owner, argv);
     if (parsed.command === 'test') return await runTest(ctx, parsed.args, env);
+    if (parsed.command === 'log') {
+      const output = { out: (text: string) => void process.stdout.write(text), err: (text: string) => void process.stderr.write(text) };
+      return await logCommand(ctx, parseLogArgs(parsed.args, Date.now()), parsed.json, output);
+    }
     if (doctorArgs) {
       const checks = doctor(ctx, env, { ...doctorArgs, node: process.execPath, script: join(__dirname, 'vdeliver.cjs'), admin: adminCommand() });
       process.stdout.write(parsed.json ? formatJson(checks) : formatChecks(checks));

@@ -2,8 +2,7 @@ import type { DeliveryOptions } from './request';
 import { errnoText } from '../system/errno';
 import { checkForward, forward } from './forward';
 import { gather } from './gather';
-import { type HookRun, runHooks } from './hooks';
-import type { VirtualUser } from '../vmailmgr/lookup';
+import { describeHook, type HookRun, runHooks } from './hooks';
 import { checkMaildir, commit, type Naming, stage, type Staged, unstage } from '../maildir/maildir-writer';
 import type { MessageSource } from './message-source';
 import { defer, delivered, DeliveryFailure, failBounce, failDefer, type Outcome, skip } from '../qmail/outcome';
@@ -11,7 +10,9 @@ import { makePlan, type Plan, postdeliverEnv } from './plan';
 import { afterCommit, checkQuota, type QuotaCheck } from './quota';
 import { openTally } from '../maildir/maildirsize';
 import { readRequest } from './request';
-import { quoteName } from '../qmail/status-line';
+import { Config } from '../vmailmgr/config';
+import { type DeliveryObserver, tracing } from './delivery-trace';
+import { keepLog, type LogResult } from './keep-log';
 
 export interface DeliveryInput {
   options: DeliveryOptions;
@@ -27,25 +28,25 @@ export interface DeliveryInput {
   dryRun?: boolean;
   /** Keep hook output in the hook runs instead of passing it on to our fd 1 (admin test runs). */
   captureHookOutput?: boolean;
+  /** Make the log line even when no log is kept (admin test runs show it). */
+  showLogLine?: boolean;
 }
 
 export interface Report {
   outcome: Outcome;
   /** Lines printed besides the outcome's own (warnings after a successful delivery). */
   notes: string[];
+  /** The delivery's log line, when `vdeliver-log` names a file or `showLogLine` asks for it. */
+  log?: LogResult;
 }
 
-/** Watches a delivery step by step (the admin `test` command, the delivery log). Each step is optional. */
-export interface DeliveryObserver {
-  /** The table's answer: the user, or undefined when neither the name nor the catch-all exists. */
-  found?(user: VirtualUser | undefined): void;
-  planned?(plan: Plan): void;
-  hooksRan?(chain: 'predeliver' | 'postdeliver', runs: HookRun[]): void;
-  /** The quota check's decision and figures (only when quotas are enforced for a Maildir copy). */
-  quotaChecked?(check: QuotaCheck): void;
-  forwarded?(): void;
-  /** The file now in new/. */
-  stored?(path: string): void;
+export type { DeliveryObserver } from './delivery-trace';
+
+/** What a delivery has got hold of so far: what its log line and its clean-up need. */
+interface Progress {
+  config?: Config;
+  message?: MessageSource;
+  notes: string[];
 }
 
 /**
@@ -53,29 +54,40 @@ export interface DeliveryObserver {
  * hooks), plan, predeliver hooks, stage the Maildir copy, forward, commit, postdeliver hooks,
  * outcome. Every failure is a DeliveryFailure raised where it happens and turned into an outcome
  * here, and nowhere else. A dry run stops after the plan and its checks (the quota's included).
+ * Once the outcome stands, the delivery log gets its line (keep-log.ts), which cannot change it.
  */
 export async function deliver(input: DeliveryInput, observer: DeliveryObserver = {}): Promise<Report> {
-  const notes: string[] = [];
-  let message: MessageSource | undefined;
+  const started = input.now();
+  const progress: Progress = { notes: [] };
+  const { trace, observer: watched } = tracing(observer);
+  const outcome = await attempt(input, progress, watched);
+  // Before the message is closed: the Message-ID is read from it.
+  const facts = { time: input.now(), pid: input.naming.pid, env: input.env, outcome, notes: [...progress.notes], trace, ms: input.now() - started };
+  const log = keepLog({ config: progress.config, dryRun: input.dryRun, showLine: input.showLogLine }, facts, progress.message, progress.notes);
+  closeMessage(progress.message, progress.notes);
+  return { outcome, notes: progress.notes, log };
+}
+
+async function attempt(input: DeliveryInput, progress: Progress, observer: DeliveryObserver): Promise<Outcome> {
+  const { notes } = progress;
   try {
+    if (input.env.HOME) progress.config = new Config(input.env.HOME, input.globalDir);
     const read = readRequest(input.env);
-    if ('outcome' in read) return { outcome: read.outcome, notes };
+    if ('outcome' in read) return read.outcome;
     const { request } = read;
-    const plan = makePlan(request, input.options, gather(request, input.options, input.globalDir, input.now(), observer.found));
+    const plan = makePlan(request, input.options, gather(request, input.options, progress.config!, input.now(), observer.found));
     observer.planned?.(plan);
-    message = await openMessage(input);
-    if (input.dryRun) return { outcome: checkPlan(plan, message, input, observer), notes };
+    const message = (progress.message = await openMessage(input));
+    if (input.dryRun) return checkPlan(plan, message, input, observer);
     const refusal = await predeliver(plan, request.home, message, input, observer);
-    if (refusal) return { outcome: refusal, notes };
+    if (refusal) return refusal;
     const quota = enforceQuota(plan, message, input, observer);
     await store(plan, message, input, observer, notes, quota);
-    return { outcome: await postdeliver(plan, request.home, message, input, observer, notes), notes };
+    return await postdeliver(plan, request.home, message, input, observer, notes);
   } catch (error) {
-    if (error instanceof DeliveryFailure) return { outcome: error.outcome, notes };
+    if (error instanceof DeliveryFailure) return error.outcome;
     // Without a positive answer the message must not be lost: defer.
-    return { outcome: defer(`vdeliver: internal error: ${errnoText(error)} (#4.3.0)`), notes };
-  } finally {
-    closeMessage(message, notes);
+    return defer(`vdeliver: internal error: ${errnoText(error)} (#4.3.0)`);
   }
 }
 
@@ -120,12 +132,11 @@ function enforceQuota(plan: Plan, message: MessageSource, input: DeliveryInput, 
 async function store(plan: Plan, message: MessageSource, input: DeliveryInput, observer: DeliveryObserver, notes: string[], quota?: QuotaCheck): Promise<void> {
   const staged = plan.maildir ? stage(plan.maildir.path, plan.maildir.prefix, message, input.naming) : undefined;
   try {
-    if (plan.forward) await forward(plan.forward, message);
+    if (plan.forward) await forward(plan.forward, message, observer.forwarded);
   } catch (error) {
     if (staged) unstage(staged);
     throw error;
   }
-  if (plan.forward) observer.forwarded?.();
   if (staged) {
     // Opened before the commit, so a rescan racing this delivery never counts it twice (maildirsize.ts).
     const tally = quota?.usage ? openTally(staged.maildir) : undefined;
@@ -188,12 +199,4 @@ function closeMessage(message: MessageSource | undefined, notes: string[]): void
   } catch (error) {
     notes.push(`vdeliver: warning: could not remove the private copy of the message: ${errnoText(error)}`);
   }
-}
-
-function describeHook(run: HookRun): string {
-  const name = quoteName(run.path);
-  if (run.timedOut) return `${name} timed out and was killed`;
-  if (run.startError) return `${name} could not be run (${run.startError})`;
-  if (run.signal) return `${name} was killed by ${run.signal}`;
-  return `${name} exited ${run.exitCode}`;
 }

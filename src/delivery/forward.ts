@@ -5,7 +5,7 @@ import { anonymousFile, readToEnd, scratchDir, writeAll } from '../system/files'
 import { runToExit } from '../system/run-to-exit';
 import { errnoText } from '../system/errno';
 import type { MessageSource } from './message-source';
-import { failBounce, failDefer } from '../qmail/outcome';
+import { type DeliveryFailure, failBounce, failDefer } from '../qmail/outcome';
 import { qmailQueueVerdict } from '../qmail/exit-codes';
 
 /** One qmail-queue run for all forwards. Every value is a byte string (src/system/bytes.ts). */
@@ -40,27 +40,47 @@ export function completeForwards(forwards: string[], host: string, controlMe: st
 /** The qmail-queue envelope: `F<sender>\0`, one `T<address>\0` per recipient, then `\0`. */
 export const envelope = (sender: string, recipients: string[]): Buffer => toBytes(`F${sender}\0${recipients.map((r) => `T${r}\0`).join('')}\0`);
 
+/** What qmail-queue answered, for the admin test and the delivery log. */
+export interface ForwardAnswer {
+  queued: boolean;
+  /** undefined when it was killed or never started. */
+  exitCode?: number;
+  signal?: string;
+  timedOut?: boolean;
+  startError?: string;
+  ms: number;
+}
+
 /**
  * Queue one copy for all recipients through a single qmail-queue run: the message (DTLINE first)
  * on fd 0, then the envelope on fd 1, which qmail-queue reads only once fd 0 has ended, as
  * qmail.c sends them. A copy is never queued cut off: either qmail-queue gets the whole copy as
  * a file before it starts, or (queueStreaming) the envelope is written only once the whole
- * message is. qmail-queue's exit code is read with qmail's own table.
+ * message is. qmail-queue's exit code is read with qmail's own table; `answered` hears it either way.
  */
-export async function forward(plan: ForwardPlan, message: MessageSource): Promise<void> {
+export async function forward(plan: ForwardPlan, message: MessageSource, answered?: (answer: ForwardAnswer) => void): Promise<void> {
   if (plan.unresolved) throw failDefer(plan.unresolved);
+  const started = Date.now();
   const result = queueFromFiles(plan, message) ?? (await queueStreaming(plan, message));
+  const failure = refusal(plan, result);
+  const { exitCode, signal, timedOut, startError } = result;
+  answered?.({ queued: !failure, exitCode, signal, timedOut: timedOut || undefined, startError, ms: Date.now() - started });
+  if (failure) throw failure;
+}
+
+/** qmail-queue's run as a failure, or undefined when the copy is queued. */
+function refusal(plan: ForwardPlan, result: RunResult): DeliveryFailure | undefined {
   // vmailmgr says "exited with an error" here too (its child exits 111); admins grep for those words.
-  if (result.startError) throw failDefer(`vdeliver: qmail-queue exited with an error! cannot run ${plan.qmailQueue}: ${result.startError} (#4.3.0)`);
-  if (result.sourceError) throw failDefer(`vdeliver: cannot read the message: ${result.sourceError} (#4.3.0)`);
+  if (result.startError) return failDefer(`vdeliver: qmail-queue exited with an error! cannot run ${plan.qmailQueue}: ${result.startError} (#4.3.0)`);
+  if (result.sourceError) return failDefer(`vdeliver: cannot read the message: ${result.sourceError} (#4.3.0)`);
   if (result.timedOut)
-    throw failDefer(
+    return failDefer(
       `vdeliver: qmail-queue exited with an error! it was killed after ${Math.round((plan.timeoutMs ?? 0) / 1000)} s (vdeliver-queue-timeout) (#4.3.0)`,
     );
   const verdict = qmailQueueVerdict(result.exitCode, result.errorChannel, result.inputFailed);
-  if (!verdict) return;
+  if (!verdict) return undefined;
   const line = `vdeliver: qmail-queue exited with an error! ${verdict.text}`;
-  throw verdict.permanent ? failBounce(line) : failDefer(line);
+  return verdict.permanent ? failBounce(line) : failDefer(line);
 }
 
 /** For a dry run: would the forward go ahead, and would qmail-queue start at all? */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fsPath } from '../system/bytes';
 import { CdbError } from '../cdb/cdb-reader';
-import { Config } from '../vmailmgr/config';
+import type { Config } from '../vmailmgr/config';
 import type { DeliveryOptions } from './request';
 import { findHooks } from './hooks';
 import { lookupUser, requireDeliverable, type VirtualUser } from '../vmailmgr/lookup';
@@ -44,11 +44,10 @@ export interface QuotaSettings {
 export function gather(
   request: Request,
   options: DeliveryOptions,
-  globalDir: string,
+  config: Config,
   nowMs: number,
   found?: (user: VirtualUser | undefined) => void,
 ): Surroundings {
-  const config = new Config(request.home, globalDir);
   const answer = findUser(request, config, nowMs);
   found?.(answer);
   const user = deliverable(answer, request, config, nowMs);

@@ -43,6 +43,8 @@ export interface HookRun {
   timedOut: boolean;
   startError?: string;
   output?: string;
+  /** How long it ran, start to exit (for the delivery log). */
+  ms: number;
 }
 
 /**
@@ -62,6 +64,7 @@ export async function runHooks(
   const runs: HookRun[] = [];
   for (const path of paths) {
     const stdin = message.openFresh();
+    const started = Date.now();
     let result: RunResult;
     try {
       const options = { stdin, env, cwd, timeoutMs, captureOutput };
@@ -80,8 +83,18 @@ export async function runHooks(
       timedOut: result.timedOut,
       startError: result.startError,
       output: result.output,
+      ms: Date.now() - started,
     });
     if (verdict !== 'continue') break;
   }
   return runs;
+}
+
+/** What a hook that did not say "continue" did, for a status line or a warning. */
+export function describeHook(run: HookRun): string {
+  const name = quoteName(run.path);
+  if (run.timedOut) return `${name} timed out and was killed`;
+  if (run.startError) return `${name} could not be run (${run.startError})`;
+  if (run.signal) return `${name} was killed by ${run.signal}`;
+  return `${name} exited ${run.exitCode}`;
 }

@@ -134,3 +134,19 @@ export function syncDirectory(dir: string): void {
     closeSync(fd);
   }
 }
+
+/**
+ * Append `bytes` to `path` with one write(2) on a descriptor opened with O_APPEND (the file is made,
+ * mode 0600, when missing): lines from concurrent writers never interleave, and a file renamed
+ * away (log rotation) is left alone by the next writer, who opens the new one.
+ */
+export function appendWhole(path: string, bytes: Uint8Array): void {
+  const fd = openSync(fsPath(path), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+  try {
+    const written = writeSync(fd, bytes);
+    // A second write would let another writer's line in between: a short write stays short.
+    if (written !== bytes.length) throw new Error(`only ${written} of ${bytes.length} bytes were written`);
+  } finally {
+    closeSync(fd);
+  }
+}

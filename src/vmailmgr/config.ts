@@ -38,6 +38,7 @@ export const CONFIG_ITEMS = {
   'vdeliver-quota-warn-interval': { type: 'number', default: '86400', use: 'seconds between two warnings to one mailbox' },
   'vdeliver-over-quota-msg': { type: 'text', default: '', use: 'printed before the status line of an over-quota bounce' },
   'vdeliver-no-user-msg': { type: 'text', default: '', use: 'printed before the status line of an unknown-user bounce' },
+  'vdeliver-log': { type: 'string', default: '', use: 'a file (relative to $HOME, or absolute) that gets one JSON line per delivery' },
 } as const satisfies Record<string, { type: ItemType; default: string; use: string }>;
 
 export type ConfigItem = keyof typeof CONFIG_ITEMS;

@@ -29,6 +29,15 @@ test('npm run demo delivers, forwards, bounces and explains, as described', () =
     expect(run.stdout).toContain('output: vdeliver: Sorry, the person you sent this message has too many messages stored in the mailbox (#5.2.2)');
     expect(run.stdout).toContain('Sorry, bob does not accept mail marked as spam. (#5.7.1)');
     expect(run.stdout).toContain('result    would exit 0 (delivered)');
+    // The log's table: one row per delivery above, in order; then its figures.
+    const table = run.stdout.split('$ vdeliver-admin log\n')[1].split('\n\n')[0].split('\n').slice(1);
+    expect(table.map((row) => row.split(/ {2,}/).slice(1, 3))).toEqual(
+      exits.map(([address, code]) => [
+        address === 'nobody-here@example.com' ? 'nobody-here (+)' : String(address).split('@')[0],
+        code === 0 ? 'delivered' : 'bounce',
+      ]),
+    );
+    expect(run.stdout).toContain('9 deliveries: 5 delivered, 0 skipped, 4 bounced, 0 deferred');
     const home = join(sandbox, 'home');
     expect(readdirSync(join(home, 'users', 'alice', 'new'))).toHaveLength(1);
     expect(readdirSync(join(home, 'users', 'bob', 'new'))).toHaveLength(1);

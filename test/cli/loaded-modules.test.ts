@@ -50,6 +50,17 @@ describe('what each program loads', () => {
     expect(runVdeliver(t, env, [], readFileSync(message)).status).toBe(0);
   });
 
+  test('a logged delivery loads exactly what a plain one loads', () => {
+    const logged = makeHome(join(dir.path, 'logged'));
+    writeFileSync(join(logged.home, '.vmailmgr', 'vdeliver-log'), 'deliveries.log\n');
+    const modules = (h: typeof t): string[] =>
+      traced('vdeliver.cjs', [], homeEnv(h, 'alice', 'sender@remote.example'), message)
+        .filter(Boolean)
+        .sort();
+    expect(modules(logged)).toEqual(modules(t));
+    expect(readFileSync(join(logged.home, 'deliveries.log'), 'utf8')).toMatch(/^\{"time":.*"outcome":"delivered".*\}\n$/);
+  });
+
   test('a hooked delivery and small forwards run their children without the stream or child-process modules', () => {
     const h = makeHome(join(dir.path, 'hooked'));
     installHook(h, 'local', 'vdeliver-predeliver', 'pre', 0);
