@@ -1,3 +1,4 @@
+import type { ConfigItem } from '../vmailmgr/config';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsPath, printable } from '../system/bytes';
@@ -25,8 +26,15 @@ export function setup(ctx: AdminContext, args: string[], programLine: string): {
       extra.startsWith('-') ? `unknown option ${printable(extra)} (see vdeliver-admin setup --help)` : 'setup takes no arguments besides --home',
     );
   const errors: string[] = [];
-  const steps = [qmailDefault(ctx, programLine), usersDirectory(ctx), postmasterAliases(ctx, errors), enforceQuotas(ctx)];
-  // The log item (vdeliver-log) belongs here too once it exists: one more step like enforceQuotas.
+  const steps = [
+    qmailDefault(ctx, programLine),
+    usersDirectory(ctx),
+    postmasterAliases(ctx, errors),
+    configItem(ctx, 'vdeliver-enforce-quotas', '1', "vdeliver enforces the records' quotas", () => String(ctx.config.number('vdeliver-enforce-quotas'))),
+    configItem(ctx, 'vdeliver-log', 'deliveries.log', 'one JSON line per delivery, read by vdeliver-admin log', () =>
+      printable(ctx.config.string('vdeliver-log')),
+    ),
+  ];
   const lines = steps.map((s) => `${s.line}\n`);
   if (!steps.some((s) => s.changed)) lines.push(`nothing to change: ${printable(ctx.home)} is already set up\n`);
   return { out: lines.join(''), errors };
@@ -98,19 +106,18 @@ function postmasterAliases(ctx: AdminContext, errors: string[]): Step {
   return { changed: true, line: `added ${missing.map(printable).join(', ')} (mailbox and forward to ${printable(forward)}) to ${table}` };
 }
 
-/** The examples' quota setting: vdeliver enforces the records' limits, unless an item already says otherwise. */
-function enforceQuotas(ctx: AdminContext): Step {
-  const item = 'vdeliver-enforce-quotas';
+/** One of the examples' settings (quotas enforced, the delivery log), unless an item already says otherwise. */
+function configItem(ctx: AdminContext, item: ConfigItem, value: string, meaning: string, current: () => string): Step {
   const source = ctx.config.source(item);
-  if (source !== undefined) return { changed: false, line: `${printable(source)} already sets ${item} to ${ctx.config.number(item)}` };
+  if (source !== undefined) return { changed: false, line: `${printable(source)} already sets ${item} to ${current()}` };
   const path = join(ctx.config.localDir, item);
   try {
     mkdirSync(fsPath(ctx.config.localDir), { recursive: true, mode: 0o755 });
-    writeFileSync(fsPath(path), '1\n', { mode: 0o644 });
+    writeFileSync(fsPath(path), `${value}\n`, { mode: 0o644 });
   } catch (error) {
     throw new AdminError(`cannot write ${printable(path)}: ${codeOf(error)}`);
   }
-  return { changed: true, line: `wrote ${printable(path)}: 1 (vdeliver enforces the records' quotas)` };
+  return { changed: true, line: `wrote ${printable(path)}: ${value} (${meaning})` };
 }
 
 function readIfThere(path: string): string | undefined {

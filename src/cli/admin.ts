@@ -91,7 +91,7 @@ and check: {"status", "what", "fix"?, "hint"?}. --qmail-path is the PATH
 qmail gives its children (default ${QMAIL_PATH}).
 Exits 1 if any check fails.
 `,
-  setup: `usage: vdeliver-admin setup [--home DIR]
+  setup: `usage: vdeliver-admin setup [--home DIR | --user NAME]
 
 Prepares the base user's home as vmailmgr's vsetup does, and leaves alone what
 is already there, so running it again changes nothing:
@@ -102,6 +102,8 @@ is already there, so running it again changes nothing:
                    each with a Maildir and a forward to postmaster-email
   .vmailmgr/vdeliver-enforce-quotas
                    1, unless an item already sets it
+  .vmailmgr/vdeliver-log
+                   deliveries.log (the delivery log), unless an item sets it
 Run as root, it acts as the owner of the home.
 `,
   test: TEST_HELP,

@@ -55,6 +55,7 @@ describe('vdeliver-admin setup', () => {
         `created ${h}/users/`,
         `added mailer-daemon, postmaster, root (mailbox and forward to postmaster@) to ${h}/passwd.cdb`,
         `wrote ${h}/.vmailmgr/vdeliver-enforce-quotas: 1 (vdeliver enforces the records' quotas)`,
+        `wrote ${h}/.vmailmgr/vdeliver-log: deliveries.log (one JSON line per delivery, read by vdeliver-admin log)`,
         '',
       ].join('\n'),
     );
@@ -63,6 +64,7 @@ describe('vdeliver-admin setup', () => {
     expect(existsSync(join(h, '.qmail-default~'))).toBe(false);
     expect(statSync(join(h, 'users')).isDirectory()).toBe(true);
     expect(readFileSync(join(h, '.vmailmgr', 'vdeliver-enforce-quotas'), 'utf8')).toBe('1\n');
+    expect(readFileSync(join(h, '.vmailmgr', 'vdeliver-log'), 'utf8')).toBe('deliveries.log\n');
     for (const name of ['mailer-daemon', 'postmaster', 'root']) for (const sub of ['tmp', 'new', 'cur']) expect(mode(join(h, 'users', name, sub))).toBe(0o700);
   });
 
@@ -91,6 +93,7 @@ describe('vdeliver-admin setup', () => {
         `${h}/users/ is already there`,
         `${h}/passwd.cdb already has mailer-daemon, postmaster, root`,
         `${h}/.vmailmgr/vdeliver-enforce-quotas already sets vdeliver-enforce-quotas to 1`,
+        `${h}/.vmailmgr/vdeliver-log already sets vdeliver-log to deliveries.log`,
         `nothing to change: ${h} is already set up`,
         '',
       ].join('\n'),
