@@ -42,19 +42,20 @@ Run a command with --help for its options; --version prints the version.
 `;
 
 const HELP: Record<string, string> = {
-  show: `usage: vdeliver-admin show [--home DIR] [--json] NAME...
+  show: `usage: vdeliver-admin show [--home DIR | --user NAME] [--json] NAME...
 
 Looks each NAME up exactly as vdeliver would (ASCII lower-casing, then the
 catch-all) and prints the decoded record. --json prints one object per line.
 Exits 1 if a name is found neither directly nor through the catch-all.
 `,
-  list: `usage: vdeliver-admin list [--home DIR] [--json]
+  list: `usage: vdeliver-admin list [--home DIR | --user NAME] [--json]
 
 Lists every record in table order: name, mailbox (Yes, Yes(disabled), No)
 and forwards. An invalid record is reported and the listing goes on; the
 exit status is then 1.
 `,
-  build: `usage: vdeliver-admin build [--home DIR] [--force] [--create-maildirs] [--allow-outside-home] FILE
+  build: `usage: vdeliver-admin build [--home DIR | --user NAME] [--force] [--create-maildirs]
+                            [--allow-outside-home] FILE
 
 Writes $HOME/<password-file>.cdb atomically from FILE, a tab-separated users
 file with the columns
@@ -89,7 +90,7 @@ and check: {"status", "what", "fix"?, "hint"?}. --qmail-path is the PATH
 qmail gives its children (default ${QMAIL_PATH}).
 Exits 1 if any check fails.
 `,
-  setup: `usage: vdeliver-admin setup [--home DIR]
+  setup: `usage: vdeliver-admin setup [--home DIR | --user NAME]
 
 Prepares the base user's home as vmailmgr's vsetup does, and leaves alone what
 is already there, so running it again changes nothing:
@@ -100,7 +101,7 @@ is already there, so running it again changes nothing:
                    each with a Maildir and a forward to postmaster-email
   .vmailmgr/vdeliver-enforce-quotas
                    1, unless an item already sets it
-Run as root, it acts as the owner of the home.
+Run as root, it acts as the owner of the home, so every file is the base user's.
 `,
   test: TEST_HELP,
   quota: QUOTA_HELP,
