@@ -5,9 +5,10 @@
  * mailparser (the one runtime dependency) from its cache where it can (--prefer-offline).
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, scratchDir } from './helpers/fixtures';
+import { needs } from './helpers/requires';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 const dir = scratchDir('vdeliver-package-');
@@ -49,6 +50,7 @@ test('the tarball holds the built programs, the man pages, README and COPYING, a
       'README.md',
       'bin/vdeliver',
       'bin/vdeliver-admin',
+      'dist/as-user.cjs',
       'dist/exec.cjs',
       'dist/man/vdeliver-admin.8',
       'dist/man/vdeliver.8',
@@ -131,6 +133,18 @@ test('setup and add with the installed vdeliver-admin, then a delivery as qmail-
   expect(test.stderr).toBe('');
   expect(test.stdout).toMatch(/^ {2}message {3}100 bytes\n(?: {12}.*\n)* {12}Subject: installed\n/m);
   expect(test.status).toBe(0);
+});
+
+needs('root')('run as root, the installed vdeliver-admin sets up a home as its owner (it loads dist/as-user.cjs)', () => {
+  // The base user (nobody here) must reach the installed package, as qmail-local's vdeliver must.
+  chmodSync(dir.path, 0o755);
+  const home = join(dir.path, 'owned-home');
+  mkdirSync(home, { mode: 0o755 });
+  chownSync(home, 65534, 65534);
+  const setup = run('vdeliver-admin', ['setup', '--home', home], { HOME: home, VDELIVER_CONFIG_DIR: join(dir.path, 'no-global') });
+  expect(setup.stderr).toBe('');
+  expect(setup.status).toBe(0);
+  for (const file of ['.qmail-default', 'users', 'passwd.cdb']) expect([file, statSync(join(home, file)).uid]).toEqual([file, 65534]);
 });
 
 test('with its dist/ files gone, each installed program prints one line and exits 111', () => {

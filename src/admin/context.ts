@@ -30,7 +30,7 @@ export class AdminError extends Error {
 
 /** `env` holds byte strings (the global config directory may be any bytes). */
 export function adminContext(home: string | undefined, env: Readonly<Record<string, string | undefined>>, now: number): AdminContext {
-  if (!home) throw new AdminError('no home directory: pass --home DIR or set HOME');
+  if (!home) throw new AdminError('no home directory: pass --home DIR or --user NAME, or set HOME');
   const config = new Config(home, env[GLOBAL_DIR_VARIABLE] || DEFAULT_GLOBAL_DIR);
   // Worked out when used: doctor must get going even when password-file cannot be read, to say so.
   return {

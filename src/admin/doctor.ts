@@ -122,7 +122,7 @@ function checkHome(ctx: AdminContext): { checks: Check[]; user?: BaseUser } {
     return {
       checks: [
         fail(`home directory ${home} does not exist${st ? ' (not a directory)' : ''}: qmail-local defers every delivery; nothing in it can be checked`, {
-          hint: "give the base user's home with --home, or create it owned by the base user",
+          hint: "give the base user's home with --home or --user, or create it owned by the base user",
         }),
       ],
     };

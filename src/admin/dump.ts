@@ -6,7 +6,7 @@ import { type AdminContext, AdminError } from './context';
 import { checkDirectory, readRecords, type StoredRecord } from './edit';
 import { parseUsersFile, USERS_FILE_COLUMNS } from './users-file';
 
-export const DUMP_HELP = `usage: vdeliver-admin dump [--home DIR]
+export const DUMP_HELP = `usage: vdeliver-admin dump [--home DIR | --user NAME]
 
 Writes the password table to standard output as the users file that build reads
 (see vdeliver-admin build --help), records in table order, every field as its

@@ -16,11 +16,12 @@ const FIELDS = `  --password-hash HASH   store HASH as the encrypted password (e
                          with .. (refused otherwise: mail would be stored outside the home)
 `;
 const TAIL = `The table is rewritten whole and atomically, records in their order, in vmailmgr's
-version-2 format and signed-char hash; run as the base user so vdeliver can still read it.
+version-2 format and signed-char hash. Run as root, it runs as the home's owner, so the
+table stays the base user's and vdeliver can still read it.
 `;
 
 export const EDIT_HELP: Record<EditCommand, string> = {
-  add: `usage: vdeliver-admin add [--home DIR] NAME [options]
+  add: `usage: vdeliver-admin add [--home DIR | --user NAME] NAME [options]
 
 Adds the virtual user NAME (stored lower-cased) at the end of the password table,
 creating the table if there is none, then creates its Maildir (tmp, new, cur, mode 0700)
@@ -30,12 +31,12 @@ limits and expiry from the default-* configuration items, password * (no login).
 ${FIELDS}  --no-mailbox           an alias: keep the directory but deliver nothing there, no Maildir
 
 ${TAIL}`,
-  remove: `usage: vdeliver-admin remove [--home DIR] NAME
+  remove: `usage: vdeliver-admin remove [--home DIR | --user NAME] NAME
 
 Removes the virtual user NAME from the password table. Its Maildir is left in place.
 
 ${TAIL}`,
-  set: `usage: vdeliver-admin set [--home DIR] NAME [options]
+  set: `usage: vdeliver-admin set [--home DIR | --user NAME] NAME [options]
 
 Changes only the given fields of the virtual user NAME; the record keeps its place in the
 table. --forward adds to the existing forwards.

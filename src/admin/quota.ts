@@ -8,7 +8,8 @@ import { DeliveryFailure } from '../qmail/outcome';
 import { formatUint } from '../vmailmgr/uint32';
 import { type AdminContext, AdminError, openTable } from './context';
 
-export const QUOTA_HELP = `usage: vdeliver-admin quota [--home DIR] [--recalculate] [--size BYTES] [--json] [NAME...]
+export const QUOTA_HELP = `usage: vdeliver-admin quota [--home DIR | --user NAME] [--recalculate] [--size BYTES]
+                            [--json] [NAME...]
 
 For each virtual user with a mailbox (every one when no NAME is given): the
 record's limits, the usage from the Maildir's maildirsize file, and what the

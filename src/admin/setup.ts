@@ -23,7 +23,7 @@ export function setup(ctx: AdminContext, args: string[], programLine: string): {
   const extra = args.find((a) => a !== '--');
   if (extra !== undefined)
     throw new AdminError(
-      extra.startsWith('-') ? `unknown option ${printable(extra)} (see vdeliver-admin setup --help)` : 'setup takes no arguments besides --home',
+      extra.startsWith('-') ? `unknown option ${printable(extra)} (see vdeliver-admin setup --help)` : 'setup takes no arguments besides --home or --user',
     );
   const errors: string[] = [];
   const steps = [

@@ -16,8 +16,8 @@ import { type AdminContext, AdminError } from './context';
 import { summarize, type MessageSummary } from './message-summary';
 import { limit } from './user-view';
 
-export const TEST_HELP = `usage: vdeliver-admin test [--home DIR] --to ADDRESS [--from SENDER] [--base-user NAME]
-                          [--dry-run] [--json] FILE...
+export const TEST_HELP = `usage: vdeliver-admin test [--home DIR | --user NAME] --to ADDRESS [--from SENDER]
+                           [--base-user NAME] [--env NAME=VALUE]... [--dry-run] [--json] FILE...
 
 Delivers each FILE (- for standard input) the way qmail-local would run vdeliver for ADDRESS on a virtual
 domain mapped to the base user (same environment, same delivery code), and explains

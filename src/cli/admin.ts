@@ -44,19 +44,20 @@ Run a command with --help for its options; --version prints the version.
 `;
 
 const HELP: Record<string, string> = {
-  show: `usage: vdeliver-admin show [--home DIR] [--json] NAME...
+  show: `usage: vdeliver-admin show [--home DIR | --user NAME] [--json] NAME...
 
 Looks each NAME up exactly as vdeliver would (ASCII lower-casing, then the
 catch-all) and prints the decoded record. --json prints one object per line.
 Exits 1 if a name is found neither directly nor through the catch-all.
 `,
-  list: `usage: vdeliver-admin list [--home DIR] [--json]
+  list: `usage: vdeliver-admin list [--home DIR | --user NAME] [--json]
 
 Lists every record in table order: name, mailbox (Yes, Yes(disabled), No)
 and forwards. An invalid record is reported and the listing goes on; the
 exit status is then 1.
 `,
-  build: `usage: vdeliver-admin build [--home DIR] [--force] [--create-maildirs] [--allow-outside-home] FILE
+  build: `usage: vdeliver-admin build [--home DIR | --user NAME] [--force] [--create-maildirs]
+                            [--allow-outside-home] FILE
 
 Writes $HOME/<password-file>.cdb atomically from FILE, a tab-separated users
 file with the columns
@@ -104,7 +105,7 @@ is already there, so running it again changes nothing:
                    1, unless an item already sets it
   .vmailmgr/vdeliver-log
                    deliveries.log (the delivery log), unless an item sets it
-Run as root, it acts as the owner of the home.
+Run as root, it acts as the owner of the home, so every file is the base user's.
 `,
   test: TEST_HELP,
   quota: QUOTA_HELP,

@@ -142,7 +142,7 @@ describe('vdeliver-admin setup', () => {
     });
     expect(runAdmin(['setup', '--home', h, 'example.com'], { env })).toMatchObject({
       status: 1,
-      stderr: 'vdeliver-admin: setup takes no arguments besides --home\n',
+      stderr: 'vdeliver-admin: setup takes no arguments besides --home or --user\n',
     });
     expect(readdirSync(h)).toEqual([]);
   });
