@@ -7,7 +7,7 @@ import { errnoText } from '../system/errno';
 import { formatStats, StatsCollector } from './log-stats';
 import { type LogFilter, matches, readEntry, TABLE_HEAD, tableRow } from './log-view';
 
-export const LOG_HELP = `usage: vdeliver-admin log [--home DIR | --user BASEUSER] [--to NAME] [--since TIME]
+export const LOG_HELP = `usage: vdeliver-admin log [--home DIR | --user NAME] [--to NAME] [--since TIME]
                          [--outcome KIND] [--follow] [--json] [--stats] [--file FILE]
 
 Reads the delivery log, the file the vdeliver-log item names (relative to the

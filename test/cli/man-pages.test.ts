@@ -67,7 +67,7 @@ needs('man')(
     expect(text).toMatch(/^NAME\n {7}vdeliver-admin - manage the virtual users of a vdeliver or vmailmgr domain$/m);
     const usage = runAdmin(['--help']).stdout;
     const commands = [...usage.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]);
-    expect(commands).toEqual(['setup', 'show', 'list', 'build', 'dump', 'add', 'set', 'remove', 'doctor', 'quota', 'test']);
+    expect(commands).toEqual(['setup', 'show', 'list', 'build', 'dump', 'add', 'set', 'remove', 'doctor', 'quota', 'test', 'log']);
     // The options every command takes are under OPTIONS; each command's own, in its item or (add, set) their section.
     const common = ['--home', '--user', '--help', '--version'];
     expect(longOptionsIn(usage)).toEqual(expect.arrayContaining(common));
