@@ -1,6 +1,6 @@
 import { accessSync, constants, fstatSync, writeSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { fromText, fsPath, toBytes, toText } from '../system/bytes';
+import { fsPath, toBytes, toText } from '../system/bytes';
+import { hostName } from '../system/host-name';
 import { DEFAULT_GLOBAL_DIR, GLOBAL_DIR_VARIABLE } from '../vmailmgr/config';
 import { deliver } from '../delivery/deliver';
 import { errnoText } from '../system/errno';
@@ -55,7 +55,7 @@ async function main(): Promise<Printed> {
       now: nowWithSubMilliseconds,
       pid: process.pid,
       get hostname() {
-        return fromText(hostname());
+        return hostName();
       },
     },
   });

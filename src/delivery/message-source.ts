@@ -1,11 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
-import { tmpdir as tmpdirText } from 'node:os';
 import type { Readable } from 'node:stream';
-import { fromText } from '../system/bytes';
-import { BLOCK_SIZE, temporaryFile, writeAll } from '../system/files';
-
-/** $TMPDIR as a byte string, like every other path here. */
-const tmpdir = (): string => fromText(tmpdirText());
+import { BLOCK_SIZE, scratchDir, temporaryFile, writeAll } from '../system/files';
 
 /**
  * The message, read with positional reads from byte 0 by every consumer (Maildir copy,
@@ -27,7 +22,7 @@ export class MessageSource {
   }
 
   /** Copy a stream (a pipe, a terminal) into a private temporary file and read from that. */
-  static async spool(input: Readable, dir: string = tmpdir()): Promise<MessageSource> {
+  static async spool(input: Readable, dir: string = scratchDir()): Promise<MessageSource> {
     const { path, fd } = privateFile(dir);
     try {
       let size = 0;
@@ -92,7 +87,7 @@ export class MessageSource {
   }
 
   private copyToPrivateFile(): void {
-    const { path, fd } = privateFile(tmpdir());
+    const { path, fd } = privateFile(scratchDir());
     try {
       let position = 0;
       for (const chunk of this.chunks()) {

@@ -1,5 +1,4 @@
 import { closeSync, constants, fsyncSync, linkSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fromText, fsPath } from './bytes';
 import { isErrno } from './errno';
@@ -55,8 +54,8 @@ export function createExclusive(
 export const temporaryFile = (dir: string, prefix: string): { fd: number; path: string } =>
   createExclusive(dir, () => `${prefix}-${randomTag()}`, 0o600, constants.O_RDWR);
 
-/** $TMPDIR (or /tmp) as a byte string, like every other path here. */
-export const scratchDir = (): string => fromText(tmpdir());
+/** $TMPDIR (or /tmp) as a byte string, like every other path here; node:os is loaded only when one is needed. */
+export const scratchDir = (): string => fromText((require('node:os') as typeof import('node:os')).tmpdir());
 
 /** Linux's O_TMPFILE (include/uapi/asm-generic/fcntl.h): an unnamed file in a directory. */
 const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;

@@ -7,7 +7,7 @@
  * it, spawnSync itself does the same job, only slower to load.
  */
 import type { SpawnSyncOptions } from 'node:child_process';
-import { constants } from 'node:os';
+import { errnoNumbers } from './errno';
 
 export interface SpawnRequest {
   file: string;
@@ -35,6 +35,9 @@ interface RawResult {
   signal: string | null;
   error?: number | Error;
 }
+
+/** The signal's number is the same on every Linux. */
+const SIGKILL = 9;
 
 export type RawSpawn = (options: object) => RawResult;
 
@@ -91,13 +94,13 @@ export function spawnToExit(request: SpawnRequest, spawn: RawSpawn = loadSpawner
     // Its own process group (session), so a timeout kills whatever the child started too.
     detached: true,
     timeout,
-    killSignal: constants.signals.SIGKILL,
+    killSignal: SIGKILL,
     maxBuffer: 0,
     windowsHide: false,
     windowsVerbatimArguments: false,
   });
   const errno = typeof result.error === 'number' ? -result.error : (result.error as NodeJS.ErrnoException | undefined)?.errno;
-  const timedOut = errno !== undefined && Math.abs(errno) === constants.errno.ETIMEDOUT && result.pid !== undefined && result.pid > 0;
+  const timedOut = errno !== undefined && Math.abs(errno) === errnoNumbers().ETIMEDOUT && result.pid !== undefined && result.pid > 0;
   if (timedOut) killGroup(result.pid as number);
   if (errno !== undefined && !timedOut) return { timedOut: false, startErrno: Math.abs(errno) };
   return { exitCode: result.status ?? undefined, signal: result.signal ?? undefined, timedOut };
