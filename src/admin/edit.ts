@@ -1,6 +1,6 @@
 import { closeSync, openSync, unlinkSync } from 'node:fs';
 import { isAbsolute, normalize } from 'node:path';
-import { fsPath, printable, toBytes, toText } from '../system/bytes';
+import { fsPath, printable, toBytes } from '../system/bytes';
 import { CdbError, CdbReader } from '../cdb/cdb-reader';
 import { writeCdb } from '../cdb/cdb-writer';
 import { decodePasswordRecord, encodePasswordRecord, type PasswordRecord } from '../vmailmgr/password-record';
@@ -124,12 +124,10 @@ export function removeRecords(records: readonly StoredRecord[], name: string): S
 
 /** The whole table, atomically, with vmailmgr's signed-char hash so its own tools still read it. */
 export function writeRecords(ctx: AdminContext, records: readonly StoredRecord[]): void {
-  // writeCdb names its files as text; the text of a UTF-8 path is exactly its bytes, and other bytes have none.
-  const path = toText(ctx.tablePath);
-  if (path === undefined) throw new AdminError(`cannot write ${printable(ctx.tablePath)}: a table whose path is not UTF-8 can be read but not written`);
   try {
+    // A byte string, as writeCdb's files are named (src/system/files.ts): the path's exact bytes, UTF-8 or not.
     writeCdb(
-      path,
+      ctx.tablePath,
       records.map((r): [Buffer, Buffer] => [r.key, r.value]),
       { hash: 'signed' },
     );

@@ -45,7 +45,7 @@ export function buildCdb(records: Iterable<[Uint8Array, Uint8Array]>, options: C
   return chunks;
 }
 
-/** Write a complete table to `path` atomically (temporary file, fsync, rename). */
+/** Write a complete table to `path` (a byte string, src/system/bytes.ts) atomically (temporary file, fsync, rename). */
 export function writeCdb(path: string, records: Iterable<[Uint8Array, Uint8Array]>, options: CdbWriteOptions = {}): void {
   writeFileAtomic(path, buildCdb(records, options));
 }

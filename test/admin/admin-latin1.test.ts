@@ -152,8 +152,10 @@ function runAdminBytes(args: string[], input?: Buffer): Finished {
 }
 
 type Raw = Array<[Buffer, Buffer]>;
-function tableRecords(home: string): Raw {
-  const reader = CdbReader.open(join(home, 'passwd.cdb'));
+const tableRecords = (home: string): Raw => tableAt(join(home, 'passwd.cdb'));
+/** The records of the table at `path`, a byte string. */
+function tableAt(path: string): Raw {
+  const reader = CdbReader.open(Buffer.from(path, 'latin1'));
   try {
     return Array.from(reader.records(), ({ key, data }): [Buffer, Buffer] => [key, data]);
   } finally {
@@ -234,7 +236,7 @@ describe('8-bit names and values on the command line reach the table as their by
     expect(result.stderr).toBe("vdeliver-admin: no virtual user 'j\\xfcrg'\n");
   });
 
-  test('a home whose name is not UTF-8 is read at its bytes; writing there is refused in one line', () => {
+  test('a home whose name is not UTF-8 is read and written at its bytes', () => {
     const home = join(dir.path, 'h\xf6me');
     mkdirSync(Buffer.from(home, 'latin1'));
     copyFileSync(join(LATIN1, 'passwd.cdb'), Buffer.from(join(home, 'passwd.cdb'), 'latin1'));
@@ -244,13 +246,30 @@ describe('8-bit names and values on the command line reach the table as their by
     const shown = runAdminBytes(['show', '--home', home, 'j\xf6rg']);
     expect(shown.status).toBe(0);
     const set = runAdminBytes(['set', '--home', home, 'alice', '--msgsize', '5000']);
-    expect(set.status).toBe(1);
-    expect(set.stdout).toBe('');
-    expect(set.stderr).toBe(
-      `vdeliver-admin: cannot write ${join(dir.path, 'h\\xf6me', 'passwd.cdb')}: a table whose path is not UTF-8 can be read but not written\n`,
-    );
-    expect(readFileSync(Buffer.from(join(home, 'passwd.cdb'), 'latin1')).equals(readFileSync(join(LATIN1, 'passwd.cdb')))).toBe(true);
+    expect(set.stderr).toBe('');
+    expect(set.stdout).toBe(`changed alice (msgsize) in ${join(dir.path, 'h\\xf6me', 'passwd.cdb')}\n`);
+    expect(set.status).toBe(0);
+    expect(decoded(byKey(tableAt(join(home, 'passwd.cdb')), 'alice'))).toMatchObject({ msgsize: 5000 });
     expect(existsSync(Buffer.from(join(home, 'passwd.cdb.tmp'), 'latin1'))).toBe(false);
+  });
+
+  test('a home whose name is UTF-8 beyond ASCII is written at its bytes: setup, add and build --force', () => {
+    const home = join(dir.path, "h\xc3\xb6me it's");
+    mkdirSync(Buffer.from(home, 'latin1'));
+    const setup = runAdminBytes(['setup', '--home', home]);
+    expect(setup.stderr).toBe('');
+    expect(setup.status).toBe(0);
+    const added = runAdminBytes(['add', '--home', home, 'alice']);
+    expect(added.stderr).toBe('');
+    expect(added.stdout).toBe(`added alice (mailbox ./users/alice) to ${Buffer.from(join(home, 'passwd.cdb'), 'latin1').toString('utf8')}\n`);
+    const users = join(dir.path, 'users-utf8.tsv');
+    writeFileSync(users, 'bob\t*\t./users/bob\t\t1\t1\t-\t-\t-\t-\t0\t-\t\n');
+    const built = runAdminBytes(['build', '--home', home, '--force', users]);
+    expect(built.stderr).toBe('');
+    expect(built.status).toBe(0);
+    const keys = (file: string): string[] => tableAt(join(home, file)).map(([key]) => key.toString('latin1'));
+    expect(keys('passwd.cdb')).toEqual(['bob']);
+    expect(keys('passwd.cdb~')).toEqual(['mailer-daemon', 'postmaster', 'root', 'alice']);
   });
 
   needs('root')("run as root, the copy that runs as the home's owner gets the same bytes", () => {
