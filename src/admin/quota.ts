@@ -16,7 +16,8 @@ record's limits, the usage from the Maildir's maildirsize file, and what the
 next delivery of --size bytes (default 4096) would get under vcheckquota's
 rules. Reading changes nothing: where maildirsize cannot be trusted, the
 mailbox is counted without writing the file. --recalculate counts every
-mailbox afresh and rewrites maildirsize.
+mailbox afresh and rewrites maildirsize (run as root, it does so as the home's
+owner, whose deliveries read and replace the file).
 `;
 
 export interface QuotaView {

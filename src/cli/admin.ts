@@ -115,6 +115,8 @@ Run as root, it acts as the owner of the home, so every file is the base user's.
 
 /** Commands that write in the base user's home: run as root, they run as its owner instead. */
 const AS_OWNER = new Set(['build', 'add', 'set', 'remove', 'test', 'setup', 'doctor']);
+/** quota writes only when it rewrites maildirsize, which the owner's deliveries must then read and replace. */
+const runsAsOwner = (parsed: Parsed): boolean => AS_OWNER.has(parsed.command) || (parsed.command === 'quota' && parsed.args.includes('--recalculate'));
 
 /** Hands the exact argument bytes to the copy that runs as the home's owner (runAsOwner). */
 const ARGV_VARIABLE = 'VDELIVER_ADMIN_ARGV';
@@ -208,7 +210,7 @@ export async function main(argv: string[]): Promise<number> {
     const home = parsed.user === undefined ? (parsed.home ?? env.HOME) : homeOfUser(parsed.user);
     const ctx = adminContext(home, env, Math.floor(Date.now() / 1000));
     const doctorArgs = parsed.command === 'doctor' ? parseDoctorArgs(parsed.args) : undefined;
-    const owner = AS_OWNER.has(parsed.command) ? homeOwner(ctx) : undefined;
+    const owner = runsAsOwner(parsed) ? homeOwner(ctx) : undefined;
     if (owner) return await runAsOwner(owner, argv);
     if (parsed.command === 'test') return await runTest(ctx, parsed.args, env);
     if (parsed.command === 'log') {

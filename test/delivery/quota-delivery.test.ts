@@ -1,12 +1,14 @@
 /** Quotas end to end: bin/vdeliver run as qmail-local runs it, with vdeliver-enforce-quotas on. */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeCdb } from '../../src/cdb/cdb-writer';
 import { MAILDIRSIZE, recalculate } from '../../src/maildir/maildirsize';
 import { encodePasswordRecord, type PasswordRecord } from '../../src/vmailmgr/password-record';
 import { UNLIMITED as U } from '../../src/vmailmgr/uint32';
 import { ROOT, scratchDir } from '../helpers/fixtures';
+import { NOBODY } from '../helpers/requirements.cjs';
+import { needs } from '../helpers/requires';
 import { makeHome, homeEnv, runVdeliver, type TestHome, VDELIVER } from '../helpers/home';
 
 const dir = scratchDir('vdeliver-quota-delivery-');
@@ -197,6 +199,23 @@ test('vdeliver-admin quota: limits, usage and the next delivery, reading changes
   expect(JSON.parse(admin('--json', '--recalculate').stdout)).toMatchObject({ usage: { bytes: used, count: 2 }, counted: 'asked for (--recalculate)' });
   expect(readFileSync(join(maildir, MAILDIRSIZE), 'utf8')).toBe(`5000S,3C\n${used} 2\n`);
   expect(admin('nobody').stderr).toBe("vdeliver-admin: no virtual user 'nobody'\n");
+});
+
+needs('root')("vdeliver-admin quota --recalculate run as root writes maildirsize as the home's owner, whose deliveries must read it", () => {
+  const t = home({ hardquota: 5000 });
+  expect(runVdeliver(t, env(t), [], message(1000)).status).toBe(0);
+  chmodSync(dir.path, 0o755);
+  spawnSync('chown', ['-R', `${NOBODY}:${NOBODY}`, t.home]);
+  const maildir = join(t.home, 'users', 'carol');
+  rmSync(join(maildir, MAILDIRSIZE), { force: true });
+  const admin = spawnSync(join(ROOT, 'bin', 'vdeliver-admin'), ['quota', '--home', t.home, '--recalculate', 'carol'], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', VDELIVER_CONFIG_DIR: t.globalDir },
+    encoding: 'utf8',
+  });
+  expect(admin.stderr).toBe('');
+  expect(admin.status).toBe(0);
+  const st = statSync(join(maildir, MAILDIRSIZE));
+  expect([st.uid, st.gid]).toEqual([NOBODY, NOBODY]);
 });
 
 test('a mailbox that cannot be counted defers (a quota cannot be judged on a guess)', () => {
