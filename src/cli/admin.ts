@@ -310,6 +310,14 @@ function adminCommand(): string {
 
 const firstLineOf = (error: unknown): string => String(error instanceof Error ? error.message : error).split('\n')[0];
 
+// A reader that goes away (`vdeliver-admin log | head`) ends the command as SIGPIPE ends other programs:
+// quietly, with the status a shell reports for that (128 + 13), instead of Node's stack trace or,
+// with --follow, polling on for nobody.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') process.stderr.write(`vdeliver-admin: cannot write the output: ${error.code ?? firstLineOf(error)}\n`);
+  process.exit(error.code === 'EPIPE' ? 141 : 1);
+});
+
 main(argvBytes()).then(
   (code) => {
     process.exitCode = code;

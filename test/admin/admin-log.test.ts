@@ -129,6 +129,40 @@ test('--stats: per user, the slowest deliveries, the hooks that failed', () => {
   expect(log(t, '--stats', '--to', 'alice', '--json').stdout).toContain('"deliveries":2');
 });
 
+describe('a reader that stops reading (vdeliver-admin log | head -1)', () => {
+  /** The command with its output read until the first line, then the pipe closed: its status and stderr. */
+  function headOne(args: string[], env: Record<string, string>): Promise<{ status: number | null; err: string }> {
+    const child = spawn(join(BIN, 'vdeliver-admin'), args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    return new Promise((resolve) =>
+      child.on('close', (status) => {
+        clearTimeout(killer);
+        resolve({ status, err });
+      }),
+    );
+  }
+
+  test('a long log ends the command quietly, with the status of a program killed by SIGPIPE', async () => {
+    const t = loggedHome('alice');
+    const big = join(dir.path, `big-${homes}.log`);
+    writeFileSync(big, logText(t).repeat(20_000));
+    for (const json of [[], ['--json']]) {
+      expect(await headOne(['log', '--home', t.home, '--file', big, ...json], adminEnv(t))).toEqual({ status: 141, err: '' });
+    }
+  }, 60_000);
+
+  test('--follow ends with it instead of polling on', async () => {
+    const t = loggedHome('alice');
+    const following = headOne(['log', '--home', t.home, '--follow'], adminEnv(t));
+    await new Promise((r) => setTimeout(r, 500));
+    deliver(t, 'carol'); // a line to write into the closed pipe
+    expect(await following).toEqual({ status: 141, err: '' });
+  }, 60_000);
+});
+
 test('--follow prints deliveries as they come, through a rename and a truncation', async () => {
   const t = loggedHome('alice');
   const child = spawn(join(BIN, 'vdeliver-admin'), ['log', '--home', t.home, '--follow', '--json'], { env: adminEnv(t), stdio: ['ignore', 'pipe', 'pipe'] });
