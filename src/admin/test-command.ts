@@ -27,7 +27,8 @@ envelope, the exit code and the line qmail would log or bounce with.
   --dry-run   walk the same steps and change nothing: no file, no forward, no hook
   --json      one JSON object per message (null for unlimited / never)
   --from      envelope sender (default: $USER@<this host's name>; "" for a bounce)
-  --base-user the base user's name (default: $USER, else the home's last component)
+  --base-user the base user's name (default: $USER, else the home's last component;
+              run as root, $USER is the home's owner)
   --env NAME=VALUE
               one more variable for the delivery's environment (repeatable); QMAILQUEUE
               and VDELIVER_CONFIG_DIR are passed on from yours, nothing else is

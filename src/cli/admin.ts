@@ -1,6 +1,6 @@
 import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { byteString, fromText, fsPath, printable, toBytes } from '../system/bytes';
+import { byteString, fromText, fsPath, printable, toBytes, toText } from '../system/bytes';
 import { adminContext, type AdminContext, AdminError, configError, homeOfUser } from '../admin/context';
 import { build } from '../admin/build';
 import { doctor, formatChecks, formatJson, parseDoctorArgs } from '../admin/doctor';
@@ -12,6 +12,7 @@ import { parseQuotaArgs, quota, QUOTA_HELP } from '../admin/quota';
 import { TEST_HELP } from '../admin/test-command';
 import { setup } from '../admin/setup';
 import { environmentBytes } from '../system/environment';
+import { systemUserById } from '../system/passwd-db';
 import { runTest } from './admin-test';
 import { passwordSource } from './password-prompt';
 import { QMAIL_PATH } from '../admin/program-line';
@@ -266,7 +267,7 @@ function homeOwner(ctx: AdminContext): { uid: number; gid: number } | undefined 
  * Node passes arguments to a child as UTF-8 text, so their exact bytes go along in ARGV_VARIABLE.
  */
 async function runAsOwner(owner: { uid: number; gid: number }, argv: string[]): Promise<number> {
-  const env = { ...process.env, [ARGV_VARIABLE]: toBytes(argv.map((arg) => `${arg}\0`).join('')).toString('hex') };
+  const env = { ...process.env, ...ownerNames(owner.uid), [ARGV_VARIABLE]: toBytes(argv.map((arg) => `${arg}\0`).join('')).toString('hex') };
   // Loaded only here: execa is bundled into this file alone (scripts/build.mjs).
   const { firstUnreachable, runAsUser } = require('../system/as-user') as typeof import('../system/as-user');
   const unreachable = await firstUnreachable(owner, process.execPath, [process.argv[1], __filename]);
@@ -277,6 +278,21 @@ async function runAsOwner(owner: { uid: number; gid: number }, argv: string[]): 
   const result = await runAsUser(process.execPath, process.argv.slice(1), owner, env);
   if (result.error) throw new AdminError(`cannot run as uid ${owner.uid}: ${result.error}`);
   return result.status;
+}
+
+/**
+ * USER and LOGNAME for the copy that runs as the owner: the owner's name, as qmail-local sets USER for
+ * the base user (test's deliveries and their hooks see it), not root's; left out when the uid has no name.
+ */
+function ownerNames(uid: number): { USER?: string; LOGNAME?: string } {
+  let name: string | undefined;
+  try {
+    const user = systemUserById(uid);
+    name = user && toText(user.name);
+  } catch {
+    // No password database to ask: the name stays unknown.
+  }
+  return { USER: name, LOGNAME: name };
 }
 
 /**

@@ -41,3 +41,14 @@ export function systemUser(name: string, passwdFile = '/etc/passwd'): SystemUser
   }
   return findInPasswd(byteString(readFileSync(passwdFile)), name);
 }
+
+/** The user whose uid is `uid`, as systemUser() finds a name (getent, else /etc/passwd); undefined when there is none. */
+export function systemUserById(uid: number, passwdFile = '/etc/passwd'): SystemUser | undefined {
+  const result = outputOf('getent', ['passwd', String(uid)]);
+  if (result.status === 0) return parsePasswdLine(byteString(result.stdout).split('\n')[0]);
+  if (result.status === 2) return undefined;
+  return byteString(readFileSync(passwdFile))
+    .split('\n')
+    .map(parsePasswdLine)
+    .find((user) => user?.uid === uid);
+}

@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { FIXTURES, scratchDir } from '../helpers/fixtures';
 import { installHook, makeHome, maildirFiles, homeEnv, runVdeliver, type TestHome } from '../helpers/home';
+import { NOBODY } from '../helpers/requirements.cjs';
+import { needs } from '../helpers/requires';
 import { cleanEnv, runAdmin } from '../helpers/run';
 
 const MESSAGES = join(FIXTURES, 'messages');
@@ -142,6 +145,19 @@ describe('real test deliveries', () => {
     expect(missing.stderr).toMatch(/^vdeliver-admin: [^\n]*nope\.eml[^\n]*\n$/);
     expect(statSync(t.home).isDirectory()).toBe(true);
   });
+});
+
+needs('root')("run as root on a base user's home, the delivery's USER is that user, as qmail-local sets it, not root", () => {
+  chmodSync(dir.path, 0o755);
+  const t = freshHome();
+  writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-predeliver'), '#!/bin/sh\necho "USER=$USER"\n', { mode: 0o755 });
+  spawnSync('chown', ['-R', `${NOBODY}:${NOBODY}`, t.home]);
+  const result = runAdmin(testArgs(t, 'alice@example.com', '--json', join(MESSAGES, corpus[0])), {
+    env: cleanEnv({ VDELIVER_CONFIG_DIR: t.globalDir, USER: 'root', LOGNAME: 'root' }),
+  });
+  expect(result.stderr).toBe('');
+  const nobody = readFileSync('/etc/passwd', 'latin1').match(new RegExp(`^([^:\\n]+):[^:\\n]*:${NOBODY}:`, 'm'))?.[1];
+  expect(JSON.parse(result.stdout).hooks.predeliver[0].output).toBe(`USER=${nobody}\n`);
 });
 
 describe('table management through the binary', () => {
