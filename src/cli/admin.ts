@@ -16,6 +16,7 @@ import { systemUserById } from '../system/passwd-db';
 import { runTest } from './admin-test';
 import { passwordSource } from './password-prompt';
 import { QMAIL_PATH } from '../admin/program-line';
+import { quote } from '../admin/fixes';
 import { LOG_HELP, logCommand, parseLogArgs } from '../admin/log';
 
 /** The package's version, put in by the build (scripts/build.mjs). */
@@ -304,7 +305,7 @@ function programLine(): string {
   return fromText(`${quote(process.execPath)} ${quote(join(__dirname, 'vdeliver.cjs'))}`);
 }
 
-/** How a fix names this program: plain vdeliver-admin when PATH finds this very one, else its path. */
+/** How a fix names this program: plain vdeliver-admin when PATH finds this very one, else its path as a shell word. */
 function adminCommand(): string {
   const self = process.argv[1];
   const real = (path: string): string | undefined => {
@@ -316,11 +317,13 @@ function adminCommand(): string {
   };
   const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
   if (dirs.some((dir) => real(join(dir, 'vdeliver-admin')) === real(self))) return 'vdeliver-admin';
+  // Words for /bin/sh: the fix is pasted into a shell, and an install path may hold a space or a quote.
+  const word = (path: string): string => quote(fromText(path));
   try {
     accessSync(self, constants.X_OK);
-    return self;
+    return word(self);
   } catch {
-    return `${process.execPath} ${self}`;
+    return `${word(process.execPath)} ${word(self)}`;
   }
 }
 

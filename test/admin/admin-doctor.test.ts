@@ -1,6 +1,7 @@
 import { execaSync } from 'execa';
 import {
   chmodSync,
+  cpSync,
   chownSync,
   lchownSync,
   lstatSync,
@@ -582,6 +583,27 @@ describe('run as root, doctor sees what qmail sees for a base user who is not ro
     expect(doctorAsRoot(t).checks).toContainEqual({ status: 'ok', what: "catch-all '+' exists: unknown names go there" });
     expect(deliverAsBaseUser(t, 'no-such-name')).toBe(0);
     expect(lstatSync(join(t.home, 'passwd.cdb')).uid).toBe(NOBODY);
+  });
+
+  rootTest('the catch-all fix names vdeliver-admin installed under a path with a space and a quote so that it works pasted', () => {
+    const t = nobodysHome();
+    const copy = join(dir.path, "vdeliver it's");
+    for (const part of ['bin', 'dist']) cpSync(join(ROOT, part), join(copy, part), { recursive: true });
+    chmodSync(dir.path, 0o755);
+    expect(runAdmin(['remove', '--home', t.home, '+'], { env: cleanEnv({ VDELIVER_CONFIG_DIR: t.globalDir }) }).status).toBe(0);
+    const result = execaSync(join(copy, 'bin', 'vdeliver-admin'), ['doctor', '--home', t.home, '--json'], {
+      env: cleanEnv({ VDELIVER_CONFIG_DIR: t.globalDir }),
+      extendEnv: false,
+      reject: false,
+    });
+    expect(result.stderr).toBe('');
+    const warning = result.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Check)
+      .find((c) => c.what.startsWith('no catch-all'));
+    paste(warning?.fix);
+    expect(doctorAsRoot(t).checks).toContainEqual({ status: 'ok', what: "catch-all '+' exists: unknown names go there" });
   });
 
   rootTest('the quota fix, pasted as root, writes an item the base user reads', () => {
