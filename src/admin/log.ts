@@ -16,9 +16,10 @@ addressed (and the catch-all that answered), the outcome, the message's size,
 the milliseconds vdeliver took, and where the message went (the Maildir file,
 the forwards) or the status line that says why it went nowhere.
 
-  --to NAME       deliveries addressed to NAME (ASCII case ignored, as in the
-                  table), or answered by the catch-all NAME (--user, as for
-                  every command, names the base user whose log it is)
+  --to NAME       deliveries addressed to NAME or NAME@domain (ASCII case
+                  ignored, as in the table), or answered by the catch-all
+                  NAME (--user, as for every command, names the base user
+                  whose log it is)
   --since TIME    from TIME on: 2026-11-22, 2026-11-22T08:00 (local time),
                   today, yesterday, or a span back from now: 90s, 30m, 2h, 7d
   --outcome KIND  delivered, skip, bounce or defer (several: bounce,defer)
@@ -57,7 +58,8 @@ export function parseLogArgs(args: string[], now: number): LogRequest {
     };
     if (arg === '--follow' || arg === '-f') request.follow = true;
     else if (arg === '--stats') request.stats = true;
-    else if (arg === '--to') request.filter.user = tableKey(value());
+    // The virtual user's name; an address as `test --to` takes one (alice@example.com) means its local part.
+    else if (arg === '--to') request.filter.user = tableKey(value().replace(/@[^@]*$/, ''));
     else if (arg === '--since') request.filter.since = parseSince(value(), now);
     else if (arg === '--outcome') request.filter.outcomes = parseOutcomes(value());
     else if (arg === '--file') request.file = value();

@@ -58,6 +58,7 @@ describe('the table', () => {
     const lines = logText(t).trimEnd().split('\n');
     expect(log(t, '--json').stdout).toBe(logText(t));
     expect(log(t, '--json', '--to', 'ALICE').stdout).toBe(`${lines[0]}\n${lines[1]}\n`);
+    expect(log(t, '--json', '--to', 'Alice@Example.COM').stdout).toBe(`${lines[0]}\n${lines[1]}\n`);
     expect(log(t, '--json', '--to', '+').stdout).toBe(`${lines[3]}\n`);
     expect(log(t, '--json', '--outcome', 'bounce').stdout).toBe(`${lines[2]}\n`);
     expect(log(t, '--json', '--outcome', 'bounce,delivered').stdout).toBe(logText(t));
