@@ -114,7 +114,13 @@ export async function logCommand(ctx: AdminContext, request: LogRequest, json: b
     else output.out(json ? `${entry.text}\n` : tableRow(record, ctx.home));
   };
   if (!json && !stats) output.out(TABLE_HEAD);
-  if (request.follow) return followLines(path, each);
+  if (request.follow) {
+    try {
+      return await followLines(path, each);
+    } catch (error) {
+      throw new AdminError(`cannot read the delivery log ${printable(path)}: ${errnoText(error)}`);
+    }
+  }
   readAll(path, each);
   if (stats) output.out(json ? `${JSON.stringify(stats.result())}\n` : formatStats(stats.result()));
   return 0;

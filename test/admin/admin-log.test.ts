@@ -3,7 +3,7 @@
  * hand-broken lines; and `vdeliver-admin test` showing the line a delivery logs or would log.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LogRecord } from '../../src/delivery/delivery-log';
 import { FIXTURES, scratchDir } from '../helpers/fixtures';
@@ -245,4 +245,16 @@ describe('vdeliver-admin test shows the log line', () => {
     const json = JSON.parse(adminTest(t, '--json').stdout);
     expect(json.log).toEqual({ line: expect.stringMatching(/^\{"time":/), written: false });
   });
+});
+
+test('a log that cannot be read is one line and exit 1, with --follow too', () => {
+  const t = loggedHome();
+  mkdirSync(logPath(t)); // read(2) on it fails: EISDIR
+  for (const args of [[], ['--follow']]) {
+    const result = log(t, ...args);
+    expect({ status: result.status, err: result.stderr }).toEqual({
+      status: 1,
+      err: `vdeliver-admin: cannot read the delivery log ${logPath(t)}: EISDIR (illegal operation on a directory)\n`,
+    });
+  }
 });
