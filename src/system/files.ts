@@ -63,15 +63,17 @@ const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
 /**
  * An unnamed file in `dir`, open for reading and writing: it goes away with its last descriptor,
  * so nothing is left behind whatever happens, a kill included. Where the file system or kernel
- * cannot make one, a named private file that is unlinked at once.
+ * cannot make one, a named private file that is unlinked at once. `append` opens it O_APPEND
+ * (every write lands at its end; Linux's pwrite too, so not for files written by position).
  */
-export function anonymousFile(dir: string): number {
+export function anonymousFile(dir: string, append = false): number {
+  const flags = constants.O_RDWR | (append ? constants.O_APPEND : 0);
   try {
-    return openSync(fsPath(dir), constants.O_RDWR | O_TMPFILE, 0o600);
+    return openSync(fsPath(dir), flags | O_TMPFILE, 0o600);
   } catch (error) {
     if (!isErrno(error, 'EOPNOTSUPP', 'EISDIR', 'EINVAL')) throw error;
   }
-  const { fd, path } = temporaryFile(dir, '.vdeliver-scratch');
+  const { fd, path } = createExclusive(dir, () => `.vdeliver-scratch-${randomTag()}`, 0o600, flags);
   unlinkSync(fsPath(path));
   return fd;
 }
