@@ -139,10 +139,11 @@ export function syncDirectory(dir: string): void {
 /**
  * Append `bytes` to `path` with one write(2) on a descriptor opened with O_APPEND (the file is made,
  * mode 0600, when missing): lines from concurrent writers never interleave, and a file renamed
- * away (log rotation) is left alone by the next writer, who opens the new one.
+ * away (log rotation) is left alone by the next writer, who opens the new one. O_NONBLOCK, so a
+ * FIFO never makes us wait: with no reader the open fails (ENXIO), a full one fails the write.
  */
 export function appendWhole(path: string, bytes: Uint8Array): void {
-  const fd = openSync(fsPath(path), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+  const fd = openSync(fsPath(path), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK, 0o600);
   try {
     const written = writeSync(fd, bytes);
     // A second write would let another writer's line in between: a short write stays short.
