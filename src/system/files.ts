@@ -63,15 +63,17 @@ const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
 /**
  * An unnamed file in `dir`, open for reading and writing: it goes away with its last descriptor,
  * so nothing is left behind whatever happens, a kill included. Where the file system or kernel
- * cannot make one, a named private file that is unlinked at once.
+ * cannot make one, a named private file that is unlinked at once. `append` opens it O_APPEND
+ * (every write lands at its end; Linux's pwrite too, so not for files written by position).
  */
-export function anonymousFile(dir: string): number {
+export function anonymousFile(dir: string, append = false): number {
+  const flags = constants.O_RDWR | (append ? constants.O_APPEND : 0);
   try {
-    return openSync(fsPath(dir), constants.O_RDWR | O_TMPFILE, 0o600);
+    return openSync(fsPath(dir), flags | O_TMPFILE, 0o600);
   } catch (error) {
     if (!isErrno(error, 'EOPNOTSUPP', 'EISDIR', 'EINVAL')) throw error;
   }
-  const { fd, path } = temporaryFile(dir, '.vdeliver-scratch');
+  const { fd, path } = createExclusive(dir, () => `.vdeliver-scratch-${randomTag()}`, 0o600, flags);
   unlinkSync(fsPath(path));
   return fd;
 }
@@ -137,10 +139,11 @@ export function syncDirectory(dir: string): void {
 /**
  * Append `bytes` to `path` with one write(2) on a descriptor opened with O_APPEND (the file is made,
  * mode 0600, when missing): lines from concurrent writers never interleave, and a file renamed
- * away (log rotation) is left alone by the next writer, who opens the new one.
+ * away (log rotation) is left alone by the next writer, who opens the new one. O_NONBLOCK, so a
+ * FIFO never makes us wait: with no reader the open fails (ENXIO), a full one fails the write.
  */
 export function appendWhole(path: string, bytes: Uint8Array): void {
-  const fd = openSync(fsPath(path), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+  const fd = openSync(fsPath(path), constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK, 0o600);
   try {
     const written = writeSync(fd, bytes);
     // A second write would let another writer's line in between: a short write stays short.

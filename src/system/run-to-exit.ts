@@ -54,11 +54,17 @@ export function runToExit(path: string, options: ExitRunOptions): RunResult | un
   }
 }
 
+/**
+ * Appending files: a child that opens /dev/stderr (or /dev/stdout) again, as `echo >>/dev/stderr`
+ * does, gets a description of its own on the same file, and without O_APPEND its fd 1 and 2 would
+ * then write over those lines and leave NUL-filled holes in what is passed on. (A truncating
+ * `echo >/dev/stderr` still drops what came before it, as it would with a plain file.)
+ */
 function outputFiles(scratch: string, errorChannel: boolean): { output: number; channel?: number } | undefined {
   let output: number | undefined;
   try {
-    output = anonymousFile(scratch);
-    return { output, channel: errorChannel ? anonymousFile(scratch) : undefined };
+    output = anonymousFile(scratch, true);
+    return { output, channel: errorChannel ? anonymousFile(scratch, true) : undefined };
   } catch {
     if (output !== undefined) closeSync(output);
     return undefined;

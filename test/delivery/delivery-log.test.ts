@@ -3,7 +3,7 @@
  * Every outcome's line, many writers at once, a log that cannot be written, rotation while
  * deliveries run, and 8-bit values; then the pure parts (the byte escape, the header scan).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -150,6 +150,8 @@ describe('a log that cannot be written changes nothing', () => {
   test.each<[string, string | null, (t: TestHome) => void, string]>([
     ['the log is a directory', `${LOG}\n`, (t) => mkdirSync(join(t.home, LOG)), 'warning: could not write the delivery log .*: EISDIR'],
     ['its directory does not exist', 'missing/d.log\n', () => undefined, 'warning: could not write the delivery log .*missing/d.log.*: ENOENT'],
+    // Opening a FIFO for writing waits for a reader: with none (a log collector that died) every delivery would hang.
+    ['the log is a FIFO nobody reads', `${LOG}\n`, (t) => execFileSync('mkfifo', [join(t.home, LOG)]), 'warning: could not write the delivery log .*: ENXIO'],
     [
       'the vdeliver-log item cannot be read',
       null,

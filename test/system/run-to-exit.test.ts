@@ -125,3 +125,15 @@ describe.each([
     expect(spawnWith(join(dir.path, 'absent'))).toEqual({ timedOut: false, startErrno: 2 });
   });
 });
+
+test('a child that opens /dev/stderr again (echo >>/dev/stderr) appends: its output stays whole and in order', () => {
+  const child = script('reopens', 'echo first; echo middle >>/dev/stderr; echo last; echo end >>/dev/stdout');
+  const result = withStdin((stdin) => runToExit(child, { stdin, env, cwd: dir.path, captureOutput: true, scratch }));
+  expect(result?.output).toBe('first\nmiddle\nlast\nend\n');
+});
+
+test('a child that truncates its output (echo >/dev/stderr) leaves no hole: what follows is appended, no NUL byte is passed on', () => {
+  const child = script('truncates', 'echo "first line"; echo warning >/dev/stderr; echo last');
+  const result = withStdin((stdin) => runToExit(child, { stdin, env, cwd: dir.path, captureOutput: true, scratch }));
+  expect(result?.output).toBe('warning\nlast\n');
+});
