@@ -1,4 +1,4 @@
-import { closeSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
 import { command, relay, type RunResult, startFailure } from './child-command';
 import { anonymousFile } from './files';
 import { spawnToExit } from './spawn-to-exit';
@@ -74,10 +74,15 @@ function outputFiles(scratch: string, errorChannel: boolean): { output: number; 
 /** A child's output is usually a line or two: read it in small blocks, whatever its size. */
 const OUTPUT_BLOCK = 64 * 1024;
 
+/**
+ * What the file held when the child exited, block by block. A background process the child left
+ * may go on writing to it; reading only up to the size it had keeps that from holding us.
+ */
 function forEachBlock(fd: number, use: (block: Buffer) => void): void {
-  const buffer = Buffer.allocUnsafe(OUTPUT_BLOCK);
-  for (let position = 0; ;) {
-    const n = readSync(fd, buffer, 0, buffer.length, position);
+  const size = fstatSync(fd).size;
+  const buffer = Buffer.allocUnsafe(Math.min(OUTPUT_BLOCK, Math.max(size, 1)));
+  for (let position = 0; position < size;) {
+    const n = readSync(fd, buffer, 0, Math.min(buffer.length, size - position), position);
     if (n === 0) return;
     use(buffer.subarray(0, n));
     position += n;

@@ -2,7 +2,7 @@
  * The cheap way to run hooks and small forwards: a child started and waited for with a file on
  * each descriptor, through Node's spawnSync binding or, where that is missing, spawnSync itself.
  */
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { anonymousFile, readToEnd, writeAll } from '../../src/system/files';
 import { runToExit } from '../../src/system/run-to-exit';
@@ -79,6 +79,19 @@ test('a background process that keeps the output open keeps nobody waiting, and 
   const result = withStdin((stdin) => runToExit(child, { stdin, env, cwd: dir.path, timeoutMs: 2000, captureOutput: true, scratch }));
   expect(Date.now() - started).toBeLessThan(1500);
   expect(result).toMatchObject({ exitCode: 0, timedOut: false, output: 'said\n' });
+});
+
+test('a background process that writes on and on after the child exits does not keep us reading', () => {
+  const pidFile = join(dir.path, 'writer.pid');
+  const child = script('leaves-a-writer', `echo said; yes & echo $! > '${pidFile}'; sleep 0.05; exit 0`);
+  const started = Date.now();
+  try {
+    const result = withStdin((stdin) => runToExit(child, { stdin, env, cwd: dir.path, timeoutMs: 5000, captureOutput: true, scratch }));
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(result?.output?.startsWith('said\n')).toBe(true);
+  } finally {
+    process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+  }
 });
 
 test('start errors name the errno, and a missing working directory says so', () => {
