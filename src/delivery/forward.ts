@@ -111,7 +111,7 @@ function queueFromFiles(plan: ForwardPlan, message: MessageSource): RunResult | 
   const files: number[] = [];
   let copy: number;
   let envelopeFile: number;
-  const scratch = scratchDir();
+  const scratch = scratchDir(plan.env);
   try {
     copy = dtline.length === 0 ? message.openFresh() : prefixedCopy(anonymousFile(scratch), dtline, message);
     files.push(copy);

@@ -70,7 +70,7 @@ export async function runHooks(
       const options = { stdin, env, cwd, timeoutMs, captureOutput };
       // Through pipes (node:child_process, a file of its own) only when no output file can be made.
       result =
-        runToExit(path, { ...options, scratch: scratchDir() }) ?? (await (require('../system/exec') as typeof import('../system/exec')).run(path, options));
+        runToExit(path, { ...options, scratch: scratchDir(env) }) ?? (await (require('../system/exec') as typeof import('../system/exec')).run(path, options));
     } finally {
       closeSync(stdin);
     }

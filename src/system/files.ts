@@ -54,8 +54,15 @@ export function createExclusive(
 export const temporaryFile = (dir: string, prefix: string): { fd: number; path: string } =>
   createExclusive(dir, () => `${prefix}-${randomTag()}`, 0o600, constants.O_RDWR);
 
-/** $TMPDIR (or /tmp) as a byte string, like every other path here; node:os is loaded only when one is needed. */
-export const scratchDir = (): string => fromText((require('node:os') as typeof import('node:os')).tmpdir());
+/**
+ * $TMPDIR (or /tmp) as a byte string, like every other path here: from the environment a child is
+ * given (os.tmpdir()'s rule, without loading node:os for it), else from our own.
+ */
+export function scratchDir(env?: Readonly<Record<string, string | undefined>>): string {
+  if (!env) return fromText((require('node:os') as typeof import('node:os')).tmpdir());
+  const dir = env.TMPDIR || env.TMP || env.TEMP || '/tmp';
+  return dir.length > 1 && dir.endsWith('/') ? dir.slice(0, -1) : dir;
+}
 
 /** Linux's O_TMPFILE (include/uapi/asm-generic/fcntl.h): an unnamed file in a directory. */
 const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;

@@ -75,6 +75,7 @@ describe('what each program loads', () => {
       const modules = traced('vdeliver.cjs', [], env, message);
       expect(modules.some((m) => m.endsWith('exec.cjs'))).toBe(false);
       expect(streamModules(modules, env)).toEqual([]);
+      expect(modules.filter((m) => m === 'NativeModule os')).toEqual([]); // $TMPDIR comes from the child's environment
     }
     expect(readFileSync(join(h.hookDir, 'order'), 'utf8')).toBe('pre\npost\n');
     expect(queueCalls(t).length).toBeGreaterThan(0);

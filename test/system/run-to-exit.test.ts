@@ -4,7 +4,7 @@
  */
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { anonymousFile, readToEnd, writeAll } from '../../src/system/files';
+import { anonymousFile, readToEnd, scratchDir, writeAll } from '../../src/system/files';
 import { runToExit } from '../../src/system/run-to-exit';
 import { publicSpawnSync, spawnToExit } from '../../src/system/spawn-to-exit';
 import { scratchDir } from '../helpers/fixtures';
@@ -149,4 +149,14 @@ test('a child that truncates its output (echo >/dev/stderr) leaves no hole: what
   const child = script('truncates', 'echo "first line"; echo warning >/dev/stderr; echo last');
   const result = withStdin((stdin) => runToExit(child, { stdin, env, cwd: dir.path, captureOutput: true, scratch }));
   expect(result?.output).toBe('warning\nlast\n');
+});
+
+test.each([
+  [{ TMPDIR: '/var/spool/x/' }, '/var/spool/x'],
+  [{ TMP: '/tmp2' }, '/tmp2'],
+  [{ TEMP: '/tmp3', TMPDIR: '' }, '/tmp3'],
+  [{}, '/tmp'],
+  [{ TMPDIR: '/' }, '/'],
+])('scratchDir(%j) is %p, as os.tmpdir() reads the same variables', (env, dir) => {
+  expect(scratchDir(env)).toBe(dir);
 });
