@@ -4,7 +4,7 @@
  */
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { anonymousFile, readToEnd, scratchDir, writeAll } from '../../src/system/files';
+import { anonymousFile, readToEnd, scratchDir as tmpdirOf, writeAll } from '../../src/system/files';
 import { runToExit } from '../../src/system/run-to-exit';
 import { publicSpawnSync, spawnToExit } from '../../src/system/spawn-to-exit';
 import { scratchDir } from '../helpers/fixtures';
@@ -157,6 +157,6 @@ test.each([
   [{ TEMP: '/tmp3', TMPDIR: '' }, '/tmp3'],
   [{}, '/tmp'],
   [{ TMPDIR: '/' }, '/'],
-])('scratchDir(%j) is %p, as os.tmpdir() reads the same variables', (env, dir) => {
-  expect(scratchDir(env)).toBe(dir);
+])('the scratch directory for %j is %p, as os.tmpdir() reads the same variables', (env, dir) => {
+  expect(tmpdirOf(env)).toBe(dir);
 });
