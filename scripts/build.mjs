@@ -90,8 +90,8 @@ renameSync(staged, 'dist/vdeliver.cjs');
 for (const name of readdirSync('dist')) if (/^vdeliver-main\./.test(name) && !name.startsWith(bundle)) rmSync(join('dist', name));
 
 /**
- * One plain delivery into a throwaway Maildir, with the loader told to save V8's code cache at
- * exit: the cache then holds every function a plain delivery runs, compiled. Quotas are enforced
+ * One delivery into a throwaway Maildir, with the loader told to save V8's code cache at
+ * exit: the cache then holds every function such a delivery runs, compiled. Quotas are enforced
  * in it (a limit and the config item), so their code is in the cache too: the examples turn them on;
  * and the delivery is logged (vdeliver-log), so the log line's code is compiled as well.
  */
@@ -103,7 +103,12 @@ function writeCodeCache(loader, cache) {
     mkdirSync(join(home, '.vmailmgr'));
     writeFileSync(join(home, '.vmailmgr', 'vdeliver-enforce-quotas'), '1\n');
     writeFileSync(join(home, '.vmailmgr', 'vdeliver-log'), 'deliveries.log\n');
-    writeFileSync(join(sandbox, 'users.tsv'), 'warm\t*\t./users/warm\t\t1\t1\t1000000\t-\t-\t-\t0\t-\t\n');
+    // A predeliver hook and a forward too, through a qmail-queue that reads the copy and the envelope
+    // as the real one does: the code that starts children is then compiled from the cache as well.
+    writeFileSync(join(home, '.vmailmgr', 'vdeliver-predeliver'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    writeFileSync(join(home, '.vmailmgr', 'qmail-root'), `${sandbox}/\n`);
+    writeFileSync(join(sandbox, 'qmail-queue'), '#!/bin/sh\ncat >/dev/null && cat <&1 >/dev/null\n', { mode: 0o755 });
+    writeFileSync(join(sandbox, 'users.tsv'), 'warm\t*\t./users/warm\tforwarded@example.org\t1\t1\t1000000\t-\t-\t-\t0\t-\t\n');
     const admin = spawnSync(process.execPath, ['dist/vdeliver-admin.cjs', 'build', '--home', home, join(sandbox, 'users.tsv')], {
       encoding: 'utf8',
       env: { PATH: process.env.PATH, VDELIVER_CONFIG_DIR: sandbox },
@@ -122,6 +127,7 @@ function writeCodeCache(loader, cache) {
       RPLINE: 'Return-Path: <build@example.com>\n',
       DTLINE: 'Delivered-To: build-warm@example.com\n',
       VDELIVER_CONFIG_DIR: sandbox,
+      QMAILQUEUE: join(sandbox, 'qmail-queue'),
       PATH: process.env.PATH,
     };
     const made = resolve(`${cache}.tmp${process.pid}`);
@@ -133,7 +139,9 @@ function writeCodeCache(loader, cache) {
     });
     closeSync(stdin);
     if (run.status !== 0 || run.stdout !== '') throw new Error(`code cache: the warm-up delivery failed (exit ${run.status}): ${run.stdout}${run.stderr}`);
-    if (!/"outcome":"delivered"/.test(readFileSync(join(home, 'deliveries.log'), 'utf8'))) throw new Error('code cache: the warm-up delivery was not logged');
+    const logged = readFileSync(join(home, 'deliveries.log'), 'utf8');
+    if (!/"outcome":"delivered"/.test(logged) || !/"queued":true/.test(logged) || !/"hooks":\[/.test(logged))
+      throw new Error(`code cache: the warm-up delivery was not logged as delivered, hooked and forwarded: ${logged}`);
     renameSync(made, cache);
   } finally {
     rmSync(sandbox, { recursive: true, force: true });
