@@ -14,6 +14,7 @@ import { checkMaildirs, checkStaleTmp, searchable, type User } from './doctor-ma
 import { checkPlacement } from './doctor-placement';
 import { type BaseUser, chown, quote, writeItem } from './fixes';
 import { checkQmailDefault, QMAIL_PATH } from './program-line';
+import { checkLog } from './doctor-log';
 
 /** What doctor is told besides the home: qmail's PATH, and this installation's programs for its fixes. */
 export interface DoctorOptions {
@@ -86,6 +87,7 @@ export function doctor(ctx: AdminContext, env: Readonly<Record<string, string | 
     ...orCheck('qmail-queue', () => checkQueue(ctx, env, records.users)),
     ...checkHooks(ctx, config.unsearchable),
     ...orCheck('quotas', () => checkQuotas(ctx, user, records.users)),
+    ...orCheck('delivery log', () => checkLog(ctx, user)),
   ];
 }
 

@@ -56,16 +56,21 @@ export function keepLog(
   }
 }
 
+/** The file `vdeliver-log` names, relative to $HOME unless absolute; undefined when it is not set. */
+export function logFile(config: Config, home: string): string | undefined {
+  const value = config.string('vdeliver-log');
+  return value === '' ? undefined : resolve(home, value);
+}
+
 /**
- * `vdeliver-log`, relative to $HOME unless absolute; undefined when not set, or unreadable: then a note
+ * `vdeliver-log` as logFile() reads it; undefined when not set, or unreadable: then a note
  * says so, unless the delivery defers (a config directory that cannot be searched defers it, and the one
  * line it prints names the file; the retry warns once the rest can be read).
  */
 function logPath(config: Config | undefined, home: string | undefined, notes: string[]): string | undefined {
   if (!config || !home) return undefined;
   try {
-    const value = config.string('vdeliver-log');
-    return value === '' ? undefined : resolve(home, value);
+    return logFile(config, home);
   } catch (error) {
     const why = error instanceof DeliveryFailure ? error.outcome.line.replace(/^vdeliver: /, '').replace(/ \(#\d\.\d+\.\d+\)$/, '') : errnoText(error);
     notes.push(`vdeliver: warning: no delivery log: ${why}`);

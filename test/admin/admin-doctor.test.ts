@@ -630,6 +630,25 @@ describe('run as root, doctor sees what qmail sees for a base user who is not ro
     expect(deliverAsBaseUser(t, 'alice')).toBe(0);
   });
 
+  rootTest('a delivery log the base user cannot write is a warning whose fix, pasted as root, lets the next delivery log', () => {
+    const t = nobodysHome();
+    const log = join(t.home, 'deliveries.log');
+    writeFileSync(join(t.home, '.vmailmgr', 'vdeliver-log'), 'deliveries.log\n');
+    chownSync(join(t.home, '.vmailmgr', 'vdeliver-log'), NOBODY, NOBODY);
+    const logCheck = (seen: Seen): Check | undefined => seen.checks.find((c) => c.what.startsWith('delivery log'));
+    expect(logCheck(doctorAsRoot(t))).toEqual({ status: 'ok', what: `delivery log ${log} will be created by the first delivery` });
+    writeFileSync(log, '');
+    chmodSync(log, 0o644); // root's, as an admin's `touch` leaves it
+    const seen = doctorAsRoot(t);
+    const check = logCheck(seen);
+    expect(check).toMatchObject({ status: 'warn', what: `delivery log ${log} cannot be written by the base user: every delivery warns and logs nothing` });
+    expect(failed(seen)).toEqual([]);
+    paste(check?.fix);
+    expect(logCheck(doctorAsRoot(t))).toEqual({ status: 'ok', what: `delivery log ${log} can be appended to` });
+    expect(deliverAsBaseUser(t, 'alice')).toBe(0);
+    expect(readFileSync(log, 'utf8')).toMatch(/^\{"time":.*"outcome":"delivered".*\}\n$/);
+  });
+
   rootTest('unknown options and arguments are one-line errors', () => {
     const t = nobodysHome();
     for (const [args, line] of [
