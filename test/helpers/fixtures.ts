@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -75,4 +75,12 @@ export function parseCdbmake(input: Buffer): Array<[Buffer, Buffer]> {
     pos = colon + 3 + klen + dlen + 1;
   }
   return records;
+}
+
+/** A tiny /bin/sh program `name` in `dir` with `body` as its script, one behaviour each (a test double). */
+export function shellScript(dir: string, name: string, body: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, 0o755);
+  return path;
 }

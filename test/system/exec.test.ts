@@ -1,17 +1,12 @@
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../../src/system/exec';
-import { scratchDir } from '../helpers/fixtures';
+import { scratchDir, shellScript } from '../helpers/fixtures';
 
 const dir = scratchDir('vdeliver-exec-');
 afterAll(() => dir.cleanup());
 
-function script(name: string, body: string): string {
-  const path = join(dir.path, name);
-  writeFileSync(path, `#!/bin/sh\n${body}\n`);
-  chmodSync(path, 0o755);
-  return path;
-}
+const script = (name: string, body: string): string => shellScript(dir.path, name, body);
 
 const env = { PATH: '/usr/bin:/bin' };
 

@@ -7,19 +7,14 @@ import { join } from 'node:path';
 import { anonymousFile, readToEnd, scratchDir as tmpdirOf, writeAll } from '../../src/system/files';
 import { runToExit } from '../../src/system/run-to-exit';
 import { publicSpawnSync, spawnToExit } from '../../src/system/spawn-to-exit';
-import { scratchDir } from '../helpers/fixtures';
+import { scratchDir, shellScript } from '../helpers/fixtures';
 
 const dir = scratchDir('vdeliver-run-to-exit-');
 afterAll(() => dir.cleanup());
 const scratch = join(dir.path, 'scratch');
 mkdirSync(scratch);
 
-function script(name: string, body: string): string {
-  const path = join(dir.path, name);
-  writeFileSync(path, `#!/bin/sh\n${body}\n`);
-  chmodSync(path, 0o755);
-  return path;
-}
+const script = (name: string, body: string): string => shellScript(dir.path, name, body);
 
 const env = { PATH: '/usr/bin:/bin' };
 const devNull = (): number => openSync('/dev/null', 'r');
