@@ -1,7 +1,7 @@
 // Start bin/vdeliver the way qmail-local starts a `|` line: `/bin/sh -c` in $HOME with umask 077,
 // the message on fd 0 as a regular file, stdout and stderr on one pipe, only the given environment.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './sandbox.mjs';
 
@@ -13,8 +13,10 @@ const GIVE_UP_MS = 180000;
  * `exec`s vdeliver (and env execs node), so the child's pid is vdeliver's own and the kill reaches
  * nothing else: a hook or a qmail-queue it started lives on, as it would under qmail.
  * `wrapper`: a command line to start the shell through (strace, setpriv).
- * Resolves once every process holding the output pipe has finished (vdeliver's children inherit
- * it), so whatever a killed delivery left running is done before anyone looks at the results.
+ * Resolves once vdeliver and every process it started have finished, so whatever a killed delivery
+ * left running (a qmail-queue that had its whole copy and envelope, say) is done before anyone looks
+ * at the results. Children may hold none of vdeliver's descriptors (hooks and small forwards get
+ * files on every fd), so they are found by their environment, which carries `env.QQ_RECORD_DIR`.
  */
 export function deliver({ env, messagePath, killAfterMs, wrapper = [] }) {
   return new Promise((resolve) => {
@@ -50,10 +52,35 @@ export function deliver({ env, messagePath, killAfterMs, wrapper = [] }) {
       clearTimeout(killer);
       resolve({ ...exit, killed: exit.signal === 'SIGKILL' && !hung, hung, output: Buffer.concat(output).toString('utf8') });
     };
-    child.on('close', finish);
+    child.on('close', () => waitForDescendants(env, finish));
     child.on('error', (error) => {
       output.push(Buffer.from(`cannot start: ${error.message}\n`));
       finish();
     });
   });
+}
+
+/** The pids whose environment holds `entry` (children keep the environment vdeliver gave them). */
+function holders(entry) {
+  const needle = Buffer.from(`\0${entry}\0`);
+  const found = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const environ = Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${name}/environ`)]);
+      if (environ.includes(needle)) found.push(name);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return found;
+}
+
+/** Call `then` once no process carries this delivery's environment any more (at most GIVE_UP_MS). */
+function waitForDescendants(env, then) {
+  if (env.QQ_RECORD_DIR === undefined) return then();
+  const entry = `QQ_RECORD_DIR=${env.QQ_RECORD_DIR}`;
+  const until = performance.now() + GIVE_UP_MS;
+  const poll = () => (holders(entry).length === 0 || performance.now() > until ? then() : setTimeout(poll, 20));
+  poll();
 }
