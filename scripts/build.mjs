@@ -72,6 +72,9 @@ for (const page of ['vdeliver.8', 'vdeliver-admin.8']) {
 
 // vdeliver: the content-named bundle, its code cache (made through a loader not yet in place), then the loader.
 const main = (await build({ ...common, entryPoints: ['src/cli/vdeliver.ts'], outfile: 'dist/vdeliver-main.cjs', plugins: [execApart] })).outputFiles[0];
+// The loader decodes the bundle as Latin-1 (its fastest read), exact only for ASCII, which esbuild's
+// default charset gives; a change there must fail here, not in a delivery.
+if (main.contents.some((byte) => byte > 0x7f)) throw new Error('dist/vdeliver-main.cjs is not ASCII: the loader reads it as Latin-1');
 const bundle = `vdeliver-main.${createHash('sha256').update(main.contents).digest('hex').slice(0, 16)}.cjs`;
 replace(`dist/${bundle}`, main.contents);
 const loader = (
@@ -84,8 +87,12 @@ const loader = (
 ).outputFiles[0];
 const staged = `dist/vdeliver.cjs.new${process.pid}`;
 writeFileSync(staged, loader.contents);
-writeCodeCache(staged, `dist/${bundle}.cache`);
-renameSync(staged, 'dist/vdeliver.cjs');
+try {
+  writeCodeCache(staged, `dist/${bundle}.cache`);
+  renameSync(staged, 'dist/vdeliver.cjs');
+} finally {
+  rmSync(staged, { force: true });
+}
 // Older bundles and caches: no loader names them any more.
 for (const name of readdirSync('dist')) if (/^vdeliver-main\./.test(name) && !name.startsWith(bundle)) rmSync(join('dist', name));
 
@@ -96,6 +103,7 @@ for (const name of readdirSync('dist')) if (/^vdeliver-main\./.test(name) && !na
  * and the delivery is logged (vdeliver-log), so the log line's code is compiled as well.
  */
 function writeCodeCache(loader, cache) {
+  const made = resolve(`${cache}.tmp${process.pid}`);
   const sandbox = mkdtempSync(join(tmpdir(), 'vdeliver-build-'));
   try {
     const home = join(sandbox, 'home');
@@ -130,7 +138,6 @@ function writeCodeCache(loader, cache) {
       QMAILQUEUE: join(sandbox, 'qmail-queue'),
       PATH: process.env.PATH,
     };
-    const made = resolve(`${cache}.tmp${process.pid}`);
     const run = spawnSync(process.execPath, [resolve(loader), '--write-code-cache', made], {
       env,
       cwd: home,
@@ -145,5 +152,7 @@ function writeCodeCache(loader, cache) {
     renameSync(made, cache);
   } finally {
     rmSync(sandbox, { recursive: true, force: true });
+    // A warm-up that failed must not leave its half-made cache in dist/.
+    rmSync(made, { force: true });
   }
 }
