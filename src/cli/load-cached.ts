@@ -4,26 +4,12 @@
  * every time. If V8 rejects the cache (another Node.js version), it compiles the source as usual.
  * Node's own require() would compile the bundle afresh on every run: it has no code cache in Node 20.
  */
-import { closeSync, fstatSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
+import { readWhole } from '../system/read-whole';
 
 declare const BUNDLE: string;
-
-/**
- * A whole file, read with the same open/fstat/read calls the delivery makes anyway: readFileSync
- * takes other paths through Node, whose first use costs a delivery a few tenths of a millisecond.
- */
-function readWhole(path: string): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const bytes = Buffer.allocUnsafe(fstatSync(fd).size);
-    for (let done = 0, n; done < bytes.length; done += n) if ((n = readSync(fd, bytes, done, bytes.length - done, done)) === 0) return bytes.subarray(0, done);
-    return bytes;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 const file = join(__dirname, BUNDLE);
 let cachedData: Buffer | undefined;

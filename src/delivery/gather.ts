@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fsPath } from '../system/bytes';
+import { readWhole } from '../system/read-whole';
 import { CdbError } from '../cdb/cdb-reader';
 import type { Config } from '../vmailmgr/config';
 import type { DeliveryOptions } from './request';
@@ -116,7 +116,11 @@ function findUser(request: Request, config: Config, nowMs: number): VirtualUser 
 /** The first line, untrimmed, as vmailmgr's read_me() takes it; its bytes as they are. */
 export function readControlMe(root: string): string | undefined {
   try {
-    return readFileSync(fsPath(join(root, 'control', 'me')), 'latin1').split('\n')[0] || undefined;
+    return (
+      readWhole(fsPath(join(root, 'control', 'me')))
+        .toString('latin1')
+        .split('\n')[0] || undefined
+    );
   } catch {
     return undefined; // missing or unreadable: vmailmgr's "control/me is empty!", raised when forwarding
   }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readWhole } from './read-whole';
 import { byteString, fromText } from './bytes';
 
 /**
@@ -22,7 +22,7 @@ export function environmentBytes(env: Readonly<Record<string, string | undefined
 export function readRawEnvironment(path = '/proc/self/environ'): Record<string, string> | undefined {
   let bytes: Buffer;
   try {
-    bytes = readFileSync(path);
+    bytes = readWhole(path);
   } catch {
     return undefined;
   }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readWhole } from './read-whole';
 import { fromText } from './bytes';
 
 /**
@@ -8,7 +8,7 @@ import { fromText } from './bytes';
  */
 export function hostName(): string {
   try {
-    const name = readFileSync('/proc/sys/kernel/hostname', 'latin1').replace(/\n$/, '');
+    const name = readWhole('/proc/sys/kernel/hostname').toString('latin1').replace(/\n$/, '');
     if (name) return name;
   } catch {
     // No /proc (a chroot, another system): ask node:os.

@@ -1,6 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsPath, toBytes } from '../system/bytes';
+import { readWhole } from '../system/read-whole';
 import { errnoText, isErrno } from '../system/errno';
 import { failDefer } from '../qmail/outcome';
 import { quoteName } from '../qmail/status-line';
@@ -130,7 +131,7 @@ export class Config {
       let text: string | undefined;
       if (this.mayContain(dir, item)) {
         try {
-          text = readFileSync(fsPath(path), 'latin1');
+          text = readWhole(fsPath(path)).toString('latin1');
         } catch (error) {
           if (!isErrno(error, 'ENOENT', 'ENOTDIR')) throw unreadable(path, error);
           text = undefined;
