@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { printable } from '../system/bytes';
 import { tableKey } from '../vmailmgr/password-table';
 import { type AdminContext, AdminError } from './context';
+import { splitOptionValues } from './option-args';
 import { type FileLine, followLines, type LineReader, openIfThere } from './log-file';
 import { errnoText } from '../system/errno';
 import { formatStats, StatsCollector } from './log-stats';
@@ -48,7 +49,8 @@ export interface LogOutput {
 }
 
 /** The command's options; `now` (ms) anchors --since's spans and days. */
-export function parseLogArgs(args: string[], now: number): LogRequest {
+export function parseLogArgs(given: string[], now: number): LogRequest {
+  const args = splitOptionValues(given, ['--follow', '--stats']);
   const request: LogRequest = { filter: {}, follow: false, stats: false };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];

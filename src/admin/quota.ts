@@ -7,6 +7,7 @@ import { countsUsage, judgeQuota, type QuotaLimits } from '../delivery/quota-rul
 import { DeliveryFailure } from '../qmail/outcome';
 import { formatUint } from '../vmailmgr/uint32';
 import { type AdminContext, AdminError, openTable } from './context';
+import { splitOptionValues } from './option-args';
 
 export const QUOTA_HELP = `usage: vdeliver-admin quota [--home DIR | --user NAME] [--recalculate] [--size BYTES]
                             [--json] [NAME...]
@@ -37,7 +38,8 @@ export interface QuotaRequest {
   json: boolean;
 }
 
-export function parseQuotaArgs(args: string[]): QuotaRequest {
+export function parseQuotaArgs(given: string[]): QuotaRequest {
+  const args = splitOptionValues(given, ['--recalculate', '--json']);
   const request: QuotaRequest = { names: [], recalculate: false, size: 4096, json: false };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];

@@ -13,6 +13,7 @@ import { exitCode } from '../qmail/outcome';
 import { tableKey } from '../vmailmgr/password-table';
 import { qmailLocalEnv } from '../qmail/qmail-local-env';
 import { type AdminContext, AdminError } from './context';
+import { splitOptionValues } from './option-args';
 import { summarize, type MessageSummary } from './message-summary';
 import { limit } from './user-view';
 
@@ -79,7 +80,8 @@ interface HookView {
   output?: string;
 }
 
-export function parseTestArgs(args: string[], env: Readonly<Record<string, string | undefined>>): TestRequest {
+export function parseTestArgs(given: string[], env: Readonly<Record<string, string | undefined>>): TestRequest {
+  const args = splitOptionValues(given, ['--dry-run', '--json']);
   const request: TestRequest = { to: '', from: defaultSender(env), baseUser: '', dryRun: false, json: false, files: [], env: {} };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];

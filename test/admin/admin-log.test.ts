@@ -66,6 +66,9 @@ describe('the table', () => {
     expect(log(t, '--json', '--since', 'today').stdout).toBe(logText(t));
     expect(log(t, '--json', '--since', '2999-01-01').stdout).toBe('');
     expect(log(t, '--json', '--since', records(t)[2].time).stdout).toBe(`${lines[2]}\n${lines[3]}\n`);
+    // getopt_long's other spelling: --name=value.
+    expect(log(t, '--json', `--since=${records(t)[2].time}`, '--outcome=delivered').stdout).toBe(`${lines[3]}\n`);
+    expect(log(t, '--json', '--to=ALICE').stdout).toBe(`${lines[0]}\n${lines[1]}\n`);
   });
 
   test('broken lines are reported with their number and skipped; a cut line glued to the next keeps the next', () => {
@@ -199,6 +202,7 @@ describe('what cannot be read', () => {
     ['no vdeliver-log', (t) => ['--home', `${t.home}-none`], /^vdeliver-admin: no delivery log is kept: vdeliver-log is not set in .*\.vmailmgr or .*etc\n$/],
     ['no file yet', (t) => ['--home', t.home], /^vdeliver-admin: the delivery log .*deliveries\.log does not exist: nothing has been logged yet\n$/],
     ['a bad --since', (t) => ['--home', t.home, '--since', 'soon'], /^vdeliver-admin: --since: 'soon' is not a time/],
+    ['a value for a flag', (t) => ['--home', t.home, '--follow=yes'], /^vdeliver-admin: --follow takes no value\n$/],
     ['a bad --outcome', (t) => ['--home', t.home, '--outcome', 'lost'], /^vdeliver-admin: --outcome: 'lost' is not delivered, skip, bounce or defer\n$/],
     [
       '--stats with --follow',

@@ -100,6 +100,13 @@ describe('--dry-run', () => {
     expect(result.stdout).toContain('forward   would queue through');
     expect(result.stdout).toContain('Fsender@remote.example\\0Tbob@elsewhere.example\\0Tcarol@example.com\\0\\0');
     expect(result.stdout).toContain('2 messages: 2 would be delivered, 0 would be bounced, 0 would be deferred');
+    // The same run with every value given as --name=value.
+    const spelled = ['test', '--home', t.home, '--to=bob@example.com', '--from=sender@remote.example', `--env=QQ_RECORD_DIR=${t.qqDir}`, '--dry-run'];
+    const again = runAdmin([...spelled, join(MESSAGES, 'plain.eml'), join(MESSAGES, 'crlf.eml')], { env: adminEnv(t) });
+    // The log lines differ only in their time, pid and duration.
+    const steady = (out: string): string => out.replace(/"time":"[^"]*","pid":\d+/g, '').replace(/"ms":\d+/g, '');
+    expect(steady(again.stdout)).toBe(steady(result.stdout));
+    expect(runAdmin([...spelled, '--dry-run=no', join(MESSAGES, 'plain.eml')], { env: adminEnv(t) }).stderr).toBe('vdeliver-admin: --dry-run takes no value\n');
   });
 
   test('reports what the real run would meet: a missing Maildir defers', () => {

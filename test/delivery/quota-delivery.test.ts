@@ -189,6 +189,8 @@ test('vdeliver-admin quota: limits, usage and the next delivery, reading changes
   const used = 2 * stored(t, 1000);
   const shown = admin('carol', '--size', '3000');
   expect(shown.status).toBe(0);
+  expect(admin('carol', '--size=3000').stdout).toBe(shown.stdout);
+  expect(admin('carol', '--recalculate=yes').stderr).toBe('vdeliver-admin: --recalculate takes no value\n');
   expect(shown.stdout).toBe(
     `carol  ./users/carol\n  limits  hardquota 5000, softquota -, msgsize -, msgcount 3\n  usage   ${used} bytes in 2 message(s)\n` +
       "  next    3000 bytes: bounce: vdeliver: Message would exceed virtual user's disk quota. (#5.2.2)\n",
