@@ -48,7 +48,7 @@ function run(source: string): void {
   // The loader's own require: the bundle sits beside it, so `./exec.cjs` resolves the same, and
   // node:module's createRequire (which loads the ES module loader with it) is not needed.
   // Each bundled module requires node:fs for itself; Node's require would redo its export bookkeeping every time.
-  const loaded = new Map<string, unknown>();
-  const cachedRequire = (id: string): unknown => (loaded.has(id) ? loaded.get(id) : (loaded.set(id, require(id)), loaded.get(id)));
+  const loaded: Record<string, unknown> = {};
+  const cachedRequire = (id: string): unknown => (loaded[id] ??= require(id));
   script.runInThisContext()(module.exports, cachedRequire, module, file, __dirname);
 }
