@@ -85,7 +85,8 @@ options, node on qmail's PATH), the config directories and items, the password
 table and every record, the Maildirs and their owner, the catch-all,
 qmail-queue and control/me, the hooks, and the delivery log (vdeliver-log) the
 base user must be able to append to. Also warns about files left in tmp/ for
-more than 36 hours and about directories outside the home or through a symlink. Run as root, it runs as the home's owner, as qmail-local does, so it
+more than 36 hours and about directories outside the home or through a
+symlink. Run as root, it runs as the home's owner, as qmail-local does, so it
 sees what a delivery sees.
 
 Prints ok / warn / fail per check, with a fix (a command that works pasted as
